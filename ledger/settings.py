@@ -1,0 +1,90 @@
+"""Settings of LoopLedger, read once from ``LOOPLEDGER_*`` environment variables and ``.env``.
+
+No other module reads the environment: everything that can be configured is a field here.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEV_CHAIN_ID", "Settings", "project_root"]
+
+#: Chain id of the embedded chains (anvil's default; eth-tester uses 131277322940537).
+DEV_CHAIN_ID = 31337
+
+
+def project_root() -> Path:
+    """The source checkout: where ``foundry.toml``, ``contracts/`` and ``node_modules/`` live."""
+    return Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Defaults give the embedded single-machine setup."""
+
+    model_config = SettingsConfigDict(env_prefix="LOOPLEDGER_", env_file=".env", extra="ignore")
+
+    chain: str = Field(
+        default="anvil",
+        description="'memory' (eth-tester in process), 'anvil' (local node started by LoopLedger) "
+        "or an http(s):// JSON-RPC URL",
+    )
+    chain_id: int | None = Field(
+        default=None,
+        description="chain id the RPC endpoint must report (required for a URL; 31337 for anvil)",
+    )
+    data_dir: Path = Field(default=Path(".loopledger"), description="manifest, keys, chain state, database")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the index store; SQLite in the data dir by default"
+    )
+    anvil_host: str = "127.0.0.1"
+    anvil_port: int = Field(default=8545, ge=1, le=65535)
+    anvil_accounts: int = Field(default=20, ge=2, le=1000)
+    anvil_block_time: float | None = Field(
+        default=None, description="seconds between anvil blocks; None mines a block per transaction"
+    )
+    rpc_timeout: float = Field(default=30.0, gt=0)
+    operator_key: str | None = Field(
+        default=None, description="hex private key of the operator account on a real network"
+    )
+    keystore_password: str = Field(
+        default="loopledger-dev", description="password of the local encrypted keystore"
+    )
+    confirmations: int = Field(default=0, ge=0, description="blocks the indexer stays behind the head")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("chain")
+    @classmethod
+    def _check_chain(cls, value: str) -> str:
+        if value in ("memory", "anvil") or value.startswith(("http://", "https://")):
+            return value
+        raise ValueError("LOOPLEDGER_CHAIN must be 'memory', 'anvil' or an http(s):// RPC URL")
+
+    @cached_property
+    def root(self) -> Path:
+        return project_root()
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory, absolute."""
+        path = self.data_dir if self.data_dir.is_absolute() else Path.cwd() / self.data_dir
+        return path.resolve()
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_path / f"deployment-{self.chain_label}.json"
+
+    @property
+    def chain_label(self) -> str:
+        """Short name of the chain setting, used to keep files of different chains apart."""
+        return self.chain if self.chain in ("memory", "anvil") else "rpc"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_path / f'index-{self.chain_label}.sqlite'}"

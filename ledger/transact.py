@@ -1,0 +1,247 @@
+"""Sending transactions: directly from a local key, or as an EIP-712 signed request relayed
+through the ERC-2771 forwarder (the chain then attributes the action to the signer).
+
+Every call is simulated first, so a revert surfaces as the contract's custom error, decoded into
+a named Python exception, and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from web3 import Web3
+from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.types import TxParams, TxReceipt
+
+from ledger.contract_errors import decode_revert
+from ledger.errors import LedgerError, TransactionFailed
+
+__all__ = ["Call", "Receipt", "Transactor"]
+
+ZERO_ADDRESS = "0x" + "00" * 20
+
+FORWARD_REQUEST_TYPES = {
+    "ForwardRequest": [
+        {"name": "from", "type": "address"},
+        {"name": "to", "type": "address"},
+        {"name": "value", "type": "uint256"},
+        {"name": "gas", "type": "uint256"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint48"},
+        {"name": "data", "type": "bytes"},
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    """A contract call: target address and ABI-encoded calldata."""
+
+    to: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A mined, successful transaction and its raw logs."""
+
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    gas_used: int
+    logs: Sequence[Any] = field(repr=False)
+
+
+def _revert_data(exc: ContractLogicError) -> bytes | None:
+    data = exc.data
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        return bytes.fromhex(data[2:])
+    if isinstance(data, bytes) and len(data) >= 4:
+        return data
+    return None
+
+
+def _as_ledger_error(exc: ContractLogicError) -> LedgerError:
+    data = _revert_data(exc)
+    if data is None:
+        return TransactionFailed(f"the contract reverted: {exc}")
+    return decode_revert(data)
+
+
+class Transactor:
+    """Signs and sends transactions for local accounts, keeping nonces in process."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        *,
+        forwarder: Any | None = None,
+        relayer: LocalAccount | None = None,
+        receipt_timeout: float = 120.0,
+    ) -> None:
+        self.w3 = w3
+        self.forwarder = forwarder
+        self.relayer = relayer
+        self.receipt_timeout = receipt_timeout
+        self._nonces: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._chain_id = int(w3.eth.chain_id)
+
+    # ---- direct -------------------------------------------------------------------------------
+
+    def simulate(self, sender: str, call: Call) -> bytes:
+        """eth_call as `sender`; raises the decoded custom error on revert."""
+        try:
+            result = self.w3.eth.call({"from": sender, "to": call.to, "data": call.data})
+        except ContractLogicError as exc:
+            raise _as_ledger_error(exc) from None
+        return bytes(result)
+
+    def send(self, account: LocalAccount, call: Call, *, gas: int | None = None) -> str:
+        """Validate (estimate gas), sign and send; returns the transaction hash without waiting."""
+        tx: TxParams = {"from": account.address, "to": to_checksum_address(call.to), "data": call.data}
+        if gas is None:
+            try:
+                estimate = self.w3.eth.estimate_gas(tx)
+            except ContractLogicError as exc:
+                raise _as_ledger_error(exc) from None
+            gas = int(estimate * 1.2) + 10_000
+        with self._lock:
+            nonce = self._nonces.get(account.address)
+            if nonce is None:
+                nonce = int(self.w3.eth.get_transaction_count(account.address, "pending"))
+            tx.update(
+                {
+                    "gas": gas,
+                    "nonce": nonce,
+                    "chainId": self._chain_id,
+                    "maxFeePerGas": self._max_fee(),
+                    "maxPriorityFeePerGas": 1_000_000_000,
+                }
+            )
+            signed = account.sign_transaction(tx)
+            try:
+                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            except Exception:
+                self._nonces.pop(account.address, None)
+                raise
+            self._nonces[account.address] = nonce + 1
+        return "0x" + bytes(tx_hash).hex()
+
+    def wait(self, tx_hash: str) -> Receipt:
+        """Wait for the receipt; a reverted transaction raises TransactionFailed."""
+        try:
+            receipt: TxReceipt = self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.receipt_timeout, poll_latency=0.02
+            )
+        except TimeExhausted as exc:
+            raise TransactionFailed(f"transaction {tx_hash} was not mined within {self.receipt_timeout} s") from exc
+        if receipt["status"] != 1:
+            raise TransactionFailed(f"transaction {tx_hash} reverted on chain (block {receipt['blockNumber']})")
+        return Receipt(
+            tx_hash=tx_hash,
+            block_number=int(receipt["blockNumber"]),
+            block_hash="0x" + bytes(receipt["blockHash"]).hex(),
+            gas_used=int(receipt["gasUsed"]),
+            logs=list(receipt["logs"]),
+        )
+
+    def deploy(self, account: LocalAccount, creation_code: bytes) -> tuple[str, Receipt]:
+        """Deploy a contract; returns its address and the receipt."""
+        tx: TxParams = {"from": account.address, "data": creation_code}
+        try:
+            gas = int(self.w3.eth.estimate_gas(tx) * 1.2) + 50_000
+        except ContractLogicError as exc:
+            raise _as_ledger_error(exc) from None
+        with self._lock:
+            nonce = self._nonces.get(account.address)
+            if nonce is None:
+                nonce = int(self.w3.eth.get_transaction_count(account.address, "pending"))
+            tx.update(
+                {
+                    "gas": gas,
+                    "nonce": nonce,
+                    "chainId": self._chain_id,
+                    "maxFeePerGas": self._max_fee(),
+                    "maxPriorityFeePerGas": 1_000_000_000,
+                }
+            )
+            tx_hash = self.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+            self._nonces[account.address] = nonce + 1
+        receipt = self.wait("0x" + bytes(tx_hash).hex())
+        raw = self.w3.eth.get_transaction_receipt(receipt.tx_hash)
+        return to_checksum_address(raw["contractAddress"]), receipt
+
+    def transact(self, account: LocalAccount, call: Call) -> Receipt:
+        """Send from `account` and wait for success."""
+        return self.wait(self.send(account, call))
+
+    # ---- relayed ------------------------------------------------------------------------------
+
+    def sign_request(self, signer: LocalAccount, call: Call, *, gas: int, deadline: int, nonce: int) -> dict[str, Any]:
+        """An ERC-2771 ForwardRequestData signed by `signer` (EIP-712)."""
+        if self.forwarder is None:
+            raise LedgerError("no forwarder is configured for relayed requests")
+        domain = {
+            "name": "LoopLedger",
+            "version": "1",
+            "chainId": self._chain_id,
+            "verifyingContract": self.forwarder.address,
+        }
+        message = {
+            "from": signer.address,
+            "to": to_checksum_address(call.to),
+            "value": 0,
+            "gas": gas,
+            "nonce": nonce,
+            "deadline": deadline,
+            "data": call.data,
+        }
+        signed = signer.sign_typed_data(domain, FORWARD_REQUEST_TYPES, message)
+        return {
+            "from": signer.address,
+            "to": message["to"],
+            "value": 0,
+            "gas": gas,
+            "deadline": deadline,
+            "data": call.data,
+            "signature": bytes(signed.signature),
+        }
+
+    def relay(self, signer: LocalAccount, call: Call, *, ttl: int = 3600) -> Receipt:
+        """Sign `call` as `signer`, check it would succeed, and have the relayer execute it."""
+        if self.forwarder is None or self.relayer is None:
+            raise LedgerError("relaying needs a forwarder and a relayer account")
+        self.simulate_as(signer.address, call)
+        nonce = int(self.forwarder.functions.nonces(signer.address).call())
+        request = self.sign_request(signer, call, gas=1_500_000, deadline=int(time.time()) + ttl, nonce=nonce)
+        return self.submit_relayed([request])
+
+    def simulate_as(self, signer: str, call: Call) -> bytes:
+        """Simulate `call` as the forwarder would make it for `signer` (ERC-2771 suffix)."""
+        if self.forwarder is None:
+            raise LedgerError("no forwarder is configured for relayed requests")
+        suffixed = Call(call.to, call.data + bytes.fromhex(signer[2:]))
+        return self.simulate(self.forwarder.address, suffixed)
+
+    def submit_relayed(self, requests: Sequence[dict[str, Any]]) -> Receipt:
+        """Execute signed requests through the forwarder in one transaction."""
+        if self.forwarder is None or self.relayer is None:
+            raise LedgerError("relaying needs a forwarder and a relayer account")
+        if len(requests) == 1:
+            data = self.forwarder.encode_abi("execute", args=[requests[0]])
+        else:
+            # A zero refund receiver makes the forwarder revert the whole batch if any request is
+            # invalid, so a batch is recorded entirely or not at all.
+            data = self.forwarder.encode_abi("executeBatch", args=[list(requests), ZERO_ADDRESS])
+        return self.transact(self.relayer, Call(self.forwarder.address, bytes.fromhex(data[2:])))
+
+    def _max_fee(self) -> int:
+        base = self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0
+        return int(base) * 2 + 2_000_000_000
