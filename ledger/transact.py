@@ -7,6 +7,7 @@ a named Python exception, and nothing is sent.
 
 from __future__ import annotations
 
+import ast
 import threading
 import time
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted
@@ -24,7 +26,11 @@ from ledger.errors import LedgerError, TransactionFailed
 
 __all__ = ["Call", "Receipt", "Transactor"]
 
-ZERO_ADDRESS = "0x" + "00" * 20
+#: How a node reports a revert: web3's exception for JSON-RPC nodes, eth-tester's in process.
+REVERTS = (ContractLogicError, TesterTransactionFailed)
+
+#: Gas a relayed call may use; the forwarder checks that the relayer supplied it.
+RELAYED_CALL_GAS = 2_000_000
 
 FORWARD_REQUEST_TYPES = {
     "ForwardRequest": [
@@ -58,8 +64,16 @@ class Receipt:
     logs: Sequence[Any] = field(repr=False)
 
 
-def _revert_data(exc: ContractLogicError) -> bytes | None:
-    data = exc.data
+def _revert_data(exc: Exception) -> bytes | None:
+    if isinstance(exc, TesterTransactionFailed):
+        # eth-tester reports a revert as the text "execution reverted: b'...'".
+        text = str(exc).removeprefix("execution reverted: ")
+        try:
+            value = ast.literal_eval(text) if text.startswith(("b'", 'b"')) else None
+        except (ValueError, SyntaxError):
+            value = None
+        return value if isinstance(value, bytes) and len(value) >= 4 else None
+    data = getattr(exc, "data", None)
     if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
         return bytes.fromhex(data[2:])
     if isinstance(data, bytes) and len(data) >= 4:
@@ -67,7 +81,7 @@ def _revert_data(exc: ContractLogicError) -> bytes | None:
     return None
 
 
-def _as_ledger_error(exc: ContractLogicError) -> LedgerError:
+def _as_ledger_error(exc: Exception) -> LedgerError:
     data = _revert_data(exc)
     if data is None:
         return TransactionFailed(f"the contract reverted: {exc}")
@@ -99,7 +113,7 @@ class Transactor:
         """eth_call as `sender`; raises the decoded custom error on revert."""
         try:
             result = self.w3.eth.call({"from": sender, "to": call.to, "data": call.data})
-        except ContractLogicError as exc:
+        except REVERTS as exc:
             raise _as_ledger_error(exc) from None
         return bytes(result)
 
@@ -109,7 +123,7 @@ class Transactor:
         if gas is None:
             try:
                 estimate = self.w3.eth.estimate_gas(tx)
-            except ContractLogicError as exc:
+            except REVERTS as exc:
                 raise _as_ledger_error(exc) from None
             gas = int(estimate * 1.2) + 10_000
         with self._lock:
@@ -157,7 +171,7 @@ class Transactor:
         tx: TxParams = {"from": account.address, "data": creation_code}
         try:
             gas = int(self.w3.eth.estimate_gas(tx) * 1.2) + 50_000
-        except ContractLogicError as exc:
+        except REVERTS as exc:
             raise _as_ledger_error(exc) from None
         with self._lock:
             nonce = self._nonces.get(account.address)
@@ -215,31 +229,29 @@ class Transactor:
         }
 
     def relay(self, signer: LocalAccount, call: Call, *, ttl: int = 3600) -> Receipt:
-        """Sign `call` as `signer`, check it would succeed, and have the relayer execute it."""
-        if self.forwarder is None or self.relayer is None:
-            raise LedgerError("relaying needs a forwarder and a relayer account")
-        self.simulate_as(signer.address, call)
-        nonce = int(self.forwarder.functions.nonces(signer.address).call())
-        request = self.sign_request(signer, call, gas=1_500_000, deadline=int(time.time()) + ttl, nonce=nonce)
-        return self.submit_relayed([request])
+        """Sign `call` as `signer` and have the relayer execute it through the forwarder."""
+        return self.submit_relayed([self.request_for(signer, call, ttl=ttl)])
 
-    def simulate_as(self, signer: str, call: Call) -> bytes:
-        """Simulate `call` as the forwarder would make it for `signer` (ERC-2771 suffix)."""
+    def request_for(self, signer: LocalAccount, call: Call, *, ttl: int = 3600, nonce: int | None = None) -> dict[str, Any]:
+        """A signed forward request for `call` (the signer's next nonce unless given)."""
         if self.forwarder is None:
             raise LedgerError("no forwarder is configured for relayed requests")
-        suffixed = Call(call.to, call.data + bytes.fromhex(signer[2:]))
-        return self.simulate(self.forwarder.address, suffixed)
+        if nonce is None:
+            nonce = int(self.forwarder.functions.nonces(signer.address).call())
+        return self.sign_request(signer, call, gas=RELAYED_CALL_GAS, deadline=int(time.time()) + ttl, nonce=nonce)
 
     def submit_relayed(self, requests: Sequence[dict[str, Any]]) -> Receipt:
-        """Execute signed requests through the forwarder in one transaction."""
+        """Execute signed requests through the forwarder in one transaction, all or nothing.
+
+        The forwarder reverts with the failing call's own error, which the gas estimate surfaces
+        as a named exception before anything is sent.
+        """
         if self.forwarder is None or self.relayer is None:
             raise LedgerError("relaying needs a forwarder and a relayer account")
         if len(requests) == 1:
             data = self.forwarder.encode_abi("execute", args=[requests[0]])
         else:
-            # A zero refund receiver makes the forwarder revert the whole batch if any request is
-            # invalid, so a batch is recorded entirely or not at all.
-            data = self.forwarder.encode_abi("executeBatch", args=[list(requests), ZERO_ADDRESS])
+            data = self.forwarder.encode_abi("executeAll", args=[list(requests)])
         return self.transact(self.relayer, Call(self.forwarder.address, bytes.fromhex(data[2:])))
 
     def _max_fee(self) -> int:

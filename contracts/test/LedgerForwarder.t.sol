@@ -127,4 +127,49 @@ contract LedgerForwarderTest is Fixture {
         forwarder.execute(request);
         assertEq(ledger.lotOf(2).holder, alice, "output held by signer");
     }
+
+    function test_relayedFailure_bubblesTargetError() public {
+        bytes memory data = abi.encodeCall(ledger.intake, (LEUVEN, wood, COLLECTION, 0, bytes32(0)));
+        ERC2771Forwarder.ForwardRequestData memory request =
+            _request(forwarder, address(ledger), data, uint48(block.timestamp + 60));
+        vm.prank(relayer);
+        vm.expectRevert(IMaterialLedger.LedgerZeroAmount.selector);
+        forwarder.execute(request);
+        assertEq(forwarder.nonces(alice), 0, "nonce not used by a failed request");
+    }
+
+    function test_executeAll_allOrNothing() public {
+        ERC2771Forwarder.ForwardRequestData[] memory requests = new ERC2771Forwarder.ForwardRequestData[](2);
+        requests[0] = _request(forwarder, address(ledger), _intakeCall(), uint48(block.timestamp + 60));
+        // The second request is signed with the next nonce but asks for an impossible intake.
+        vm.prank(alice);
+        ledger.intake(LEUVEN, wood, COLLECTION, 1, 0); // keeps lot ids predictable
+        bytes memory bad = abi.encodeCall(ledger.intake, (LEUVEN, 999, COLLECTION, 5, bytes32(0)));
+        requests[1] = _requestWithNonce(bad, 1);
+        vm.prank(relayer);
+        vm.expectRevert(abi.encodeWithSelector(IMaterialLedger.LedgerUnknownMaterial.selector, uint16(999)));
+        forwarder.executeAll(requests);
+        assertEq(ledger.lotCount(), 1, "nothing of the batch recorded");
+
+        requests[1] = _requestWithNonce(_intakeCall(), 1);
+        vm.prank(relayer);
+        forwarder.executeAll(requests);
+        assertEq(ledger.lotCount(), 3, "whole batch recorded");
+        assertEq(ledger.lotOf(3).holder, alice, "attributed to the signer");
+    }
+
+    function _requestWithNonce(bytes memory data, uint256 nonce)
+        internal
+        view
+        returns (ERC2771Forwarder.ForwardRequestData memory request)
+    {
+        uint48 deadline = uint48(block.timestamp + 60);
+        bytes32 domain = keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256("LoopLedger"), keccak256("1"), block.chainid, address(forwarder))
+        );
+        bytes32 structHash =
+            keccak256(abi.encode(REQUEST_TYPEHASH, alice, address(ledger), 0, 300_000, nonce, deadline, keccak256(data)));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(ALICE_KEY, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
+        request = ERC2771Forwarder.ForwardRequestData(alice, address(ledger), 0, 300_000, deadline, data, abi.encodePacked(r, s, v));
+    }
 }

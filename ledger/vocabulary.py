@@ -1,0 +1,49 @@
+"""Enumerations shared by the contracts, clients, indexer and model (values match Solidity)."""
+
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag
+
+__all__ = ["CIRCULAR_FATES", "ContributionKind", "Fate", "Role", "Source"]
+
+
+class Source(IntEnum):
+    MUNICIPAL_COLLECTION = 1
+    DONATION = 2
+    INDUSTRIAL_SURPLUS = 3
+    PRODUCT_RETURN = 4
+    VIRGIN_PURCHASE = 5
+
+    @property
+    def secondary(self) -> bool:
+        return self is not Source.VIRGIN_PURCHASE
+
+
+class Fate(IntEnum):
+    IN_USE = 1
+    REUSED = 2
+    REPAIRED = 3
+    RECYCLED = 4
+    COMPOSTED = 5
+    INCINERATED = 6
+    LANDFILLED = 7
+
+
+#: Fates that keep material in the loop (WBCSD CTI circular outflow: reuse, repair, recycling,
+#: composting). Products sold into use are outflow, but not circular outflow.
+CIRCULAR_FATES = frozenset({Fate.REUSED, Fate.REPAIRED, Fate.RECYCLED, Fate.COMPOSTED})
+
+
+class ContributionKind(IntEnum):
+    WORKSHOP = 1  # amount: participants
+    REPAIR = 2  # amount: minutes
+    MENTORING = 3  # amount: minutes
+    PRODUCTS_DONATED = 4  # amount: items
+
+
+class Role(IntFlag):
+    ADMIN = 1
+    MAKER = 2
+    PARTNER = 4
+    ISSUER = 8
+    SUSPENDED = 128
