@@ -54,9 +54,13 @@ def solc_bridge(root: Path | None = None) -> Path:
     root = root or project_root()
     bridge = root / "scripts" / "solc"
     if shutil.which("node") is None:
-        raise ToolchainError("Node.js is not installed: install it (Debian: apt-get install nodejs npm).")
+        raise ToolchainError(
+            "Node.js is not installed: install it (Debian: apt-get install nodejs npm)."
+        )
     if not (root / "node_modules" / "solc").is_dir():
-        raise ToolchainError(f"The npm toolchain is missing in {root}: run `npm ci` there (or `make setup`).")
+        raise ToolchainError(
+            f"The npm toolchain is missing in {root}: run `npm ci` there (or `make setup`)."
+        )
     return bridge
 
 
@@ -82,13 +86,18 @@ def compiler_input(root: Path | None = None) -> dict[str, Any]:
         "sources": sources,
         "settings": {
             "remappings": list(profile.get("remappings", [])),
-            "optimizer": {"enabled": bool(profile.get("optimizer", False)), "runs": int(profile.get("optimizer_runs", 200))},
+            "optimizer": {
+                "enabled": bool(profile.get("optimizer", False)),
+                "runs": int(profile.get("optimizer_runs", 200)),
+            },
             "viaIR": bool(profile.get("via_ir", False)),
             "evmVersion": profile.get("evm_version", "cancun"),
             "metadata": {"bytecodeHash": profile.get("bytecode_hash", "ipfs")},
             "libraries": {},
             "outputSelection": {
-                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "metadata"]}
+                "*": {
+                    "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "metadata"]
+                }
             },
         },
     }
@@ -105,12 +114,16 @@ def _compile(root: Path, standard_input: dict[str, Any]) -> dict[str, Any]:
             standard_input, solc_binary=bridge, base_path=str(root), allow_paths=[str(root)]
         )
     except SolcError as exc:
-        raise ToolchainError(f"Solidity compilation failed:\n{exc.stderr_data or exc.message}") from exc
+        raise ToolchainError(
+            f"Solidity compilation failed:\n{exc.stderr_data or exc.message}"
+        ) from exc
     except (OSError, subprocess.SubprocessError) as exc:
         raise ToolchainError(f"Cannot run the solc bridge {bridge}: {exc}") from exc
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
-        raise ToolchainError("Solidity compilation failed:\n" + "\n".join(e["formattedMessage"] for e in errors))
+        raise ToolchainError(
+            "Solidity compilation failed:\n" + "\n".join(e["formattedMessage"] for e in errors)
+        )
     return output
 
 

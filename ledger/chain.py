@@ -23,10 +23,17 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.providers.rpc import HTTPProvider
 
-from ledger.errors import ChainError, ChainIdMismatch, ChainUnreachable, ConfigError, PortInUse, ToolchainError
+from ledger.errors import (
+    ChainError,
+    ChainIdMismatch,
+    ChainUnreachable,
+    ConfigError,
+    PortInUse,
+    ToolchainError,
+)
 from ledger.settings import DEV_CHAIN_ID, Settings, project_root
 
-__all__ = ["AnvilChain", "Chain", "MemoryChain", "RpcChain", "connect", "anvil_binary"]
+__all__ = ["AnvilChain", "Chain", "MemoryChain", "RpcChain", "anvil_binary", "connect"]
 
 #: The mnemonic every anvil node uses unless told otherwise (public, for development only).
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
@@ -65,7 +72,10 @@ class Chain(ABC):
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -95,7 +105,9 @@ def anvil_binary(root: Path | None = None) -> Path:
     root = root or project_root()
     binary = root / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
     if not binary.exists():
-        raise ToolchainError(f"anvil is not installed in {root}/node_modules: run `npm ci` in {root}.")
+        raise ToolchainError(
+            f"anvil is not installed in {root}/node_modules: run `npm ci` in {root}."
+        )
     return binary
 
 
@@ -112,7 +124,10 @@ def _port_free(host: str, port: int) -> bool:
 def dev_accounts(count: int) -> list[LocalAccount]:
     """The funded accounts of an anvil node started with the default mnemonic."""
     Account.enable_unaudited_hdwallet_features()
-    return [Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)]
+    return [
+        Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}")
+        for i in range(count)
+    ]
 
 
 @dataclass
@@ -151,7 +166,9 @@ class AnvilChain(Chain):
         ]  # fmt: skip
         if settings.anvil_block_time:
             args += ["--block-time", str(settings.anvil_block_time)]
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         url = f"http://{host}:{port}"
         w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": settings.rpc_timeout}))
@@ -168,7 +185,9 @@ class AnvilChain(Chain):
                     return chain
             if time.monotonic() > deadline:
                 chain.close()
-                raise ChainUnreachable(f"anvil did not answer on {url} within 30 s; see {state_dir / 'anvil.log'}.")
+                raise ChainUnreachable(
+                    f"anvil did not answer on {url} within 30 s; see {state_dir / 'anvil.log'}."
+                )
             time.sleep(0.05)
 
     @property
@@ -231,6 +250,8 @@ def connect(settings: Settings) -> Chain:
         chain = AnvilChain.start(settings)
         if settings.chain_id is not None and settings.chain_id != DEV_CHAIN_ID:
             chain.close()
-            raise ChainIdMismatch(f"anvil runs chain {DEV_CHAIN_ID}, but LOOPLEDGER_CHAIN_ID is {settings.chain_id}.")
+            raise ChainIdMismatch(
+                f"anvil runs chain {DEV_CHAIN_ID}, but LOOPLEDGER_CHAIN_ID is {settings.chain_id}."
+            )
         return chain
     return RpcChain.connect(settings)

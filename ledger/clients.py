@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 
 from ledger.build import Artifact
 from ledger.chain import Chain
@@ -139,7 +140,9 @@ class _Client:
     def __init__(self, suite: Suite, name: str) -> None:
         self.suite = suite
         self.address = suite.manifest.addresses[name]
-        self.contract = suite.chain.w3.eth.contract(address=self.address, abi=suite.artifacts[name].abi)
+        self.contract = suite.chain.w3.eth.contract(
+            address=to_checksum_address(self.address), abi=suite.artifacts[name].abi
+        )
 
     def call_data(self, fn: str, *args: Any) -> Call:
         data = self.contract.encode_abi(fn, args=list(args))
@@ -155,13 +158,19 @@ class RegistryClient(_Client):
     def __init__(self, suite: Suite) -> None:
         super().__init__(suite, "PilotRegistry")
 
-    def set_pilot_role(self, admin: LocalAccount, pilot: int, account: str, role: Role, granted: bool = True) -> TxResult:
+    def set_pilot_role(
+        self, admin: LocalAccount, pilot: int, account: str, role: Role, granted: bool = True
+    ) -> TxResult:
         return self._send(admin, "setPilotRole", pilot, account, int(role), granted)
 
-    def set_maker_active(self, admin: LocalAccount, pilot: int, maker: str, active: bool) -> TxResult:
+    def set_maker_active(
+        self, admin: LocalAccount, pilot: int, maker: str, active: bool
+    ) -> TxResult:
         return self._send(admin, "setMakerActive", pilot, maker, active)
 
-    def set_global_role(self, operator: LocalAccount, account: str, role: int, granted: bool = True) -> TxResult:
+    def set_global_role(
+        self, operator: LocalAccount, account: str, role: int, granted: bool = True
+    ) -> TxResult:
         return self._send(operator, "setGlobalRole", account, role, granted)
 
     def set_paused(self, operator: LocalAccount, paused: bool) -> TxResult:
@@ -199,14 +208,20 @@ class MaterialClient(_Client):
         *,
         relay: bool = False,
     ) -> IntakeResult:
-        tx = self._send(maker, "intake", pilot, material_id, int(source), grams, evidence, relay=relay)
+        tx = self._send(
+            maker, "intake", pilot, material_id, int(source), grams, evidence, relay=relay
+        )
         event = tx.named("MaterialTakenIn")[0]
         return IntakeResult(int(event.args["lotId"]), int(event.args["recycledBp"]), tx)
 
-    def intake_batch(self, maker: LocalAccount, records: Sequence[IntakeSpec], *, relay: bool = False) -> BatchIntakeResult:
+    def intake_batch(
+        self, maker: LocalAccount, records: Sequence[IntakeSpec], *, relay: bool = False
+    ) -> BatchIntakeResult:
         rows = [(r.pilot, r.material_id, int(r.source), r.grams, r.evidence) for r in records]
         tx = self._send(maker, "intakeBatch", rows, relay=relay)
-        return BatchIntakeResult(tuple(int(e.args["lotId"]) for e in tx.named("MaterialTakenIn")), tx)
+        return BatchIntakeResult(
+            tuple(int(e.args["lotId"]) for e in tx.named("MaterialTakenIn")), tx
+        )
 
     def transform(
         self,
@@ -231,16 +246,32 @@ class MaterialClient(_Client):
         )
         event = tx.named("MaterialTransformed")[0]
         first = int(event.args["firstOutputLot"])
-        return TransformResult(tuple(range(first, first + len(outputs))), int(event.args["recycledBp"]), tx)
+        return TransformResult(
+            tuple(range(first, first + len(outputs))), int(event.args["recycledBp"]), tx
+        )
 
     def transfer(
-        self, maker: LocalAccount, lot_id: int, to: str, grams: int, evidence: bytes = ZERO_EVIDENCE, *, relay: bool = False
+        self,
+        maker: LocalAccount,
+        lot_id: int,
+        to: str,
+        grams: int,
+        evidence: bytes = ZERO_EVIDENCE,
+        *,
+        relay: bool = False,
     ) -> TransferResult:
         tx = self._send(maker, "transfer", lot_id, to, grams, evidence, relay=relay)
         return TransferResult(int(tx.named("LotTransferred")[0].args["receivedLot"]), tx)
 
     def dispatch(
-        self, maker: LocalAccount, lot_id: int, grams: int, fate: Fate, evidence: bytes = ZERO_EVIDENCE, *, relay: bool = False
+        self,
+        maker: LocalAccount,
+        lot_id: int,
+        grams: int,
+        fate: Fate,
+        evidence: bytes = ZERO_EVIDENCE,
+        *,
+        relay: bool = False,
     ) -> TxResult:
         return self._send(maker, "dispatch", lot_id, grams, int(fate), evidence, relay=relay)
 
@@ -266,8 +297,12 @@ class ContributionClient(_Client):
         *,
         relay: bool = False,
     ) -> ContributionResult:
-        tx = self._send(maker, "recordContribution", pilot, int(kind), amount, evidence, relay=relay)
-        return ContributionResult(int(tx.named("ContributionRecorded")[0].args["contributionId"]), tx)
+        tx = self._send(
+            maker, "recordContribution", pilot, int(kind), amount, evidence, relay=relay
+        )
+        return ContributionResult(
+            int(tx.named("ContributionRecorded")[0].args["contributionId"]), tx
+        )
 
 
 class TokenClient(_Client):
@@ -277,10 +312,21 @@ class TokenClient(_Client):
     def set_budget(self, admin: LocalAccount, pilot: int, budget: int) -> TxResult:
         return self._send(admin, "setAwardBudget", pilot, budget)
 
-    def award(self, issuer: LocalAccount, pilot: int, member: str, amount: int, reason: int, *, relay: bool = False) -> AwardResult:
+    def award(
+        self,
+        issuer: LocalAccount,
+        pilot: int,
+        member: str,
+        amount: int,
+        reason: int,
+        *,
+        relay: bool = False,
+    ) -> AwardResult:
         tx = self._send(issuer, "award", pilot, member, amount, reason, relay=relay)
         event = tx.named("PointsAwarded")[0]
-        return AwardResult(str(event.args["member"]), int(event.args["amount"]), int(event.args["budgetLeft"]), tx)
+        return AwardResult(
+            str(event.args["member"]), int(event.args["amount"]), int(event.args["budgetLeft"]), tx
+        )
 
     def balance_of(self, account: str) -> int:
         return int(self.contract.functions.balanceOf(account).call())
@@ -296,24 +342,39 @@ class CatalogueClient(_Client):
     def __init__(self, suite: Suite) -> None:
         super().__init__(suite, "RewardCatalogue")
 
-    def list_reward(self, admin: LocalAccount, pilot: int, partner: str, cost: int, stock: int, expiry: int) -> RewardResult:
+    def list_reward(
+        self, admin: LocalAccount, pilot: int, partner: str, cost: int, stock: int, expiry: int
+    ) -> RewardResult:
         tx = self._send(admin, "listReward", pilot, partner, cost, stock, expiry)
         return RewardResult(int(tx.named("RewardListed")[0].args["rewardId"]), tx)
 
-    def update_reward(self, admin: LocalAccount, reward_id: int, stock: int, expiry: int) -> TxResult:
+    def update_reward(
+        self, admin: LocalAccount, reward_id: int, stock: int, expiry: int
+    ) -> TxResult:
         return self._send(admin, "updateReward", reward_id, stock, expiry)
 
-    def redeem(self, member: LocalAccount, reward_id: int, *, relay: bool = False) -> RedemptionResult:
+    def redeem(
+        self, member: LocalAccount, reward_id: int, *, relay: bool = False
+    ) -> RedemptionResult:
         tx = self._send(member, "redeem", reward_id, relay=relay)
         event = tx.named("RewardRedeemed")[0]
-        return RedemptionResult(int(event.args["redemptionId"]), int(event.args["rewardId"]), int(event.args["cost"]), tx)
+        return RedemptionResult(
+            int(event.args["redemptionId"]),
+            int(event.args["rewardId"]),
+            int(event.args["cost"]),
+            tx,
+        )
 
     def fulfil(self, partner: LocalAccount, redemption_id: int, *, relay: bool = False) -> TxResult:
         return self._send(partner, "fulfil", redemption_id, relay=relay)
 
     def reward(self, reward_id: int) -> Reward:
-        pilot, partner, cost, stock, redeemed, expiry = self.contract.functions.rewardOf(reward_id).call()
-        return Reward(reward_id, int(pilot), str(partner), int(cost), int(stock), int(redeemed), int(expiry))
+        pilot, partner, cost, stock, redeemed, expiry = self.contract.functions.rewardOf(
+            reward_id
+        ).call()
+        return Reward(
+            reward_id, int(pilot), str(partner), int(cost), int(stock), int(redeemed), int(expiry)
+        )
 
     def redemption_status(self, redemption_id: int) -> tuple[bool, bool]:
         issued, fulfilled = self.contract.functions.redemptionStatus(redemption_id).call()
@@ -336,7 +397,8 @@ class Suite:
         self.artifacts = artifacts
         self.decoder = EventDecoder({name: artifacts[name].abi for name in manifest.addresses})
         forwarder = chain.w3.eth.contract(
-            address=manifest.addresses["LedgerForwarder"], abi=artifacts["LedgerForwarder"].abi
+            address=to_checksum_address(manifest.addresses["LedgerForwarder"]),
+            abi=artifacts["LedgerForwarder"].abi,
         )
         self.tx = Transactor(chain.w3, forwarder=forwarder, relayer=relayer or chain.operator)
         self.registry = RegistryClient(self)

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode
+from eth_abi.abi import encode
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict
 
 from ledger.build import DEPLOYABLE, Artifact
@@ -25,7 +26,7 @@ from ledger.events import abi_type, fixed_bytes
 from ledger.transact import Call, Transactor
 from pilots.model import Pilot
 
-__all__ = ["Manifest", "deploy", "load_manifest", "check_manifest", "material_codes"]
+__all__ = ["Manifest", "check_manifest", "deploy", "load_manifest", "material_codes"]
 
 MANIFEST_VERSION = 1
 KIND_SECONDARY, KIND_PRODUCT = 1, 2
@@ -63,20 +64,25 @@ class Manifest(BaseModel):
 
 def material_codes(pilots: Sequence[Pilot]) -> list[tuple[str, int]]:
     """Every material class the pilots use, in a stable order: EWC codes, then product codes."""
-    secondary = sorted({s.ewc for p in pilots for s in p.streams} | {
-        pr.residue for p in pilots for pr in p.processes if pr.residue
-    })
+    secondary = sorted(
+        {s.ewc for p in pilots for s in p.streams}
+        | {pr.residue for p in pilots for pr in p.processes if pr.residue}
+    )
     products = sorted({pr.product for p in pilots for pr in p.processes})
     return [(c, KIND_SECONDARY) for c in secondary] + [(c, KIND_PRODUCT) for c in products]
 
 
 def load_manifest(path: Path) -> Manifest:
     if not path.exists():
-        raise NotDeployed(f"No deployment found ({path} does not exist): run `loopledger deploy` first.")
+        raise NotDeployed(
+            f"No deployment found ({path} does not exist): run `loopledger deploy` first."
+        )
     return Manifest.model_validate_json(path.read_text())
 
 
-def check_manifest(manifest: Manifest, chain: Chain, artifacts: dict[str, Artifact], path: Path) -> None:
+def check_manifest(
+    manifest: Manifest, chain: Chain, artifacts: dict[str, Artifact], path: Path
+) -> None:
     """Raise StaleManifest unless the manifest describes this chain and these contracts."""
     way_out = f"Run `loopledger deploy --fresh` to deploy anew (the old manifest {path.name} is kept as a backup)."
     if manifest.chain_id != chain.chain_id:
@@ -85,14 +91,20 @@ def check_manifest(manifest: Manifest, chain: Chain, artifacts: dict[str, Artifa
             f"{chain.chain_id}. {way_out}"
         )
     if manifest.genesis_hash != chain.genesis_hash:
-        raise StaleManifest(f"The chain was reset since the deployment in {path} (its genesis block differs). {way_out}")
+        raise StaleManifest(
+            f"The chain was reset since the deployment in {path} (its genesis block differs). {way_out}"
+        )
     for name, address in manifest.addresses.items():
-        code = bytes(chain.w3.eth.get_code(address))
+        code = bytes(chain.w3.eth.get_code(to_checksum_address(address)))
         if not code:
-            raise StaleManifest(f"{name} is not deployed at {address} on this chain (was it reset?). {way_out}")
+            raise StaleManifest(
+                f"{name} is not deployed at {address} on this chain (was it reset?). {way_out}"
+            )
         expected = artifacts[name].runtime_hash if name in artifacts else None
         if expected != manifest.runtime_hashes.get(name):
-            raise StaleManifest(f"The contracts changed since the deployment in {path} ({name} differs). {way_out}")
+            raise StaleManifest(
+                f"The contracts changed since the deployment in {path} ({name} differs). {way_out}"
+            )
 
 
 def _creation_code(artifact: Artifact, args: Sequence[Any]) -> bytes:
@@ -102,7 +114,7 @@ def _creation_code(artifact: Artifact, args: Sequence[Any]) -> bytes:
 
 
 def _call(artifact: Artifact, address: str, chain: Chain, fn: str, *args: Any) -> Call:
-    contract = chain.w3.eth.contract(address=address, abi=artifact.abi)
+    contract = chain.w3.eth.contract(address=to_checksum_address(address), abi=artifact.abi)
     data = contract.encode_abi(fn, args=list(args))
     return Call(address, bytes.fromhex(data[2:]))
 
@@ -140,7 +152,9 @@ def deploy(
     create("ContributionLedger", registry, forwarder)
     token = create("EngagementToken", registry, forwarder)
     catalogue = create("RewardCatalogue", registry, token, forwarder)
-    tx.transact(operator, _call(artifacts["EngagementToken"], token, chain, "setCatalogue", catalogue))
+    tx.transact(
+        operator, _call(artifacts["EngagementToken"], token, chain, "setCatalogue", catalogue)
+    )
 
     reg = artifacts["PilotRegistry"]
     entries = []
@@ -150,10 +164,21 @@ def deploy(
         progress(f"registering pilot {pilot.city}")
         tx.transact(
             operator,
-            _call(reg, registry, chain, "addPilot", fixed_bytes(pilot.code, 8), fixed_bytes(pilot.country, 2), pilot.city, admin_address),
+            _call(
+                reg,
+                registry,
+                chain,
+                "addPilot",
+                fixed_bytes(pilot.code, 8),
+                fixed_bytes(pilot.country, 2),
+                pilot.city,
+                admin_address,
+            ),
         )
-        entries.append(PilotEntry(id=pilot.id, code=pilot.code, city=pilot.city, admin=admin_address))
-    registry_contract = chain.w3.eth.contract(address=registry, abi=reg.abi)
+        entries.append(
+            PilotEntry(id=pilot.id, code=pilot.code, city=pilot.city, admin=admin_address)
+        )
+    registry_contract = chain.w3.eth.contract(address=to_checksum_address(registry), abi=reg.abi)
     for entry in entries:
         on_chain = int(registry_contract.functions.pilotIdOf(fixed_bytes(entry.code, 8)).call())
         if on_chain != entry.id:
@@ -163,8 +188,13 @@ def deploy(
             )
     materials: dict[str, int] = {}
     for code, kind in material_codes(pilots):
-        tx.transact(operator, _call(reg, registry, chain, "registerMaterial", 0, fixed_bytes(code, 16), kind))
-        materials[code] = int(registry_contract.functions.materialIdOf(fixed_bytes(code, 16)).call())
+        tx.transact(
+            operator,
+            _call(reg, registry, chain, "registerMaterial", 0, fixed_bytes(code, 16), kind),
+        )
+        materials[code] = int(
+            registry_contract.functions.materialIdOf(fixed_bytes(code, 16)).call()
+        )
 
     if manifest_path.exists():
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

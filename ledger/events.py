@@ -119,10 +119,14 @@ class EventDecoder:
             contract=spec.contract,
             name=spec.name,
             address=to_checksum_address(log["address"]),
-            block_number=int(block_number, 16) if isinstance(block_number, str) else int(block_number),
+            block_number=int(block_number, 16)
+            if isinstance(block_number, str)
+            else int(block_number),
             block_hash=_hex(log["blockHash"]),
             tx_hash=_hex(log["transactionHash"]),
-            log_index=int(log["logIndex"], 16) if isinstance(log["logIndex"], str) else int(log["logIndex"]),
+            log_index=int(log["logIndex"], 16)
+            if isinstance(log["logIndex"], str)
+            else int(log["logIndex"]),
             args=args,
         )
 

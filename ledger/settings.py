@@ -36,9 +36,12 @@ class Settings(BaseSettings):
         default=None,
         description="chain id the RPC endpoint must report (required for a URL; 31337 for anvil)",
     )
-    data_dir: Path = Field(default=Path(".loopledger"), description="manifest, keys, chain state, database")
+    data_dir: Path = Field(
+        default=Path(".loopledger"), description="manifest, keys, chain state, database"
+    )
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL of the index store; SQLite in the data dir by default"
+        default=None,
+        description="SQLAlchemy URL of the index store; SQLite in the data dir by default",
     )
     anvil_host: str = "127.0.0.1"
     anvil_port: int = Field(default=8545, ge=1, le=65535)
@@ -53,7 +56,9 @@ class Settings(BaseSettings):
     keystore_password: str = Field(
         default="loopledger-dev", description="password of the local encrypted keystore"
     )
-    confirmations: int = Field(default=0, ge=0, description="blocks the indexer stays behind the head")
+    confirmations: int = Field(
+        default=0, ge=0, description="blocks the indexer stays behind the head"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 
@@ -73,6 +78,11 @@ class Settings(BaseSettings):
         """The data directory, absolute."""
         path = self.data_dir if self.data_dir.is_absolute() else Path.cwd() / self.data_dir
         return path.resolve()
+
+    @property
+    def build_cache(self) -> Path:
+        """Compiled artifacts, keyed by a hash of sources and settings (shared by every data dir)."""
+        return self.root / "cache" / "loopledger"
 
     @property
     def manifest_path(self) -> Path:

@@ -12,13 +12,14 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
+from eth_typing import HexStr
 from eth_utils import to_checksum_address
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 from web3.types import TxParams, TxReceipt
 
 from ledger.contract_errors import decode_revert
@@ -119,10 +120,14 @@ class Transactor:
 
     def send(self, account: LocalAccount, call: Call, *, gas: int | None = None) -> str:
         """Validate (estimate gas), sign and send; returns the transaction hash without waiting."""
-        tx: TxParams = {"from": account.address, "to": to_checksum_address(call.to), "data": call.data}
+        tx: dict[str, Any] = {
+            "from": account.address,
+            "to": to_checksum_address(call.to),
+            "data": call.data,
+        }
         if gas is None:
             try:
-                estimate = self.w3.eth.estimate_gas(tx)
+                estimate = self.w3.eth.estimate_gas(cast(TxParams, tx))
             except REVERTS as exc:
                 raise _as_ledger_error(exc) from None
             gas = int(estimate * 1.2) + 10_000
@@ -139,25 +144,32 @@ class Transactor:
                     "maxPriorityFeePerGas": 1_000_000_000,
                 }
             )
-            signed = account.sign_transaction(tx)
             try:
-                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-            except Exception:
-                self._nonces.pop(account.address, None)
-                raise
-            self._nonces[account.address] = nonce + 1
+                tx_hash = self.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+            except Web3RPCError as exc:
+                if "nonce" not in str(exc).lower():
+                    self._nonces.pop(account.address, None)
+                    raise TransactionFailed(f"the node refused the transaction: {exc}") from exc
+                # Another program sent from this account: take the node's nonce and try once more.
+                tx["nonce"] = int(self.w3.eth.get_transaction_count(account.address, "pending"))
+                tx_hash = self.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+            self._nonces[account.address] = int(tx["nonce"]) + 1
         return "0x" + bytes(tx_hash).hex()
 
     def wait(self, tx_hash: str) -> Receipt:
         """Wait for the receipt; a reverted transaction raises TransactionFailed."""
         try:
             receipt: TxReceipt = self.w3.eth.wait_for_transaction_receipt(
-                tx_hash, timeout=self.receipt_timeout, poll_latency=0.02
+                HexStr(tx_hash), timeout=self.receipt_timeout, poll_latency=0.02
             )
         except TimeExhausted as exc:
-            raise TransactionFailed(f"transaction {tx_hash} was not mined within {self.receipt_timeout} s") from exc
+            raise TransactionFailed(
+                f"transaction {tx_hash} was not mined within {self.receipt_timeout} s"
+            ) from exc
         if receipt["status"] != 1:
-            raise TransactionFailed(f"transaction {tx_hash} reverted on chain (block {receipt['blockNumber']})")
+            raise TransactionFailed(
+                f"transaction {tx_hash} reverted on chain (block {receipt['blockNumber']})"
+            )
         return Receipt(
             tx_hash=tx_hash,
             block_number=int(receipt["blockNumber"]),
@@ -168,9 +180,9 @@ class Transactor:
 
     def deploy(self, account: LocalAccount, creation_code: bytes) -> tuple[str, Receipt]:
         """Deploy a contract; returns its address and the receipt."""
-        tx: TxParams = {"from": account.address, "data": creation_code}
+        tx: dict[str, Any] = {"from": account.address, "data": creation_code}
         try:
-            gas = int(self.w3.eth.estimate_gas(tx) * 1.2) + 50_000
+            gas = int(self.w3.eth.estimate_gas(cast(TxParams, tx)) * 1.2) + 50_000
         except REVERTS as exc:
             raise _as_ledger_error(exc) from None
         with self._lock:
@@ -189,8 +201,11 @@ class Transactor:
             tx_hash = self.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
             self._nonces[account.address] = nonce + 1
         receipt = self.wait("0x" + bytes(tx_hash).hex())
-        raw = self.w3.eth.get_transaction_receipt(receipt.tx_hash)
-        return to_checksum_address(raw["contractAddress"]), receipt
+        raw = self.w3.eth.get_transaction_receipt(HexStr(receipt.tx_hash))
+        address = raw["contractAddress"]
+        if address is None:
+            raise TransactionFailed(f"transaction {receipt.tx_hash} created no contract")
+        return to_checksum_address(address), receipt
 
     def transact(self, account: LocalAccount, call: Call) -> Receipt:
         """Send from `account` and wait for success."""
@@ -198,7 +213,9 @@ class Transactor:
 
     # ---- relayed ------------------------------------------------------------------------------
 
-    def sign_request(self, signer: LocalAccount, call: Call, *, gas: int, deadline: int, nonce: int) -> dict[str, Any]:
+    def sign_request(
+        self, signer: LocalAccount, call: Call, *, gas: int, deadline: int, nonce: int
+    ) -> dict[str, Any]:
         """An ERC-2771 ForwardRequestData signed by `signer` (EIP-712)."""
         if self.forwarder is None:
             raise LedgerError("no forwarder is configured for relayed requests")
@@ -232,13 +249,17 @@ class Transactor:
         """Sign `call` as `signer` and have the relayer execute it through the forwarder."""
         return self.submit_relayed([self.request_for(signer, call, ttl=ttl)])
 
-    def request_for(self, signer: LocalAccount, call: Call, *, ttl: int = 3600, nonce: int | None = None) -> dict[str, Any]:
+    def request_for(
+        self, signer: LocalAccount, call: Call, *, ttl: int = 3600, nonce: int | None = None
+    ) -> dict[str, Any]:
         """A signed forward request for `call` (the signer's next nonce unless given)."""
         if self.forwarder is None:
             raise LedgerError("no forwarder is configured for relayed requests")
         if nonce is None:
             nonce = int(self.forwarder.functions.nonces(signer.address).call())
-        return self.sign_request(signer, call, gas=RELAYED_CALL_GAS, deadline=int(time.time()) + ttl, nonce=nonce)
+        return self.sign_request(
+            signer, call, gas=RELAYED_CALL_GAS, deadline=int(time.time()) + ttl, nonce=nonce
+        )
 
     def submit_relayed(self, requests: Sequence[dict[str, Any]]) -> Receipt:
         """Execute signed requests through the forwarder in one transaction, all or nothing.

@@ -14,21 +14,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ledger.errors import ConfigError
 
 __all__ = [
+    "PILOT_DIR",
     "MaterialStream",
     "Pilot",
     "Process",
     "Reward",
     "load_pilot",
     "load_pilots",
-    "PILOT_DIR",
 ]
 
 PILOT_DIR = Path(__file__).resolve().parent
 
-Source = Literal["municipal_collection", "donation", "industrial_surplus", "product_return", "virgin_purchase"]
+Source = Literal[
+    "municipal_collection", "donation", "industrial_surplus", "product_return", "virgin_purchase"
+]
 Fate = Literal["in_use", "reused", "repaired", "recycled", "composted", "incinerated", "landfilled"]
-EwcCode = Annotated[str, Field(pattern=r"^\d\d \d\d \d\d$", description="European Waste Catalogue code")]
-ProductCode = Annotated[str, Field(pattern=r"^P-[A-Z0-9-]{1,14}$", description="free product code, at most 16 bytes")]
+EwcCode = Annotated[
+    str, Field(pattern=r"^\d\d \d\d \d\d$", description="European Waste Catalogue code")
+]
+ProductCode = Annotated[
+    str, Field(pattern=r"^P-[A-Z0-9-]{1,14}$", description="free product code, at most 16 bytes")
+]
 
 
 class _Strict(BaseModel):
@@ -48,7 +54,9 @@ class MaterialStream(_Strict):
     sources: dict[Source, float] = Field(description="share of intakes per source, summing to 1")
     lot_kg: tuple[float, float] = Field(description="typical lot size range in kilograms")
     monthly_kg: float = Field(gt=0, description="typical monthly intake of the whole pilot, kg")
-    source_note: str = Field(min_length=5, description="public report this stream comes from, or 'illustrative'")
+    source_note: str = Field(
+        min_length=5, description="public report this stream comes from, or 'illustrative'"
+    )
 
     @field_validator("sources")
     @classmethod
@@ -76,17 +84,26 @@ class Process(_Strict):
     residue: EwcCode | None = None
     residue_share: float = Field(default=0.0, ge=0, lt=1)
     product_fates: dict[Fate, float] = Field(description="where products go, shares summing to 1")
-    residue_fates: dict[Fate, float] = Field(default_factory=lambda: {"recycled": 1.0})
-    lifetime_ratio: float = Field(default=1.0, gt=0, description="MCI L/L_av: lifetime against the industry average")
-    utility_ratio: float = Field(default=1.0, gt=0, description="MCI U/U_av: intensity of use against the average")
+    residue_fates: dict[Fate, float] = Field(default_factory=lambda: {"recycled": 1.0})  # type: ignore[arg-type]
+    lifetime_ratio: float = Field(
+        default=1.0, gt=0, description="MCI L/L_av: lifetime against the industry average"
+    )
+    utility_ratio: float = Field(
+        default=1.0, gt=0, description="MCI U/U_av: intensity of use against the average"
+    )
 
     @model_validator(mode="after")
     def _mass(self) -> Process:
         if self.product_yield + self.residue_share > 1:
-            raise ValueError("product_yield + residue_share must not exceed 1 (the rest is process loss)")
+            raise ValueError(
+                "product_yield + residue_share must not exceed 1 (the rest is process loss)"
+            )
         if self.residue_share > 0 and self.residue is None:
             raise ValueError("a residue_share needs a residue EWC code")
-        for label, fates in (("product_fates", self.product_fates), ("residue_fates", self.residue_fates)):
+        for label, fates in (
+            ("product_fates", self.product_fates),
+            ("residue_fates", self.residue_fates),
+        ):
             if abs(sum(fates.values()) - 1.0) > 1e-6:
                 raise ValueError(f"{label} must sum to 1")
         return self
@@ -116,7 +133,9 @@ class Scenario(_Strict):
     makers: int = Field(ge=2, le=50)
     members: int = Field(ge=1, le=500)
     intakes_per_month: int = Field(ge=1)
-    virgin_share: float = Field(ge=0, le=1, description="share of intakes bought as virgin material")
+    virgin_share: float = Field(
+        ge=0, le=1, description="share of intakes bought as virgin material"
+    )
     exchange_share: float = Field(ge=0, le=1, description="share of lots handed to another maker")
 
 
@@ -128,7 +147,9 @@ class Pilot(_Strict):
     coordinates: Coordinates
     municipality: str
     summary: str
-    illustrative: bool = Field(description="true where no public detail on the pilot's streams exists")
+    illustrative: bool = Field(
+        description="true where no public detail on the pilot's streams exists"
+    )
     streams: list[MaterialStream] = Field(min_length=1)
     processes: list[Process] = Field(min_length=1)
     rewards: list[Reward] = Field(min_length=1)
@@ -141,9 +162,15 @@ class Pilot(_Strict):
         for process in self.processes:
             missing = [code for code in process.inputs if code not in known]
             if missing:
-                raise ValueError(f"process {process.name!r} uses {missing}, which no stream of the pilot supplies")
-        if self.illustrative and not all("illustrative" in s.source_note.lower() for s in self.streams):
-            raise ValueError("an illustrative pilot must label every stream's source_note 'illustrative'")
+                raise ValueError(
+                    f"process {process.name!r} uses {missing}, which no stream of the pilot supplies"
+                )
+        if self.illustrative and not all(
+            "illustrative" in s.source_note.lower() for s in self.streams
+        ):
+            raise ValueError(
+                "an illustrative pilot must label every stream's source_note 'illustrative'"
+            )
         return self
 
 
@@ -160,7 +187,8 @@ def load_pilot(path: Path) -> Pilot:
         return Pilot.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from exc
 

@@ -1,0 +1,186 @@
+"""The ``loopledger`` command."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from ledger.errors import LedgerError
+from ledger.settings import Settings
+
+app = typer.Typer(
+    name="loopledger",
+    help="LoopLedger: a blockchain-backed ledger for circular, collaborative production in cities.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+ChainOption = Annotated[
+    str | None,
+    typer.Option(
+        "--chain",
+        help="memory, anvil or an http(s):// JSON-RPC URL (default: LOOPLEDGER_CHAIN or anvil)",
+    ),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="data directory (default: LOOPLEDGER_DATA_DIR or ./.loopledger)"
+    ),
+]
+
+
+def _settings(chain: str | None = None, data_dir: Path | None = None, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if chain is not None:
+        overrides["chain"] = chain
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise LedgerError(f"Invalid settings: {problems}") from exc
+
+
+def friendly(fn: F) -> F:
+    """Turn LoopLedger errors into one clear line and a non-zero exit code (no traceback)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LedgerError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _stop_on_sigterm() -> None:
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@app.command()
+@friendly
+def build(data_dir: DataDirOption = None) -> None:
+    """Compile the contracts (npm solc through scripts/solc) and cache the artifacts."""
+    from ledger.build import DEPLOYABLE
+    from ledger.build import build as compile_all
+
+    settings = _settings(data_dir=data_dir)
+    with console.status("compiling contracts"):
+        artifacts = compile_all(settings.root, settings.build_cache)
+    for name in DEPLOYABLE:
+        size = (len(artifacts[name].runtime_bytecode) - 2) // 2
+        console.print(f"{name:<20} {size:>6} bytes runtime  {artifacts[name].runtime_hash[:18]}")
+
+
+@app.command()
+@friendly
+def deploy(
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh", help="deploy anew even if a manifest exists (it is kept as a backup)"
+        ),
+    ] = False,
+) -> None:
+    """Deploy the contract suite and register the seven pilots, once per chain.
+
+    Run again on the same chain, it reports the existing deployment and changes nothing.
+    """
+    from ledger.runtime import open_runtime
+
+    settings = _settings(chain, data_dir)
+    with (
+        console.status("deploying") as status,
+        open_runtime(settings, fresh=fresh, progress=status.update) as rt,
+    ):
+        verb = "deployed" if rt.newly_deployed else "already deployed"
+        console.print(f"[green]{verb}[/] on chain {rt.manifest.chain_id} ({rt.chain.label})")
+        for name, address in rt.manifest.addresses.items():
+            console.print(f"  {name:<20} {address}")
+        console.print(f"  manifest             {settings.manifest_path}")
+
+
+@app.command()
+@friendly
+def node(data_dir: DataDirOption = None) -> None:
+    """Run the local anvil chain (state kept in the data directory) until Ctrl-C."""
+    from ledger.chain import AnvilChain
+
+    settings = _settings("anvil", data_dir)
+    _stop_on_sigterm()
+    chain = AnvilChain.start(settings)
+    try:
+        console.print(
+            f"[green]running[/] {chain.label}; block {chain.w3.eth.block_number}. Ctrl-C stops it."
+        )
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        chain.close()
+        console.print("anvil stopped; its state is saved.")
+
+
+@app.command()
+@friendly
+def up(
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="index store URL (default: SQLite in the data dir)"),
+    ] = None,
+) -> None:
+    """Start (or reuse) the chain, deploy if needed, and keep running until Ctrl-C."""
+    from ledger.runtime import open_runtime
+
+    settings = _settings(chain, data_dir, database_url=database_url)
+    _stop_on_sigterm()
+    try:
+        with (
+            console.status("starting") as status,
+            open_runtime(settings, progress=status.update) as rt,
+        ):
+            status.stop()
+            verb = "deployed" if rt.newly_deployed else "found the deployment"
+            console.print(
+                f"[green]up[/]: {rt.chain.label}; {verb} (block {rt.manifest.deploy_block})."
+            )
+            console.print("Ctrl-C stops everything; the next start finds the same state.")
+            while True:
+                time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("stopped cleanly.")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

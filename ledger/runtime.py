@@ -1,0 +1,63 @@
+"""Opening the pieces a command needs: settings -> artifacts -> chain -> deployment -> suite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+
+from ledger.build import Artifact, build
+from ledger.chain import Chain, connect
+from ledger.clients import Suite
+from ledger.deploy import Manifest, deploy
+from ledger.settings import Settings
+from pilots.model import Pilot, load_pilots
+
+__all__ = ["Runtime", "dev_admins", "open_runtime"]
+
+
+def dev_admins(chain: Chain, pilots: list[Pilot]) -> dict[int, LocalAccount]:
+    """On a development chain, pilot i's admin is funded account i (account 0 is the operator)."""
+    if len(chain.accounts) <= len(pilots):
+        return {}
+    return {p.id: chain.accounts[p.id] for p in pilots}
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    artifacts: dict[str, Artifact]
+    chain: Chain
+    pilots: list[Pilot]
+    manifest: Manifest
+    suite: Suite
+    newly_deployed: bool
+
+
+@contextmanager
+def open_runtime(
+    settings: Settings, *, fresh: bool = False, progress: Callable[[str], None] = lambda _: None
+) -> Iterator[Runtime]:
+    """Build, connect, deploy if needed; closes the chain (stopping anvil) on exit."""
+    progress("compiling contracts")
+    artifacts = build(settings.root, settings.build_cache)
+    pilots = load_pilots()
+    progress(f"connecting to {settings.chain}")
+    chain = connect(settings)
+    try:
+        manifest, new = deploy(
+            chain,
+            artifacts,
+            pilots,
+            settings.manifest_path,
+            fresh=fresh,
+            admins=dev_admins(chain, pilots),
+            progress=progress,
+        )
+        yield Runtime(
+            settings, artifacts, chain, pilots, manifest, Suite(chain, manifest, artifacts), new
+        )
+    finally:
+        chain.close()

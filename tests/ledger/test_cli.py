@@ -1,0 +1,88 @@
+"""The command line: help texts, and bad input as one clear line, a non-zero exit, nothing written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+BIN = Path(sys.executable).parent / "loopledger"
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [str(BIN), *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300
+    )
+
+
+def test_help_lists_commands() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("build", "deploy", "node", "up"):
+        assert command in result.stdout
+    deploy_help = run("deploy", "--help")
+    assert "--fresh" in deploy_help.stdout and "--chain" in deploy_help.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (
+            ["deploy", "--chain", "http://127.0.0.1:{port}"],
+            {"LOOPLEDGER_CHAIN_ID": "1"},
+            "Cannot reach",
+        ),
+        (["deploy", "--chain", "ganache"], {}, "LOOPLEDGER_CHAIN must be"),
+        (
+            ["deploy"],
+            {"LOOPLEDGER_CHAIN_ID": "5", "LOOPLEDGER_ANVIL_PORT": "{port}"},
+            "LOOPLEDGER_CHAIN_ID is 5",
+        ),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    tmp_path: Path, args: list[str], env: dict[str, str], expected: str
+) -> None:
+    port = str(free_port())
+    args = [a.replace("{port}", port) for a in args]
+    env = {k: v.replace("{port}", port) for k, v in env.items()}
+    data = tmp_path / "data"
+    result = run(*args, "--data-dir", str(data), env=env)
+    assert result.returncode != 0
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not list(data.glob("deployment-*.json")), "nothing may be written on failure"
+
+
+def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = run(
+            "deploy", "--data-dir", str(tmp_path), env={"LOOPLEDGER_ANVIL_PORT": str(port)}
+        )
+    assert result.returncode == 1
+    assert f"Port {port}" in result.stderr and "LOOPLEDGER_ANVIL_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_deploy_twice_on_anvil_reports_existing_deployment(tmp_path: Path) -> None:
+    env = {"LOOPLEDGER_ANVIL_PORT": str(free_port())}
+    first = run("deploy", "--data-dir", str(tmp_path), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "deployed on chain 31337" in first.stderr
+    second = run("deploy", "--data-dir", str(tmp_path), env=env)
+    assert second.returncode == 0, second.stderr
+    assert "already deployed" in second.stderr
