@@ -145,14 +145,18 @@ class Transactor:
                 }
             )
             try:
-                tx_hash = self.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+                tx_hash = self.w3.eth.send_raw_transaction(
+                    account.sign_transaction(tx).raw_transaction
+                )
             except Web3RPCError as exc:
                 if "nonce" not in str(exc).lower():
                     self._nonces.pop(account.address, None)
                     raise TransactionFailed(f"the node refused the transaction: {exc}") from exc
                 # Another program sent from this account: take the node's nonce and try once more.
                 tx["nonce"] = int(self.w3.eth.get_transaction_count(account.address, "pending"))
-                tx_hash = self.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+                tx_hash = self.w3.eth.send_raw_transaction(
+                    account.sign_transaction(tx).raw_transaction
+                )
             self._nonces[account.address] = int(tx["nonce"]) + 1
         return "0x" + bytes(tx_hash).hex()
 

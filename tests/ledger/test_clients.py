@@ -30,12 +30,17 @@ def test_maker_story(memory_suite: Suite) -> None:
     wood, joinery = suite.manifest.materials["17 02 01"], suite.manifest.materials["P-JOINERY"]
     alice, bob = _maker(suite, 8), _maker(suite, 9)
 
-    taken = suite.materials.intake(alice, LEUVEN, wood, Source.MUNICIPAL_COLLECTION, 12_000, b"\x11" * 32)
+    taken = suite.materials.intake(
+        alice, LEUVEN, wood, Source.MUNICIPAL_COLLECTION, 12_000, b"\x11" * 32
+    )
     virgin = suite.materials.intake(alice, LEUVEN, wood, Source.VIRGIN_PURCHASE, 4_000)
     assert (taken.recycled_bp, virgin.recycled_bp) == (10_000, 0)
 
     made = suite.materials.transform(
-        alice, [(taken.lot_id, 12_000), (virgin.lot_id, 4_000)], [(joinery, 11_000), (wood, 4_000)], 1_000
+        alice,
+        [(taken.lot_id, 12_000), (virgin.lot_id, 4_000)],
+        [(joinery, 11_000), (wood, 4_000)],
+        1_000,
     )
     assert made.recycled_bp == 7_500
     chair, offcuts = made.output_lots
@@ -52,7 +57,9 @@ def test_maker_story(memory_suite: Suite) -> None:
     with pytest.raises(ce.LedgerNotHolder):
         suite.materials.dispatch(bob, offcuts, 1, Fate.RECYCLED)
 
-    contribution = suite.materials.suite.contributions.record(alice, LEUVEN, ContributionKind.REPAIR, 90)
+    contribution = suite.materials.suite.contributions.record(
+        alice, LEUVEN, ContributionKind.REPAIR, 90
+    )
     assert contribution.contribution_id == 1
 
 
@@ -96,7 +103,9 @@ def test_member_story(memory_suite: Suite) -> None:
     suite.registry.set_pilot_role(admin, LEUVEN, issuer.address, Role.ISSUER)
     suite.registry.set_pilot_role(admin, LEUVEN, partner.address, Role.PARTNER)
     suite.token.set_budget(admin, LEUVEN, 1_000)
-    reward = suite.catalogue.list_reward(admin, LEUVEN, partner.address, 60, 5, int(time.time()) + 86_400)
+    reward = suite.catalogue.list_reward(
+        admin, LEUVEN, partner.address, 60, 5, int(time.time()) + 86_400
+    )
 
     awarded = suite.token.award(issuer, LEUVEN, member.address, 100, reason=1)
     assert (awarded.amount, awarded.budget_left) == (100, 900)
@@ -153,7 +162,9 @@ def test_batch_paths_on_anvil(anvil_suite: Suite) -> None:
     lots = [e.args["lotId"] for e in suite.result(receipt).named("MaterialTakenIn")]
     assert len(lots) == 5 and all(suite.materials.lot(x).holder == member.address for x in lots)
 
-    poisoned = [suite.tx.request_for(member, c, nonce=nonce + 5 + i) for i, c in enumerate(calls[:2])]
+    poisoned = [
+        suite.tx.request_for(member, c, nonce=nonce + 5 + i) for i, c in enumerate(calls[:2])
+    ]
     poisoned.append(
         suite.tx.request_for(
             member,
