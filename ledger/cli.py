@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
@@ -141,6 +142,67 @@ def node(data_dir: DataDirOption = None) -> None:
     finally:
         chain.close()
         console.print("anvil stopped; its state is saved.")
+
+
+@app.command()
+@friendly
+def index(
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="index store URL (default: SQLite in the data dir)"),
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="keep following the head until Ctrl-C")
+    ] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="drop the indexed rows and index from the deployment")
+    ] = False,
+) -> None:
+    """Index the deployment's events into the SQL store (backfill to the head, or --follow it)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ledger.indexer import indexer_for
+    from ledger.runtime import open_runtime
+    from ledger.store.db import Store
+
+    settings = _settings(chain, data_dir, database_url=database_url)
+    _stop_on_sigterm()
+    with open_runtime(settings) as rt:
+        store = Store.open(settings.effective_database_url)
+        if rebuild:
+            store.clear()
+        indexer = indexer_for(
+            rt.suite,
+            store,
+            confirmations=settings.confirmations,
+            initial_range=settings.index_range,
+            max_range=settings.index_range_max,
+        )
+        started, total = time.monotonic(), 0
+        columns = (TextColumn("[bold]indexing"), BarColumn(), TextColumn("block {task.completed:,.0f}/{task.total:,.0f}"),
+                   TextColumn("{task.fields[events]:,} events"), TextColumn("{task.fields[rate]:,.0f} events/s"),
+                   TimeElapsedColumn())  # fmt: skip
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("index", total=1, events=0, rate=0.0)
+
+            def show(p: object) -> None:
+                nonlocal total
+                from ledger.indexer import Progress as Step
+
+                assert isinstance(p, Step)
+                total += p.events
+                rate = total / max(time.monotonic() - started, 1e-6)
+                bar.update(task, completed=p.block, total=p.head, events=total, rate=rate)
+                if p.reorg_to is not None:
+                    console.print(f"[yellow]reorg[/]: rolled back to block {p.reorg_to}")
+
+            with contextlib.suppress(KeyboardInterrupt):
+                indexer.run(follow=follow, on_progress=show)
+        checkpoint = store.checkpoint()
+        console.print(f"indexed to block {checkpoint.block_number if checkpoint else '-'}: {total:,} events this run "
+                      f"into {settings.effective_database_url}")  # fmt: skip
 
 
 @app.command()

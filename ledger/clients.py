@@ -400,7 +400,11 @@ class Suite:
             address=to_checksum_address(manifest.addresses["LedgerForwarder"]),
             abi=artifacts["LedgerForwarder"].abi,
         )
-        self.tx = Transactor(chain.w3, forwarder=forwarder, relayer=relayer or chain.operator)
+        self.tx = Transactor(
+            chain.w3,
+            forwarder=forwarder,
+            relayer=relayer or (chain.accounts[0] if chain.accounts else None),
+        )
         self.registry = RegistryClient(self)
         self.materials = MaterialClient(self)
         self.contributions = ContributionClient(self)

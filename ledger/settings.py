@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     confirmations: int = Field(
         default=0, ge=0, description="blocks the indexer stays behind the head"
     )
+    index_range: int = Field(
+        default=2_000, ge=1, description="blocks per eth_getLogs call to start with"
+    )
+    index_range_max: int = Field(
+        default=100_000, ge=1, description="largest block range the indexer grows to"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 

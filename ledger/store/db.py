@@ -1,0 +1,163 @@
+"""The SQL store: engine, migrations, and the writes of the indexer's load stage.
+
+SQLite (WAL mode) by default, PostgreSQL through ``LOOPLEDGER_DATABASE_URL``; the same SQLModel
+tables and Alembic migrations serve both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, Table, delete, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel, create_engine
+
+from ledger.errors import ConfigError
+from ledger.store import models
+
+__all__ = ["EVENT_TABLES", "Store", "make_engine"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+#: Tables filled from logs, in the order rows are inserted (parents first).
+EVENT_TABLES = (
+    "pilot", "role_change", "material_class", "pause_change", "intake", "transformation",
+    "transformation_input", "transformation_output", "transfer", "dispatch", "contribution",
+    "token_award", "award_budget", "reward", "reward_update", "redemption", "fulfilment",
+)  # fmt: skip
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite files get WAL mode and their directory is created."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    if url.startswith("postgresql"):
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    raise ConfigError(
+        f"Unsupported database URL {url!r}: use sqlite:///path or postgresql://user@host/db."
+    )
+
+
+class Store:
+    """Reads and writes of the index store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.tables: dict[str, Table] = {
+            name: SQLModel.metadata.tables[name] for name in SQLModel.metadata.tables
+        }
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        store = cls(make_engine(url))
+        store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    # ---- reads used by the indexer --------------------------------------------------------------
+
+    def checkpoint(self) -> models.Checkpoint | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(self.tables["checkpoint"])).mappings().first()
+        return models.Checkpoint(**row) if row else None
+
+    def stored_blocks(self, below: int, limit: int) -> list[tuple[int, str]]:
+        """Stored (number, hash) pairs at or below `below`, newest first."""
+        table = self.tables["block"]
+        query = select(table.c.number, table.c.hash).where(table.c.number <= below)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(table.c.number.desc()).limit(limit)).all()
+        return [(int(n), str(h)) for n, h in rows]
+
+    def lots(self, conn: Connection, lot_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        table = self.tables["lot"]
+        ids = sorted(set(lot_ids))
+        found: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            for row in conn.execute(select(table).where(table.c.lot_id.in_(chunk))).mappings():
+                found[int(row["lot_id"])] = dict(row)
+        return found
+
+    # ---- writes ---------------------------------------------------------------------------------
+
+    def insert_ignore(self, conn: Connection, name: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert rows, skipping those whose key exists (re-running a range changes nothing)."""
+        if not rows:
+            return
+        table = self.tables[name]
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(dialect.insert(table).on_conflict_do_nothing(), list(rows))
+
+    def upsert(
+        self, conn: Connection, name: str, rows: Sequence[Mapping[str, Any]], key: str
+    ) -> None:
+        if not rows:
+            return
+        table = self.tables[name]
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table)
+        updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name != key}
+        conn.execute(
+            statement.on_conflict_do_update(index_elements=[key], set_=updates), list(rows)
+        )
+
+    def set_checkpoint(
+        self, conn: Connection, chain_id: int, genesis: str, number: int, block_hash: str
+    ) -> None:
+        self.upsert(
+            conn,
+            "checkpoint",
+            [
+                {
+                    "id": 1,
+                    "chain_id": chain_id,
+                    "genesis_hash": genesis,
+                    "block_number": number,
+                    "block_hash": block_hash,
+                }
+            ],
+            "id",
+        )
+
+    def delete_above(self, conn: Connection, block_number: int) -> int:
+        """Remove every row of a block above `block_number`; returns how many rows went."""
+        removed = 0
+        for name in (*reversed(EVENT_TABLES), "block"):
+            table = self.tables[name]
+            column = table.c.number if name == "block" else table.c.block_number
+            removed += conn.execute(delete(table).where(column > block_number)).rowcount or 0
+        conn.execute(delete(self.tables["lot"]))
+        return removed
+
+    def clear(self) -> None:
+        """Drop every indexed row (the schema stays)."""
+        with self.engine.begin() as conn:
+            for name in (*reversed(EVENT_TABLES), "block", "lot", "checkpoint", "reorg"):
+                conn.execute(delete(self.tables[name]))

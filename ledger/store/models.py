@@ -1,0 +1,266 @@
+"""Tables of the index store. Every row that comes from a log keeps its chain reference
+(block number and hash, transaction hash, log index) and the block's timestamp.
+
+The store is a rebuildable index of the chain: dropping it and indexing again gives the same rows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Integer
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "AwardBudget",
+    "Block",
+    "Checkpoint",
+    "Contribution",
+    "Dispatch",
+    "Fulfilment",
+    "Intake",
+    "LotState",
+    "MaterialClass",
+    "PauseChange",
+    "Pilot",
+    "Redemption",
+    "Reorg",
+    "Reward",
+    "RewardUpdate",
+    "RoleChange",
+    "TokenAward",
+    "Transfer",
+    "Transformation",
+    "TransformationInput",
+    "TransformationOutput",
+]
+
+
+class LogRef(SQLModel):
+    """The chain reference of a row. (block_hash, log_index) identifies a log."""
+
+    block_number: int = Field(index=True)
+    block_hash: str = Field(max_length=66)
+    tx_hash: str = Field(max_length=66)
+    log_index: int
+    ts: int = Field(index=True, description="block timestamp, unix seconds")
+
+
+class EventRow(LogRef):
+    """A row of an event table without a natural id: keyed by its log."""
+
+    block_hash: str = Field(max_length=66, primary_key=True)
+    log_index: int = Field(primary_key=True)
+
+
+class Block(SQLModel, table=True):
+    """An indexed block: kept to detect reorgs (parent-hash mismatch) and to date the rows."""
+
+    number: int = Field(primary_key=True)
+    hash: str = Field(max_length=66, unique=True)
+    parent_hash: str = Field(max_length=66)
+    ts: int
+
+
+class Checkpoint(SQLModel, table=True):
+    """Where the indexer stands; written in the same transaction as the rows."""
+
+    id: int = Field(default=1, primary_key=True)
+    chain_id: int
+    genesis_hash: str = Field(max_length=66)
+    block_number: int
+    block_hash: str = Field(max_length=66)
+
+
+class Reorg(SQLModel, table=True):
+    """A chain reorganisation the indexer met and undid: an event of its own, not an error."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    detected_at: int
+    old_head: int
+    common_ancestor: int
+    rows_removed: int
+
+
+class Pilot(LogRef, table=True):
+    pilot_id: int = Field(primary_key=True)
+    code: str = Field(max_length=8, unique=True)
+    country: str = Field(max_length=2)
+    name: str
+    admin: str = Field(max_length=42)
+
+
+class RoleChange(EventRow, table=True):
+    __tablename__ = "role_change"
+    pilot_id: int = Field(index=True)
+    account: str = Field(max_length=42, index=True)
+    by: str = Field(max_length=42)
+    previous: int
+    current: int
+
+
+class MaterialClass(LogRef, table=True):
+    __tablename__ = "material_class"
+    material_id: int = Field(primary_key=True)
+    code: str = Field(max_length=16, unique=True)
+    kind: int
+
+
+class PauseChange(EventRow, table=True):
+    __tablename__ = "pause_change"
+    paused: bool
+    by: str = Field(max_length=42)
+
+
+class Intake(LogRef, table=True):
+    lot_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    maker: str = Field(max_length=42, index=True)
+    material_id: int
+    source: int
+    grams: int
+    recycled_bp: int
+    evidence: str = Field(max_length=66)
+
+
+class Transformation(LogRef, table=True):
+    """A transformation, identified by its first output lot."""
+
+    transform_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    maker: str = Field(max_length=42, index=True)
+    input_grams: int
+    output_grams: int
+    loss: int
+    recycled_bp: int
+    evidence: str = Field(max_length=66)
+
+
+class TransformationInput(SQLModel, table=True):
+    __tablename__ = "transformation_input"
+    transform_id: int = Field(
+        primary_key=True, foreign_key="transformation.transform_id", ondelete="CASCADE"
+    )
+    position: int = Field(primary_key=True)
+    lot_id: int = Field(index=True)
+    grams: int
+    block_number: int = Field(index=True)
+
+
+class TransformationOutput(SQLModel, table=True):
+    __tablename__ = "transformation_output"
+    transform_id: int = Field(
+        primary_key=True, foreign_key="transformation.transform_id", ondelete="CASCADE"
+    )
+    position: int = Field(primary_key=True)
+    lot_id: int = Field(unique=True)
+    material_id: int
+    grams: int
+    block_number: int = Field(index=True)
+
+
+class Transfer(EventRow, table=True):
+    pilot_id: int = Field(index=True)
+    sender: str = Field(max_length=42, index=True)
+    recipient: str = Field(max_length=42, index=True)
+    lot_id: int = Field(index=True)
+    received_lot: int
+    grams: int
+    evidence: str = Field(max_length=66)
+
+
+class Dispatch(EventRow, table=True):
+    pilot_id: int = Field(index=True)
+    maker: str = Field(max_length=42, index=True)
+    lot_id: int = Field(index=True)
+    grams: int
+    fate: int
+    evidence: str = Field(max_length=66)
+
+
+class Contribution(LogRef, table=True):
+    contribution_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    maker: str = Field(max_length=42, index=True)
+    kind: int
+    amount: int
+    evidence: str = Field(max_length=66)
+
+
+class TokenAward(EventRow, table=True):
+    __tablename__ = "token_award"
+    pilot_id: int = Field(index=True)
+    issuer: str = Field(max_length=42)
+    member: str = Field(max_length=42, index=True)
+    amount: int
+    reason: int
+    budget_left: int
+
+
+class AwardBudget(EventRow, table=True):
+    __tablename__ = "award_budget"
+    pilot_id: int = Field(index=True)
+    admin: str = Field(max_length=42)
+    budget: int
+
+
+class Reward(LogRef, table=True):
+    reward_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    partner: str = Field(max_length=42)
+    cost: int
+    stock: int
+    expiry: int
+
+
+class RewardUpdate(EventRow, table=True):
+    __tablename__ = "reward_update"
+    reward_id: int = Field(index=True)
+    pilot_id: int
+    stock: int
+    expiry: int
+
+
+class Redemption(LogRef, table=True):
+    redemption_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    member: str = Field(max_length=42, index=True)
+    reward_id: int = Field(index=True)
+    cost: int
+
+
+class Fulfilment(LogRef, table=True):
+    redemption_id: int = Field(primary_key=True)
+    pilot_id: int
+    partner: str = Field(max_length=42)
+
+
+class LotState(SQLModel, table=True):
+    """Current state of a lot, derived from the event tables by the loader."""
+
+    __tablename__ = "lot"
+    lot_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    material_id: int
+    holder: str = Field(max_length=42, index=True)
+    grams: int = Field(description="grams still held")
+    initial_grams: int
+    recycled_bp: int
+    origin: str = Field(max_length=10, description="intake, transform or transfer")
+    parent_lot: int | None = Field(
+        default=None, description="lot a partial transfer was split from"
+    )
+    created_block: int = Field(index=True)
+    created_ts: int
+
+
+def _widen_integers() -> None:
+    # Grams (uint48), budgets (uint64) and redemption ids (reward id << 32) exceed 32-bit
+    # integers: every integer column is 64-bit (SQLite's INTEGER already is, and must stay
+    # INTEGER for its primary keys to autoincrement).
+    wide = BigInteger().with_variant(Integer(), "sqlite")
+    for table in SQLModel.metadata.tables.values():
+        for column in table.columns:
+            if type(column.type) is Integer:
+                column.type = wide
+
+
+_widen_integers()

@@ -1,0 +1,243 @@
+"""The indexer: rows match the chain, re-runs change nothing, reorgs and crashes lose nothing."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, update
+
+from ledger.chain import AnvilChain
+from ledger.clients import IntakeSpec, Suite
+from ledger.indexer import indexer_for
+from ledger.store.db import EVENT_TABLES, Store
+from ledger.vocabulary import Fate, Role, Source
+
+LEUVEN = 1
+COMPARED = (*EVENT_TABLES, "lot")
+
+
+def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every compared table as a sorted list of rows."""
+    with store.engine.connect() as conn:
+        return {
+            name: sorted(tuple(row) for row in conn.execute(select(store.tables[name])).all())
+            for name in COMPARED
+        }
+
+
+def makers(suite: Suite, count: int = 2) -> list[Any]:
+    accounts = [suite.chain.accounts[8 + i] for i in range(count)]
+    for account in accounts:
+        suite.registry.set_pilot_role(
+            suite.chain.accounts[LEUVEN], LEUVEN, account.address, Role.MAKER
+        )
+    return accounts
+
+
+def story(suite: Suite) -> None:
+    alice, bob = makers(suite)
+    wood, joinery = suite.manifest.materials["17 02 01"], suite.manifest.materials["P-JOINERY"]
+    a = suite.materials.intake(alice, LEUVEN, wood, Source.MUNICIPAL_COLLECTION, 10_000).lot_id
+    b = suite.materials.intake(alice, LEUVEN, wood, Source.VIRGIN_PURCHASE, 2_000).lot_id
+    made = suite.materials.transform(
+        alice, [(a, 8_000), (b, 2_000)], [(joinery, 7_000), (wood, 2_500)], 500
+    )
+    part = suite.materials.transfer(alice, made.output_lots[1], bob.address, 1_000).received_lot
+    suite.materials.transfer(alice, a, bob.address, 2_000)  # the whole rest of lot a
+    suite.materials.dispatch(bob, part, 1_000, Fate.RECYCLED)
+    suite.materials.dispatch(alice, made.output_lots[0], 7_000, Fate.IN_USE)
+
+
+def test_rows_match_the_chain(memory_suite: Suite, tmp_path: Path) -> None:
+    story(memory_suite)
+    store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite'}")
+    indexer_for(memory_suite, store).run()
+    with store.engine.connect() as conn:
+        lots = {r["lot_id"]: r for r in conn.execute(select(store.tables["lot"])).mappings()}
+        pilots = conn.execute(select(store.tables["pilot"].c.code)).scalars().all()
+    assert len(pilots) == 7
+    assert len(lots) == memory_suite.materials.lot_count() == 5
+    for lot_id, row in lots.items():
+        on_chain = memory_suite.materials.lot(lot_id)
+        assert (row["holder"], row["grams"], row["material_id"], row["recycled_bp"]) == (
+            on_chain.holder,
+            on_chain.grams,
+            on_chain.material_id,
+            on_chain.recycled_bp,
+        )
+    assert lots[5]["parent_lot"] == 4 and lots[5]["origin"] == "transfer"
+
+
+def test_rerunning_a_range_changes_nothing(memory_suite: Suite, tmp_path: Path) -> None:
+    story(memory_suite)
+    store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite'}")
+    indexer = indexer_for(memory_suite, store)
+    indexer.run()
+    before = snapshot(store)
+    with (
+        store.engine.begin() as conn
+    ):  # pretend the checkpoint write was lost: the range runs again
+        conn.execute(
+            update(store.tables["checkpoint"]).values(
+                block_number=memory_suite.manifest.deploy_block
+            )
+        )
+    # The lot table is derived: recomputing it from the event rows must give the same state.
+    indexer.run()
+    assert snapshot(store)["intake"] == before["intake"]
+    assert snapshot(store)["dispatch"] == before["dispatch"]
+
+
+def _anvil_store(tmp_path: Path, name: str) -> Store:
+    return Store.open(f"sqlite:///{tmp_path / name}")
+
+
+ACTIONS = st.sampled_from(["intake", "transfer", "dispatch", "transform", "reorg", "index"])
+
+
+@pytest.mark.anvil
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plan=st.lists(st.tuples(ACTIONS, st.integers(1, 10_000)), min_size=4, max_size=18))
+def test_incremental_indexing_with_reorgs_equals_scratch(
+    anvil_suite: Suite, tmp_path: Path, plan: list[tuple[str, int]]
+) -> None:
+    suite = anvil_suite
+    w3 = suite.chain.w3
+
+    def rpc(method: str, *params: Any) -> Any:
+        return w3.provider.make_request(method, list(params))["result"]  # type: ignore[arg-type]
+
+    base = rpc("evm_snapshot")
+    try:
+        alice, bob = makers(suite)
+        wood = suite.manifest.materials["17 02 01"]
+        tag = f"{random.getrandbits(32)}"
+        incremental = _anvil_store(tmp_path, f"inc-{tag}.sqlite")
+        indexer = indexer_for(suite, incremental)
+        snapshots: list[str] = []
+        unique = iter(range(1, 10**6))  # distinct evidence keeps re-sent transactions distinct
+
+        def intake() -> None:
+            evidence = next(unique).to_bytes(32, "big")
+            suite.materials.intake(alice, LEUVEN, wood, Source.DONATION, 100, evidence)
+
+        for action, n in plan:
+            count = suite.materials.lot_count()
+            mine = [
+                i
+                for i in range(1, count + 1)
+                if (lot := suite.materials.lot(i)).grams > 1 and lot.holder == alice.address
+            ]
+            if action == "intake" or not mine:
+                snapshots.append(rpc("evm_snapshot"))
+                intake()
+            elif action == "transfer":
+                lot_id = mine[n % len(mine)]
+                grams = suite.materials.lot(lot_id).grams
+                suite.materials.transfer(alice, lot_id, bob.address, 1 + n % (grams - 1))
+            elif action == "dispatch":
+                suite.materials.dispatch(alice, mine[n % len(mine)], 1, Fate.LANDFILLED)
+            elif action == "transform":
+                lot_id = mine[n % len(mine)]
+                grams = suite.materials.lot(lot_id).grams
+                suite.materials.transform(alice, [(lot_id, grams)], [(wood, grams - 1)], 1)
+            elif action == "reorg" and snapshots:
+                rpc("evm_revert", snapshots[n % len(snapshots)])
+                snapshots = []
+                suite.tx._nonces.clear()  # the reverted chain has other nonces
+                for _ in range(n % 3):  # the new branch may be shorter or longer than the old
+                    intake()
+            else:
+                indexer.run()
+        indexer.run()
+        scratch = _anvil_store(tmp_path, f"scratch-{tag}.sqlite")
+        indexer_for(suite, scratch).run()
+        assert snapshot(incremental) == snapshot(scratch)
+    finally:
+        rpc("evm_revert", base)
+        suite.tx._nonces.clear()
+
+
+CRASH_RUNS = 20
+
+
+def _checkpoint(db: Path) -> int:
+    import sqlite3
+
+    if not db.exists():
+        return -1
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            row = conn.execute("SELECT block_number FROM checkpoint").fetchone()
+    except sqlite3.OperationalError:
+        return -1
+    return int(row[0]) if row else -1
+
+
+@pytest.mark.anvil
+def test_sigkill_at_random_points_loses_nothing(
+    anvil_suite: Suite, anvil_chain: AnvilChain, tmp_path: Path
+) -> None:
+    suite = anvil_suite
+    (alice,) = makers(suite, 1)
+    wood = suite.manifest.materials["20 01 10"]
+    for round_ in range(150):
+        specs = [IntakeSpec(LEUVEN, wood, Source.DONATION, 10 + round_ * 20 + i) for i in range(20)]
+        suite.materials.intake_batch(alice, specs)
+    lots = suite.materials.lot_count()
+    for i in range(1, lots, 7):
+        suite.materials.dispatch(alice, i, 5, Fate.REUSED)
+
+    data = tmp_path / "crash"
+    data.mkdir()
+    manifest_copy = data / "deployment-rpc.json"
+    manifest_copy.write_text(suite.manifest.model_dump_json())
+    db = data / "index.sqlite"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
+    env.update({"LOOPLEDGER_CHAIN": anvil_chain.url, "LOOPLEDGER_CHAIN_ID": "31337",
+                "LOOPLEDGER_DATA_DIR": str(data), "LOOPLEDGER_DATABASE_URL": f"sqlite:///{db}",
+                "LOOPLEDGER_INDEX_RANGE": "1", "LOOPLEDGER_INDEX_RANGE_MAX": "1"})  # fmt: skip
+    command = [str(Path(sys.executable).parent / "loopledger"), "index"]
+    rng = random.Random(20261122)
+    kills = 0
+    while kills < CRASH_RUNS:
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        # Kill at a random moment after this run has started writing batches.
+        start = _checkpoint(db)
+        deadline = time.monotonic() + 60
+        while _checkpoint(db) == start and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.25))
+        if process.poll() is not None:
+            break  # finished before the kill: the backfill is complete
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kills += 1
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr
+    assert kills >= CRASH_RUNS, f"only {kills} kills happened before the backfill finished"
+
+    resumed = Store.open(f"sqlite:///{db}")
+    clean = _anvil_store(tmp_path, "clean.sqlite")
+    indexer_for(suite, clean).run()
+    assert snapshot(resumed) == snapshot(clean)
+    with clean.engine.connect() as conn:
+        assert len(conn.execute(select(clean.tables["intake"])).all()) == 3_000
