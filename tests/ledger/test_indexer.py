@@ -58,9 +58,9 @@ def story(suite: Suite) -> None:
     suite.materials.dispatch(alice, made.output_lots[0], 7_000, Fate.IN_USE)
 
 
-def test_rows_match_the_chain(memory_suite: Suite, tmp_path: Path) -> None:
+def test_rows_match_the_chain(memory_suite: Suite, store_url: str) -> None:
     story(memory_suite)
-    store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite'}")
+    store = Store.open(store_url)
     indexer_for(memory_suite, store).run()
     with store.engine.connect() as conn:
         lots = {r["lot_id"]: r for r in conn.execute(select(store.tables["lot"])).mappings()}
@@ -78,9 +78,9 @@ def test_rows_match_the_chain(memory_suite: Suite, tmp_path: Path) -> None:
     assert lots[5]["parent_lot"] == 4 and lots[5]["origin"] == "transfer"
 
 
-def test_rerunning_a_range_changes_nothing(memory_suite: Suite, tmp_path: Path) -> None:
+def test_rerunning_a_range_changes_nothing(memory_suite: Suite, store_url: str) -> None:
     story(memory_suite)
-    store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite'}")
+    store = Store.open(store_url)
     indexer = indexer_for(memory_suite, store)
     indexer.run()
     before = snapshot(store)
@@ -241,3 +241,30 @@ def test_sigkill_at_random_points_loses_nothing(
     assert snapshot(resumed) == snapshot(clean)
     with clean.engine.connect() as conn:
         assert len(conn.execute(select(clean.tables["intake"])).all()) == 3_000
+
+
+@pytest.mark.anvil
+def test_reorg_rolls_back_on_both_stores(anvil_suite: Suite, store_url: str) -> None:
+    suite = anvil_suite
+    w3 = suite.chain.w3
+    alice, bob = makers(suite)
+    wood = suite.manifest.materials["17 02 01"]
+    suite.materials.intake(alice, LEUVEN, wood, Source.DONATION, 1_000)
+    fork = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    suite.materials.transfer(alice, 1, bob.address, 400)
+    suite.materials.intake(alice, LEUVEN, wood, Source.DONATION, 2_000)
+    store = Store.open(store_url)
+    indexer = indexer_for(suite, store)
+    indexer.run()
+    assert len(snapshot(store)["lot"]) == 3
+    w3.provider.make_request("evm_revert", [fork])  # type: ignore[arg-type]
+    suite.tx._nonces.clear()
+    suite.materials.dispatch(alice, 1, 300, Fate.REUSED)
+    indexer.run()
+    rows = snapshot(store)
+    assert len(rows["lot"]) == 1 and rows["transfer"] == [] and len(rows["dispatch"]) == 1
+    with store.engine.connect() as conn:
+        reorgs = conn.execute(select(store.tables["reorg"])).mappings().all()
+        (lot,) = conn.execute(select(store.tables["lot"])).mappings().all()
+    assert len(reorgs) == 1 and reorgs[0]["rows_removed"] >= 3
+    assert lot["grams"] == 700 and lot["holder"] == alice.address
