@@ -7,8 +7,9 @@ per-event decoding is an order of magnitude slower).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode
@@ -34,6 +35,10 @@ class EventSpec:
     topic: bytes
     indexed: tuple[tuple[str, str], ...]
     data: tuple[tuple[str, str], ...]
+    topic_readers: tuple[Callable[[bytes], Any] | None, ...] = ()
+    data_readers: tuple[Callable[[bytes], Any] | None, ...] | None = (
+        None  # None: some field is dynamic
+    )
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,40 @@ class DecodedEvent:
     args: Mapping[str, Any]
 
 
+@lru_cache(maxsize=65_536)
+def _checksum(raw: bytes) -> str:
+    return to_checksum_address(raw)
+
+
+@lru_cache(maxsize=1_024)
+def _checksum_text(address: str) -> str:
+    return to_checksum_address(address)
+
+
 def _normalise(abi_kind: str, value: Any) -> Any:
     if abi_kind == "address":
-        return to_checksum_address(value)
+        return _checksum(bytes.fromhex(value[2:]) if isinstance(value, str) else value)
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, tuple | list):
         return tuple(_normalise("", v) for v in value)
     return value
+
+
+def _word_reader(kind: str) -> Callable[[bytes], Any] | None:
+    """A converter from one 32-byte ABI word, for static types (None for the others)."""
+    if kind == "address":
+        return lambda word: _checksum(word[12:])
+    if kind == "bool":
+        return lambda word: word[-1] == 1
+    if kind.startswith("uint") and "[" not in kind:
+        return lambda word: int.from_bytes(word, "big")
+    if kind.startswith("int") and "[" not in kind:
+        return lambda word: int.from_bytes(word, "big", signed=True)
+    if kind.startswith("bytes") and kind != "bytes" and "[" not in kind:
+        size = int(kind[5:])
+        return lambda word: "0x" + word[:size].hex()
+    return None
 
 
 def _hex(value: Any) -> str:
@@ -86,12 +117,17 @@ class EventDecoder:
                 inputs = item["inputs"]
                 signature = f"{item['name']}({','.join(abi_type(i) for i in inputs)})"
                 topic = keccak(text=signature)
+                indexed = tuple((i["name"], abi_type(i)) for i in inputs if i["indexed"])
+                data = tuple((i["name"], abi_type(i)) for i in inputs if not i["indexed"])
+                readers = tuple(_word_reader(kind) for _, kind in data)
                 self.specs[topic] = EventSpec(
                     contract=contract,
                     name=item["name"],
                     topic=topic,
-                    indexed=tuple((i["name"], abi_type(i)) for i in inputs if i["indexed"]),
-                    data=tuple((i["name"], abi_type(i)) for i in inputs if not i["indexed"]),
+                    indexed=indexed,
+                    data=data,
+                    topic_readers=tuple(_word_reader(kind) for _, kind in indexed),
+                    data_readers=readers if all(r is not None for r in readers) else None,
                 )
         self.unknown = 0
 
@@ -107,18 +143,32 @@ class EventDecoder:
             self.unknown += 1
             return None
         args: dict[str, Any] = {}
-        for (name, kind), topic in zip(spec.indexed, topics[1:], strict=True):
-            (value,) = decode([kind], _bytes(topic))
-            args[name] = _normalise(kind, value)
-        if spec.data:
-            values = decode([kind for _, kind in spec.data], _bytes(log["data"]))
-            for (name, kind), value in zip(spec.data, values, strict=True):
+        # Static fields are read word by word (fast path); eth_abi decodes the rest.
+        for (name, kind), reader, topic in zip(
+            spec.indexed, spec.topic_readers, topics[1:], strict=True
+        ):
+            raw = _bytes(topic)
+            if reader is not None:
+                args[name] = reader(raw)
+            else:
+                (value,) = decode([kind], raw)
                 args[name] = _normalise(kind, value)
+        if spec.data:
+            data = _bytes(log["data"])
+            if spec.data_readers is not None:
+                for offset, ((name, _), reader) in enumerate(
+                    zip(spec.data, spec.data_readers, strict=True)
+                ):
+                    args[name] = reader(data[offset * 32 : offset * 32 + 32])  # type: ignore[misc]
+            else:
+                values = decode([kind for _, kind in spec.data], data)
+                for (name, kind), value in zip(spec.data, values, strict=True):
+                    args[name] = _normalise(kind, value)
         block_number = log["blockNumber"]
         return DecodedEvent(
             contract=spec.contract,
             name=spec.name,
-            address=to_checksum_address(log["address"]),
+            address=_checksum_text(_hex(log["address"])),
             block_number=int(block_number, 16)
             if isinstance(block_number, str)
             else int(block_number),

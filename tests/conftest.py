@@ -73,95 +73,21 @@ def anvil_suite(
     return Suite(anvil_chain, manifest, artifacts)
 
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _as_postgres_user(args: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run its tools as the `postgres` account then."""
-    import os
-
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A throwaway PostgreSQL cluster on a free loopback port; yields its base URL."""
-    import os
-    import shutil
-    import subprocess
-    import tempfile
+    from ledger.store.pgtemp import temporary_cluster
 
-    if not (PG_BIN / "initdb").exists():
-        pytest.fail(
-            f"PostgreSQL server binaries are missing in {PG_BIN}: apt-get install postgresql-15"
-        )
-    # Not under pytest's private temp dir: the postgres account must be able to reach it.
-    base = Path(tempfile.mkdtemp(prefix="loopledger-pg-"))
-    data = base / "data"
-    data.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-        shutil.chown(data, "postgres")
-    port = free_port()
-    subprocess.run(
-        _as_postgres_user(
-            [
-                str(PG_BIN / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "loopledger",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    options = (
-        f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    )
-    subprocess.run(
-        _as_postgres_user(
-            [
-                str(PG_BIN / "pg_ctl"),
-                "-D",
-                str(data),
-                "-w",
-                "-o",
-                options,
-                "-l",
-                str(data / "log"),
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql+psycopg://loopledger@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            _as_postgres_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+    with temporary_cluster() as url:
+        yield url
 
 
 @pytest.fixture
 def postgres_url(postgres_server: str) -> str:
     """A fresh database in the throwaway cluster."""
-    import uuid
+    from ledger.store.pgtemp import create_database
 
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(
-        postgres_server.replace("+psycopg", "") + "/postgres", autocommit=True
-    ) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return f"{postgres_server}/{name}"
+    return create_database(postgres_server)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

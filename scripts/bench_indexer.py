@@ -1,0 +1,191 @@
+"""Indexer throughput on anvil: backfill into SQLite and PostgreSQL, against web3.py's
+per-event decoding (``contract.events.<Event>.get_logs``) of the same logs as the baseline.
+
+    python scripts/bench_indexer.py [--events 100000]
+
+Prints JSON lines: one per store ({"store", "events", "events_per_s", "peak_rss_mb"}), measured
+in a fresh child process so each peak RSS is that backfill's own, and one for the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ledger.build import build
+from ledger.chain import AnvilChain
+from ledger.clients import IntakeSpec, Suite
+from ledger.deploy import Manifest, deploy
+from ledger.indexer import indexer_for
+from ledger.runtime import dev_admins
+from ledger.settings import Settings
+from ledger.store.db import Store
+from ledger.store.pgtemp import create_database, temporary_cluster
+from ledger.transact import Call
+from ledger.vocabulary import Fate, Role, Source
+from pilots.model import load_pilots
+
+BATCH = 200
+
+
+def emit(suite: Suite, events: int) -> int:
+    """Realistic actions until about `events` ledger events exist: batched intakes (80%),
+    partial hand-overs and dispatches (20%), sent in multicall transactions."""
+    admin = suite.chain.accounts[1]
+    makers = suite.chain.accounts[8:12]  # funded development accounts pay their own gas
+    for maker in makers:
+        suite.registry.set_pilot_role(admin, 1, maker.address, Role.MAKER)
+    wood = suite.manifest.materials["15 01 03"]
+    emitted, step = 0, 0
+    while emitted < events:
+        maker = makers[step % len(makers)]
+        first = suite.materials.lot_count() + 1
+        specs = [IntakeSpec(1, wood, Source.MUNICIPAL_COLLECTION, 20_000 + i) for i in range(BATCH)]
+        suite.materials.intake_batch(maker, specs)
+        other = makers[(step + 1) % len(makers)]
+        calls = []
+        for lot in range(first, first + BATCH // 4):
+            if lot % 2:
+                calls.append(
+                    suite.materials.call_data(
+                        "transfer", lot, other.address, 5_000, b"\0" * 32
+                    ).data
+                )
+            else:
+                calls.append(
+                    suite.materials.call_data(
+                        "dispatch", lot, 5_000, int(Fate.RECYCLED), b"\0" * 32
+                    ).data
+                )
+        multicall = suite.materials.contract.encode_abi("multicall", args=[calls])
+        suite.tx.transact(maker, Call(suite.materials.address, bytes.fromhex(multicall[2:])))
+        emitted += BATCH + len(calls)
+        step += 1
+    return emitted
+
+
+def _backfill(
+    url: str, rpc_url: str, manifest_json: str, artifacts_dir: str, queue: mp.Queue
+) -> None:  # type: ignore[type-arg]
+    from ledger.chain import RpcChain
+
+    settings = Settings(chain=rpc_url, chain_id=31337)
+    chain = RpcChain.connect(settings)
+    artifacts = build(settings.root, Path(artifacts_dir))
+    suite = Suite(chain, Manifest.model_validate_json(manifest_json), artifacts)
+    store = Store.open(url)
+    indexer = indexer_for(suite, store, initial_range=2_000, max_range=20_000)
+    total = 0
+    started = time.perf_counter()
+
+    def count(p: object) -> None:
+        nonlocal total
+        total += p.events  # type: ignore[attr-defined]
+
+    indexer.run(on_progress=count)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put({"events": total, "seconds": seconds, "peak_rss_mb": round(peak, 1)})
+
+
+def backfill_in_child(
+    url: str, rpc_url: str, manifest: Manifest, artifacts_dir: Path
+) -> dict[str, float]:
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(
+        target=_backfill, args=(url, rpc_url, manifest.model_dump_json(), str(artifacts_dir), queue)
+    )
+    child.start()
+    result: dict[str, float] = queue.get()
+    child.join()
+    return result
+
+
+def baseline(suite: Suite, from_block: int, to_block: int) -> dict[str, float]:
+    """web3.py decoding the same logs, event type by event type."""
+    started = time.perf_counter()
+    decoded = 0
+    for name, event_names in (
+        (
+            "MaterialLedger",
+            ["MaterialTakenIn", "LotTransferred", "MaterialDispatched", "MaterialTransformed"],
+        ),
+        ("PilotRegistry", ["PilotAdded", "RoleChanged", "MaterialRegistered"]),
+    ):
+        contract = suite.chain.w3.eth.contract(
+            address=suite.manifest.addresses[name], abi=suite.artifacts[name].abi
+        )
+        for event_name in event_names:
+            event = getattr(contract.events, event_name)
+            for start in range(from_block, to_block + 1, 2_000):
+                decoded += len(
+                    event.get_logs(from_block=start, to_block=min(start + 1_999, to_block))
+                )
+    seconds = time.perf_counter() - started
+    return {"events": decoded, "events_per_s": round(decoded / seconds, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    args = parser.parse_args()
+    pilots = load_pilots()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(chain="anvil", data_dir=Path(tmp), anvil_port=8597)
+        artifacts = build(settings.root, settings.build_cache)
+        chain = AnvilChain.start(settings)
+        try:
+            manifest, _ = deploy(
+                chain, artifacts, pilots, Path(tmp) / "m.json", admins=dev_admins(chain, pilots)
+            )
+            suite = Suite(chain, manifest, artifacts)
+            started = time.perf_counter()
+            emitted = emit(suite, args.events)
+            print(
+                json.dumps(
+                    {"emitted": emitted, "seconds": round(time.perf_counter() - started, 1)}
+                ),
+                flush=True,
+            )
+            head = int(chain.w3.eth.block_number)
+            sqlite = backfill_in_child(
+                f"sqlite:///{Path(tmp) / 'bench.sqlite'}", chain.url, manifest, settings.build_cache
+            )
+            rates = {}
+            for store, result in (("sqlite", sqlite),):
+                rates[store] = result["events"] / result["seconds"]
+                print(json.dumps({"store": store, "events": result["events"], "events_per_s": round(rates[store], 1),
+                                  "peak_rss_mb": result["peak_rss_mb"]}), flush=True)  # fmt: skip
+            with temporary_cluster() as server:
+                pg = backfill_in_child(
+                    create_database(server), chain.url, manifest, settings.build_cache
+                )
+            rates["postgresql"] = pg["events"] / pg["seconds"]
+            print(json.dumps({"store": "postgresql", "events": pg["events"], "events_per_s": round(rates["postgresql"], 1),
+                              "peak_rss_mb": pg["peak_rss_mb"]}), flush=True)  # fmt: skip
+            base = baseline(suite, manifest.deploy_block, head)
+            print(json.dumps({"baseline": "web3_get_logs", **base}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "speedup_vs_baseline": {
+                            k: round(v / base["events_per_s"], 1) for k, v in rates.items()
+                        }
+                    }
+                )
+            )
+        finally:
+            chain.close()
+
+
+if __name__ == "__main__":
+    main()
