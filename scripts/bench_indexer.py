@@ -82,7 +82,7 @@ def _backfill(
     artifacts = build(settings.root, Path(artifacts_dir))
     suite = Suite(chain, Manifest.model_validate_json(manifest_json), artifacts)
     store = Store.open(url)
-    indexer = indexer_for(suite, store, initial_range=2_000, max_range=20_000)
+    indexer = indexer_for(suite, store, initial_range=100, max_range=100_000)
     total = 0
     started = time.perf_counter()
 

@@ -15,7 +15,7 @@ def indexer_for(
     store: Store,
     *,
     confirmations: int = 0,
-    initial_range: int = 2_000,
+    initial_range: int = 100,
     max_range: int = 100_000,
 ) -> Indexer:
     """An indexer over the suite's deployment, reading the chain the suite is connected to."""

@@ -200,11 +200,11 @@ def as_int(value: Any) -> int:
 
 
 class BlockRanges:
-    """The next block range to fetch: halves on refusal, doubles while batches stay small."""
+    """The next block range to fetch: halves on refusal, follows the log density otherwise."""
 
     def __init__(
         self,
-        initial: int = 2_000,
+        initial: int = 100,
         minimum: int = 1,
         maximum: int = 100_000,
         target_logs: int = 5_000,
@@ -220,7 +220,10 @@ class BlockRanges:
         self.size = max(self.minimum, self.size // 2)
 
     def observe(self, logs: int) -> None:
-        if logs < self.target_logs // 2:
+        """Aim the next range at `target_logs` logs, from the density just seen: batches (and so
+        memory) stay bounded however dense the chain is; growth is at most twofold per step."""
+        if logs == 0:
             self.size = min(self.maximum, self.size * 2)
-        elif logs > self.target_logs * 2:
-            self.size = max(self.minimum, self.size // 2)
+            return
+        wanted = int(self.size * self.target_logs / logs)
+        self.size = max(self.minimum, min(self.maximum, wanted, self.size * 2))

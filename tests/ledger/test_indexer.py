@@ -268,3 +268,21 @@ def test_reorg_rolls_back_on_both_stores(anvil_suite: Suite, store_url: str) -> 
         (lot,) = conn.execute(select(store.tables["lot"])).mappings().all()
     assert len(reorgs) == 1 and reorgs[0]["rows_removed"] >= 3
     assert lot["grams"] == 700 and lot["holder"] == alice.address
+
+
+def test_block_ranges_adapt_to_density_and_refusals() -> None:
+    from ledger.indexer.extract import BlockRanges, IndexerError
+
+    ranges = BlockRanges(initial=100, maximum=10_000, target_logs=1_000)
+    ranges.observe(0)
+    assert ranges.size == 200  # quiet: grow, at most twofold
+    ranges.observe(20_000)
+    assert ranges.size == 10  # dense: aim at the target number of logs
+    ranges.shrink()
+    assert ranges.size == 5
+    for _ in range(10):
+        ranges.observe(0)
+    assert ranges.size == 5_120 and ranges.size <= ranges.maximum
+    tiny = BlockRanges(initial=1, minimum=1)
+    with pytest.raises(IndexerError, match="one-block range"):
+        tiny.shrink()
