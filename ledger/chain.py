@@ -35,6 +35,9 @@ from ledger.settings import DEV_CHAIN_ID, Settings, project_root
 
 __all__ = ["AnvilChain", "Chain", "MemoryChain", "RpcChain", "anvil_binary", "connect"]
 
+#: How far back a new local chain's genesis is dated.
+GENESIS_LEAD_SECONDS = 400 * 86_400
+
 #: The mnemonic every anvil node uses unless told otherwise (public, for development only).
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 
@@ -159,11 +162,16 @@ class AnvilChain(Chain):
             "--accounts", str(settings.anvil_accounts),
             "--mnemonic", ANVIL_MNEMONIC,
             "--state", str(state_file),
-            "--state-interval", "2",
-            "--preserve-historical-states",
+            # Blocks, transactions and logs are in every dump; a periodic dump bounds what a
+            # hard kill can lose, a clean stop dumps everything.
+            "--state-interval", "10",
             "--gas-limit", "60000000",
             "--code-size-limit", "49152",
         ]  # fmt: skip
+        if not state_file.exists():
+            # A new chain starts its clock a little over a year back, so that the demo scenario
+            # can lay a year of history that ends today (block times must only move forward).
+            args += ["--timestamp", str(int(time.time()) - GENESIS_LEAD_SECONDS)]
         if settings.anvil_block_time:
             args += ["--block-time", str(settings.anvil_block_time)]
         process = subprocess.Popen(

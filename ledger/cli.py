@@ -207,6 +207,66 @@ def index(
 
 @app.command()
 @friendly
+def metrics(
+    period: Annotated[
+        list[str],
+        typer.Option(
+            "--period", help="2026, 2026-Q2, 2026-03, 2026-01-01..2026-06-30 or all; repeatable"
+        ),
+    ] = ["all"],  # noqa: B006
+    pilot: Annotated[
+        list[str], typer.Option("--pilot", help="pilot code or id (default: all seven); repeatable")
+    ] = [],  # noqa: B006
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or json")] = "csv",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="output file (default: standard output)")
+    ] = None,
+    monthly: Annotated[
+        bool, typer.Option("--monthly", help="one row per month of each period")
+    ] = False,
+    data_dir: DataDirOption = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="index store URL")
+    ] = None,
+) -> None:
+    """Circularity metrics per pilot and period from the index store (run `loopledger index` first)."""
+    from ledger.circularity.period import Period
+    from ledger.circularity.records import load_records
+    from ledger.circularity.report import export, metric_table
+    from ledger.store.db import Store
+    from pilots.model import load_pilots
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    if fmt not in ("csv", "parquet", "json"):
+        raise LedgerError(f"unknown --format {fmt!r}: use csv, parquet or json")
+    if fmt == "parquet" and out is None:
+        raise LedgerError("--format parquet needs --out FILE")
+    try:
+        periods = [Period.parse(p) for p in period]
+    except ValueError as exc:
+        raise LedgerError(str(exc)) from exc
+    if monthly:
+        periods = [m for p in periods for m in p.months()]
+    known = {p.code: p.id for p in load_pilots()} | {str(p.id): p.id for p in load_pilots()}
+    unknown = [p for p in pilot if p.upper() not in known and p not in known]
+    if unknown:
+        raise LedgerError(
+            f"unknown pilot {', '.join(unknown)}: use one of {', '.join(sorted(k for k in known if not k.isdigit()))}"
+        )
+    ids = sorted({known.get(p.upper(), known.get(p, 0)) for p in pilot}) or sorted(
+        set(known.values())
+    )
+    store = Store.open(settings.effective_database_url)
+    table = metric_table(load_records(store.engine), ids, periods)
+    text = export(table, out, fmt)
+    if text is not None:
+        typer.echo(text, nl=False)
+    else:
+        console.print(f"wrote {len(table)} rows to {out}")
+
+
+@app.command()
+@friendly
 def up(
     chain: ChainOption = None,
     data_dir: DataDirOption = None,

@@ -100,20 +100,6 @@ def stock_at(records: FlowRecords, ts: int, lot_materials: pd.Series | None = No
     )
 
 
-def _lot_recycled_bp(records: FlowRecords) -> pd.Series:
-    bp = pd.concat(
-        [
-            records.intakes.set_index("lot_id")["recycled_bp"],
-            records.outputs.set_index("lot_id")["recycled_bp"],
-        ]
-    )
-    partial = records.transfers[records.transfers["received_lot"] != records.transfers["lot_id"]]
-    for lot, parent in sorted(zip(partial["received_lot"], partial["lot_id"], strict=True)):
-        if parent in bp.index:
-            bp.loc[lot] = bp.loc[parent]
-    return cast(pd.Series, bp)
-
-
 def build_flow_graph(
     records: FlowRecords, period: Period, *, pilot: int | None = None
 ) -> nx.DiGraph:
@@ -172,7 +158,7 @@ def build_flow_graph(
         lambda: {"grams": 0, "recycled_grams": 0.0, "fates": {}}
     )
     if not dispatches.empty:
-        bp = _lot_recycled_bp(records)
+        bp = records.lot_recycled_bp()
         sold = dispatches[dispatches["material_id"].map(lambda m: kinds.get(m) == PRODUCT_KIND)]
         sold = sold.assign(recycled=sold["grams"] * sold["lot_id"].map(bp).fillna(0) / 10_000)
         for key, part in sold.groupby(["material_id", "fate"]):

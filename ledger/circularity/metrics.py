@@ -11,6 +11,7 @@ Sources of the formulas:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 
 import networkx as nx
 
@@ -145,10 +146,15 @@ def exchange_links(graph: nx.DiGraph) -> list[tuple[str, str, int]]:
     )
 
 
-def closed_loops(graph: nx.DiGraph) -> list[list[str]]:
-    """Cycles of hand-overs between makers (material that came back to a maker)."""
+def closed_loops(graph: nx.DiGraph, *, max_length: int = 3, limit: int = 1_000) -> list[list[str]]:
+    """Cycles of hand-overs between makers (material that came back), up to `max_length` makers.
+
+    A dense exchange network has exponentially many long cycles, so loops are bounded in length
+    (pairs and triangles by default) and in number (`limit`).
+    """
     makers = graph.subgraph(_kind(graph, "maker"))
-    return sorted([n.split(":", 1)[1] for n in cycle] for cycle in nx.simple_cycles(makers))
+    cycles = islice(nx.simple_cycles(makers, length_bound=max_length), limit)
+    return sorted([n.split(":", 1)[1] for n in cycle] for cycle in cycles)
 
 
 def engagement(graph: nx.DiGraph) -> dict[str, float]:

@@ -103,13 +103,30 @@ class FlowRecords:
             [self.intakes[["lot_id", "material_id"]], self.outputs[["lot_id", "material_id"]]],
             ignore_index=True,
         )
-        materials = created.set_index("lot_id")["material_id"]
-        partial = self.transfers[self.transfers["received_lot"] != self.transfers["lot_id"]]
-        # A split lot has its parent's material; parents come before children in lot order.
-        for lot, parent in sorted(zip(partial["received_lot"], partial["lot_id"], strict=True)):
-            if parent in materials.index:
-                materials.loc[lot] = materials.loc[parent]
-        return materials
+        return self.inherit(created.set_index("lot_id")["material_id"])
+
+    def lot_recycled_bp(self) -> pd.Series:
+        """Recycled content (basis points) of every lot."""
+        created = pd.concat(
+            [self.intakes[["lot_id", "recycled_bp"]], self.outputs[["lot_id", "recycled_bp"]]],
+            ignore_index=True,
+        )
+        return self.inherit(created.set_index("lot_id")["recycled_bp"])
+
+    def inherit(self, values: pd.Series) -> pd.Series:
+        """`values` per lot, extended to lots split off by partial transfers (which keep their
+        parent's material and recycled content), resolved one generation of splits per pass."""
+        t = self.transfers
+        parents = t.loc[t["received_lot"] != t["lot_id"]].set_index("received_lot")["lot_id"]
+        known = values[~values.index.duplicated()]
+        pending = parents[~parents.index.isin(known.index)]
+        while not pending.empty:
+            found = pending.map(known).dropna()
+            if found.empty:
+                break
+            known = pd.concat([known, found.astype(known.dtype)])
+            pending = pending[~pending.index.isin(found.index)]
+        return known
 
 
 _QUERIES = {

@@ -1,0 +1,31 @@
+"""Lots and their provenance (for auditors)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from fastapi import APIRouter, HTTPException
+
+from api.deps import StateDep
+from ledger.circularity.provenance import lot_graph, provenance
+
+router = APIRouter(prefix="/api/lots", tags=["lots"])
+
+
+@router.get("/{lot_id}/provenance", summary="Source lots of a lot with their mass shares")
+def lot_provenance(state: StateDep, lot_id: int) -> dict[str, Any]:
+    records = state.records()
+    graph = lot_graph(records)
+    if lot_id not in graph:
+        raise HTTPException(status_code=404, detail=f"lot {lot_id} is not indexed")
+    shares = provenance(graph, lot_id)
+    intakes = cast(
+        dict[Any, dict[str, Any]], records.intakes.set_index("lot_id").to_dict(orient="index")
+    )
+    sources = []
+    for source, share in sorted(shares.items()):
+        row = intakes[source]
+        sources.append({"lot_id": source, "share": float(share), "maker": row["maker"], "pilot_id": int(row["pilot_id"]),
+                        "material_id": int(row["material_id"]), "source": int(row["source"]), "grams": int(row["grams"]),
+                        "ts": int(row["ts"])})  # fmt: skip
+    return {"lot_id": lot_id, "sources": sources, "share_total": float(sum(shares.values()))}

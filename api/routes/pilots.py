@@ -1,0 +1,139 @@
+"""Pilot dashboards: headline metrics, Sankey data, monthly trends, materials, comparison."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+from api.deps import PilotDep, StateDep
+from ledger.circularity.graph import build_flow_graph
+from ledger.circularity.period import Period
+from ledger.circularity.report import export, headline, material_table, metric_table, sankey
+
+router = APIRouter(prefix="/api/pilots", tags=["pilots"])
+
+PeriodQuery = Annotated[
+    str,
+    Query(
+        description="2026, 2026-Q2, 2026-03, 2026-01-01..2026-06-30 or all",
+        examples=["all", "2026-Q3"],
+    ),
+]
+
+
+class Headline(BaseModel):
+    inflow_kg: float
+    outflow_kg: float
+    circular_inflow_rate: float | None
+    circular_outflow_rate: float | None
+    percent_circularity: float | None
+    diversion_kg: float
+    stock_kg: float
+    mass_balance_findings: int
+    exchange_links: int
+    closed_loops: int
+    points_awarded: int
+    points_redeemed: int
+    active_members: int
+    redemption_rate: float
+
+
+class PilotPublic(BaseModel):
+    id: int
+    code: str
+    city: str
+    country: str
+    municipality: str
+    lat: float
+    lon: float
+    illustrative: bool
+    summary: str
+    metrics: Headline
+
+
+class PilotsPublic(BaseModel):
+    data: list[PilotPublic]
+    count: int
+    period: str
+    indexed_block: int | None
+
+
+def _period(text: str) -> Period:
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+
+
+@router.get("", response_model=PilotsPublic, summary="The seven pilots with headline metrics")
+def list_pilots(state: StateDep, period: PeriodQuery = "all") -> PilotsPublic:
+    span = _period(period)
+    records = state.records()
+    data = []
+    for pilot in state.pilots:
+        graph = build_flow_graph(records.for_pilot(pilot.id), span, pilot=pilot.id)
+        data.append(PilotPublic(id=pilot.id, code=pilot.code, city=pilot.city, country=pilot.country,
+                                municipality=pilot.municipality, lat=pilot.coordinates.lat, lon=pilot.coordinates.lon,
+                                illustrative=pilot.illustrative, summary=pilot.summary,
+                                metrics=Headline(**headline(graph))))  # fmt: skip
+    return PilotsPublic(
+        data=data, count=len(data), period=span.label, indexed_block=state.indexed_block()
+    )
+
+
+@router.get(
+    "/{pilot}/summary", response_model=Headline, summary="Headline metrics of one pilot and period"
+)
+def summary(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> Headline:
+    graph = build_flow_graph(state.records().for_pilot(pilot.id), _period(period), pilot=pilot.id)
+    return Headline(**headline(graph))
+
+
+@router.get("/{pilot}/sankey", summary="Sankey nodes and links (kg) of one pilot and period")
+def pilot_sankey(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> dict[str, Any]:
+    records = state.records()
+    graph = build_flow_graph(records.for_pilot(pilot.id), _period(period), pilot=pilot.id)
+    makers = sorted(n for n in graph.nodes if n.startswith("maker:"))
+    labels = {n: f"maker {i + 1}" for i, n in enumerate(makers)}
+    return sankey(graph, labels)
+
+
+@router.get("/{pilot}/trend", summary="Monthly headline metrics of one pilot")
+def trend(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> list[dict[str, Any]]:
+    span = _period(period)
+    records = state.records()
+    if span.label == "all":
+        ts = records.for_pilot(pilot.id).intakes["ts"]
+        if ts.empty:
+            return []
+        span = Period(int(ts.min()), int(ts.max()) + 1, "all")
+    table = metric_table(records, [pilot.id], span.months())
+    clean = table.astype(object).where(table.notna(), None)
+    return cast(list[dict[str, Any]], clean.to_dict(orient="records"))
+
+
+@router.get("/{pilot}/materials", summary="Per-material flows (kg) of one pilot and period")
+def materials(
+    state: StateDep, pilot: PilotDep, period: PeriodQuery = "all"
+) -> list[dict[str, Any]]:
+    records = state.records()
+    graph = build_flow_graph(records.for_pilot(pilot.id), _period(period), pilot=pilot.id)
+    codes = dict(zip(records.materials["material_id"], records.materials["code"], strict=True))
+    table = material_table(graph, codes)
+    rows = cast(list[dict[str, Any]], table.to_dict(orient="records"))
+    return rows
+
+
+@router.get(
+    "/{pilot}/metrics.csv", response_class=PlainTextResponse, summary="Monthly metrics as CSV"
+)
+def metrics_csv(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> PlainTextResponse:
+    rows = trend(state, pilot, period)
+    import pandas as pd
+
+    text = export(pd.DataFrame(rows), None, "csv") or ""
+    return PlainTextResponse(text, media_type="text/csv",
+                             headers={"content-disposition": f'attachment; filename="{pilot.code}-metrics.csv"'})  # fmt: skip

@@ -1,0 +1,112 @@
+"""Tables of metrics across pilots and periods, Sankey data, and file export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+
+from ledger.circularity import metrics
+from ledger.circularity.graph import build_flow_graph
+from ledger.circularity.period import Period
+from ledger.circularity.records import FlowRecords
+
+__all__ = ["export", "headline", "material_table", "metric_table", "sankey"]
+
+
+def headline(graph: nx.DiGraph) -> dict[str, Any]:
+    """The headline figures of one pilot and period."""
+    engagement = metrics.engagement(graph)
+    residuals = metrics.mass_balance_residuals(graph)
+    return {
+        "inflow_kg": metrics.inflow(graph) / 1000,
+        "outflow_kg": metrics.outflow(graph) / 1000,
+        "circular_inflow_rate": metrics.circular_inflow_rate(graph),
+        "circular_outflow_rate": metrics.circular_outflow_rate(graph),
+        "percent_circularity": metrics.percent_circularity(graph),
+        "diversion_kg": metrics.diversion(graph) / 1000,
+        "stock_kg": metrics.stock_held(graph) / 1000,
+        "mass_balance_findings": sum(1 for r in residuals.values() if r != 0),
+        "exchange_links": len(metrics.exchange_links(graph)),
+        "closed_loops": len(metrics.closed_loops(graph)),
+        "points_awarded": engagement.get("awarded", 0),
+        "points_redeemed": engagement.get("redeemed", 0),
+        "active_members": engagement.get("active_members", 0),
+        "redemption_rate": engagement.get("redemption_rate", 0.0),
+    }
+
+
+def metric_table(
+    records: FlowRecords, pilots: Sequence[int], periods: Sequence[Period]
+) -> pd.DataFrame:
+    """One row per (pilot, period) with every headline metric."""
+    rows = []
+    for pilot in pilots:
+        subset = records.for_pilot(pilot)
+        for period in periods:
+            graph = build_flow_graph(subset, period, pilot=pilot)
+            rows.append({"pilot_id": pilot, "period": period.label, **headline(graph)})
+    return pd.DataFrame(rows)
+
+
+def material_table(graph: nx.DiGraph, codes: dict[int, str]) -> pd.DataFrame:
+    """Per material: grams in from sources, handed over, dispatched by fate, in closing stock."""
+    rows: dict[int, dict[str, float]] = {}
+    for u, v, data in graph.edges(data=True):
+        column = (
+            "inflow_kg" if u.startswith("source:") else
+            "exchanged_kg" if u.startswith("maker:") and v.startswith("maker:") else
+            v.split(":", 1)[1] + "_kg" if v.startswith("fate:") else
+            "stock_kg" if v == "stock:closing" else None
+        )  # fmt: skip
+        if column is None:
+            continue
+        for material, grams in data["by_material"].items():
+            row = rows.setdefault(material, {})
+            row[column] = row.get(column, 0.0) + grams / 1000
+    frame = pd.DataFrame.from_dict(rows, orient="index").fillna(0.0)
+    frame.insert(0, "material", [codes.get(int(m), str(m)) for m in frame.index])
+    return frame.reset_index(drop=True)
+
+
+def sankey(graph: nx.DiGraph, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """Nodes and links (values in kg) for a Sankey diagram; makers may get display labels."""
+    labels = labels or {}
+    nodes = sorted(graph.nodes)
+    index = {n: i for i, n in enumerate(nodes)}
+    return {
+        "nodes": [
+            {
+                "id": n,
+                "label": labels.get(n, n.split(":", 1)[-1].replace("_", " ")),
+                "kind": graph.nodes[n].get("kind"),
+            }
+            for n in nodes
+        ],
+        "links": [
+            {"source": index[u], "target": index[v], "value": d["grams"] / 1000}
+            for u, v, d in sorted(graph.edges(data=True))
+            if d["grams"] > 0
+        ],
+    }
+
+
+def export(frame: pd.DataFrame, path: Path | None, fmt: str) -> str | None:
+    """Write `frame` as csv, parquet or json to `path` (csv/json to a string when path is None)."""
+    if fmt == "csv":
+        return frame.to_csv(path, index=False) if path else frame.to_csv(index=False)
+    if fmt == "json":
+        return (
+            frame.to_json(path, orient="records", indent=2)
+            if path
+            else frame.to_json(orient="records", indent=2)
+        )
+    if fmt == "parquet":
+        if path is None:
+            raise ValueError("parquet needs an output file (--out)")
+        frame.to_parquet(path, index=False)
+        return None
+    raise ValueError(f"unknown format {fmt!r}: use csv, parquet or json")

@@ -1,0 +1,150 @@
+"""Executes the demo scenario on chain through the real clients (makers and members relayed)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+
+from ledger.clients import Suite
+from ledger.errors import LedgerError
+from ledger.vocabulary import ContributionKind, Fate, Role, Source
+from pilots.model import Pilot
+from pilots.scenario import Action, plan_pilot
+
+__all__ = ["SeedReport", "demo_account", "seed_scenario"]
+
+YEAR = 365 * 86_400
+
+
+def demo_account(seed: int, pilot: Pilot, role: str, index: int) -> LocalAccount:
+    """A deterministic demo key (development chains only)."""
+    account: LocalAccount = Account.from_key(
+        keccak(text=f"loopledger-demo:{seed}:{pilot.code}:{role}:{index}")
+    )
+    return account
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    actions: int
+    skipped: int
+    seconds: float
+
+
+def seed_scenario(
+    suite: Suite,
+    pilots: Sequence[Pilot],
+    *,
+    seed: int = 2026,
+    scale: float = 1.0,
+    months: int = 12,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> SeedReport | None:
+    """Write the scenario onto the chain, once: None when the chain already holds lots."""
+    if suite.materials.lot_count() > 0:
+        return None
+    started = time.monotonic()
+    w3 = suite.chain.w3
+    latest = int(w3.eth.get_block("latest")["timestamp"])
+    start_ts = max(latest + 600, int(time.time()) - YEAR)
+    plans = {
+        p.id: plan_pilot(p, seed=seed, start_ts=start_ts, months=months, scale=scale)
+        for p in pilots
+    }
+    by_id = {p.id: p for p in pilots}
+    makers = {
+        p.id: [demo_account(seed, p, "maker", i) for i in range(p.scenario.makers)] for p in pilots
+    }
+    members = {
+        p.id: [demo_account(seed, p, "member", i) for i in range(p.scenario.members)]
+        for p in pilots
+    }
+    rewards: dict[int, list[int]] = {}
+
+    for pilot in pilots:
+        admin = suite.chain.accounts[pilot.id]
+        for maker in makers[pilot.id]:
+            suite.registry.set_pilot_role(admin, pilot.id, maker.address, Role.MAKER)
+        suite.registry.set_pilot_role(admin, pilot.id, admin.address, Role.ISSUER | Role.PARTNER)
+        suite.token.set_budget(admin, pilot.id, pilot.earning.award_budget)
+        rewards[pilot.id] = [
+            suite.catalogue.list_reward(
+                admin, pilot.id, admin.address, r.cost, r.stock, start_ts + 2 * YEAR
+            ).reward_id
+            for r in pilot.rewards
+        ]
+
+    actions = sorted((a for plan in plans.values() for a in plan), key=lambda a: (a.ts, a.pilot))
+    handles: dict[str, int] = {}
+    material = suite.manifest.materials
+    last_ts, skipped = latest, 0
+    for done, action in enumerate(actions, 1):
+        last_ts = max(action.ts, last_ts + 1)
+        try:
+            w3.provider.make_request("evm_setNextBlockTimestamp", [last_ts])  # type: ignore[arg-type]
+        except Exception as exc:  # pragma: no cover - a node without time control
+            raise LedgerError(
+                f"the chain cannot set block times for the demo scenario: {exc}"
+            ) from exc
+        if not _execute(suite, action, by_id[action.pilot], makers[action.pilot], members[action.pilot],
+                        rewards[action.pilot], handles, material):  # fmt: skip
+            skipped += 1
+            w3.provider.make_request("evm_setNextBlockTimestamp", [last_ts])  # type: ignore[arg-type]
+        if done % 50 == 0 or done == len(actions):
+            progress(done, len(actions))
+    return SeedReport(len(actions) - skipped, skipped, time.monotonic() - started)
+
+
+def _execute(
+    suite: Suite,
+    action: Action,
+    pilot: Pilot,
+    makers: list[LocalAccount],
+    members: list[LocalAccount],
+    rewards: list[int],
+    handles: dict[str, int],
+    material: dict[str, int],
+) -> bool:
+    """Run one action; False when it was skipped (a redemption the member cannot afford)."""
+    a = action.args
+    evidence = keccak(text=f"{action.pilot}:{action.ts}:{action.kind}:{action.creates}")
+    if action.kind == "intake":
+        result = suite.materials.intake(makers[action.actor], pilot.id, material[str(a["code"])],
+                                        Source(int(a["source"])), int(a["grams"]), evidence, relay=True)  # fmt: skip
+        handles[action.creates[0]] = result.lot_id
+    elif action.kind == "transform":
+        inputs = [(handles[h], g) for h, g in a["inputs"]]
+        outputs = [(material[code], g) for code, g in a["outputs"]]
+        made = suite.materials.transform(
+            makers[action.actor], inputs, outputs, int(a["loss"]), evidence, relay=True
+        )
+        handles.update(zip(action.creates, made.output_lots, strict=True))
+    elif action.kind == "transfer":
+        moved = suite.materials.transfer(makers[action.actor], handles[str(a["lot"])], makers[int(a["to"])].address,
+                                         int(a["grams"]), evidence, relay=True)  # fmt: skip
+        handles[action.creates[0]] = moved.received_lot
+    elif action.kind == "dispatch":
+        suite.materials.dispatch(makers[action.actor], handles[str(a["lot"])], int(a["grams"]),
+                                 Fate(int(a["fate"])), evidence, relay=True)  # fmt: skip
+    elif action.kind == "contribution":
+        suite.contributions.record(makers[action.actor], pilot.id, ContributionKind(int(a["kind"])),
+                                   int(a["amount"]), evidence, relay=True)  # fmt: skip
+    elif action.kind == "award":
+        admin = suite.chain.accounts[pilot.id]
+        amount = int(a["amount"])
+        if amount > suite.token.budget(pilot.id):
+            return False
+        suite.token.award(admin, pilot.id, members[action.actor].address, amount, int(a["reason"]))
+    elif action.kind == "redeem":
+        reward_id = rewards[int(a["reward"])]
+        reward = suite.catalogue.reward(reward_id)
+        member = members[action.actor]
+        if reward.stock == 0 or suite.token.balance_of(member.address) < reward.cost:
+            return False
+        suite.catalogue.redeem(member, reward_id, relay=True)
+    return True
