@@ -274,27 +274,83 @@ def up(
         str | None,
         typer.Option("--database-url", help="index store URL (default: SQLite in the data dir)"),
     ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="gateway port (default: LOOPLEDGER_API_PORT or 8000)"),
+    ] = None,
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo/--no-demo", help="seed the demo scenario once (default: on for local chains)"
+        ),
+    ] = None,
 ) -> None:
-    """Start (or reuse) the chain, deploy if needed, and keep running until Ctrl-C."""
-    from ledger.runtime import open_runtime
+    """Start or reuse the chain, deploy if needed, seed the demo once, index, and serve the
+    gateway and dashboards until Ctrl-C."""
+    import threading
 
-    settings = _settings(chain, data_dir, database_url=database_url)
-    _stop_on_sigterm()
-    try:
-        with (
-            console.status("starting") as status,
-            open_runtime(settings, progress=status.update) as rt,
-        ):
-            status.stop()
-            verb = "deployed" if rt.newly_deployed else "found the deployment"
-            console.print(
-                f"[green]up[/]: {rt.chain.label}; {verb} (block {rt.manifest.deploy_block})."
-            )
-            console.print("Ctrl-C stops everything; the next start finds the same state.")
-            while True:
-                time.sleep(1)
-    except KeyboardInterrupt:
-        console.print("stopped cleanly.")
+    import uvicorn
+
+    from api.main import create_app
+    from api.state import GatewayState
+    from ledger.chain import _port_free
+    from ledger.indexer import indexer_for
+    from ledger.runtime import open_runtime
+    from ledger.store.db import Store
+    from pilots.seed import seed_scenario
+
+    settings = _settings(chain, data_dir, database_url=database_url, api_port=port)
+    if not _port_free(settings.api_host, settings.api_port):
+        raise LedgerError(
+            f"Port {settings.api_port} on {settings.api_host} is in use, so the gateway cannot start: stop the "
+            "program using it or choose another port with --port or LOOPLEDGER_API_PORT."
+        )
+    local = settings.chain in ("memory", "anvil")
+    with open_runtime(settings) as rt:
+        if demo if demo is not None else local:
+            with console.status("seeding the demo scenario") as status:
+                report = seed_scenario(
+                    rt.suite, rt.pilots, seed=settings.demo_seed, scale=settings.demo_scale,
+                    progress=lambda done, total: status.update(f"seeding the demo scenario: {done:,}/{total:,} actions"),
+                )  # fmt: skip
+            if report is None:
+                console.print("demo scenario: already on the chain")
+            else:
+                console.print(
+                    f"demo scenario: {report.actions:,} actions in {report.seconds:.0f} s"
+                )
+        store = Store.open(settings.effective_database_url)
+        with console.status("indexing"):
+            indexer_for(rt.suite, store, confirmations=settings.confirmations).run()
+        stop = threading.Event()
+        follower = indexer_for(rt.suite, store, confirmations=settings.confirmations)
+        thread = threading.Thread(
+            target=follower.run, kwargs={"follow": True, "stop": stop}, daemon=True
+        )
+        thread.start()
+        app = create_app(GatewayState(store, rt.pilots))
+        base = f"http://{settings.api_host}:{settings.api_port}"
+        console.print(f"[green]LoopLedger is up[/] on {rt.chain.label}")
+        console.print(
+            f"  municipalities  {base}/?pilot=LEU   (dashboard per pilot, comparison, CSV)"
+        )
+        console.print(f"  auditors        {base}/api/lots/1/provenance   (provenance of any lot)")
+        console.print(f"  makers, apps    {base}/docs   (JSON API and OpenAPI)")
+        console.print(
+            f"  members         {base}/api/pilots   (pilots, points awarded and redeemed)"
+        )
+        console.print("Ctrl-C stops everything; the next start finds the same data.")
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning")
+        )
+        try:
+            # uvicorn shuts down on Ctrl-C, then raises the signal again: that is the clean path.
+            with contextlib.suppress(KeyboardInterrupt):
+                server.run()
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+    console.print("stopped cleanly.")
 
 
 def main() -> None:

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     index_range_max: int = Field(
         default=100_000, ge=1, description="largest block range the indexer grows to"
     )
+    demo_seed: int = Field(default=2026, description="seed of the demo scenario")
+    demo_scale: float = Field(
+        default=0.3, gt=0, le=10, description="size of the demo scenario (1.0: a lively year)"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 
