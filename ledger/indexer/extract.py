@@ -7,13 +7,14 @@ with backoff; a fault no retry can fix stops the indexer with a clear message.
 
 from __future__ import annotations
 
-import json
+import itertools
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 from web3 import Web3
 
 from ledger.errors import LedgerError
@@ -81,7 +82,7 @@ class RpcSource:
             self._w3 = None
             self._http = httpx.Client(timeout=timeout)
             self.url = endpoint
-        self._id = 0
+        self._ids = itertools.count(1)
 
     def close(self) -> None:
         if self._http is not None:
@@ -106,13 +107,17 @@ class RpcSource:
         if self._w3 is not None:
             return [self._in_process(method, params) for method, params in calls]
         assert self._http is not None
-        payload = []
-        for method, params in calls:
-            self._id += 1
-            payload.append({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
+        # Ids come from a shared counter, so batches sent from several threads never mix up.
+        ids = [next(self._ids) for _ in calls]
+        payload = [
+            {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
+            for i, (method, params) in zip(ids, calls, strict=True)
+        ]
         try:
             response = self._http.post(
-                self.url, content=json.dumps(payload), headers={"content-type": "application/json"}
+                self.url,
+                content=orjson.dumps(payload),
+                headers={"content-type": "application/json"},
             )
         except (httpx.TimeoutException, httpx.NetworkError) as exc:
             raise TransientRpcError(f"{type(exc).__name__} talking to {self.url}") from exc
@@ -124,14 +129,13 @@ class RpcSource:
             raise IndexerError(
                 f"HTTP {response.status_code} from {self.url}: {response.text[:200]}"
             )
-        answers = response.json()
+        answers = orjson.loads(response.content)
         if isinstance(answers, dict):  # some nodes answer a whole batch with one error
             raise _classify(answers.get("error", answers))
         by_id = {a["id"]: a for a in answers}
-        first_id = self._id - len(calls) + 1
         results = []
-        for offset in range(len(calls)):
-            answer = by_id[first_id + offset]
+        for request_id in ids:
+            answer = by_id[request_id]
             if "error" in answer:
                 raise _classify(answer["error"])
             results.append(answer["result"])
