@@ -125,12 +125,17 @@ class Transactor:
             "to": to_checksum_address(call.to),
             "data": call.data,
         }
+        return self._submit(account, tx, gas)
+
+    def _submit(
+        self, account: LocalAccount, tx: dict[str, Any], gas: int | None, *, margin: int = 10_000
+    ) -> str:
+        """Estimate (a revert raises the decoded error), sign with the next nonce and send."""
         if gas is None:
             try:
-                estimate = self.w3.eth.estimate_gas(cast(TxParams, tx))
+                gas = int(self.w3.eth.estimate_gas(cast(TxParams, tx)) * 1.2) + margin
             except REVERTS as exc:
                 raise _as_ledger_error(exc) from None
-            gas = int(estimate * 1.2) + 10_000
         with self._lock:
             nonce = self._nonces.get(account.address)
             if nonce is None:
@@ -185,26 +190,7 @@ class Transactor:
     def deploy(self, account: LocalAccount, creation_code: bytes) -> tuple[str, Receipt]:
         """Deploy a contract; returns its address and the receipt."""
         tx: dict[str, Any] = {"from": account.address, "data": creation_code}
-        try:
-            gas = int(self.w3.eth.estimate_gas(cast(TxParams, tx)) * 1.2) + 50_000
-        except REVERTS as exc:
-            raise _as_ledger_error(exc) from None
-        with self._lock:
-            nonce = self._nonces.get(account.address)
-            if nonce is None:
-                nonce = int(self.w3.eth.get_transaction_count(account.address, "pending"))
-            tx.update(
-                {
-                    "gas": gas,
-                    "nonce": nonce,
-                    "chainId": self._chain_id,
-                    "maxFeePerGas": self._max_fee(),
-                    "maxPriorityFeePerGas": 1_000_000_000,
-                }
-            )
-            tx_hash = self.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
-            self._nonces[account.address] = nonce + 1
-        receipt = self.wait("0x" + bytes(tx_hash).hex())
+        receipt = self.wait(self._submit(account, tx, None, margin=50_000))
         raw = self.w3.eth.get_transaction_receipt(HexStr(receipt.tx_hash))
         address = raw["contractAddress"]
         if address is None:
