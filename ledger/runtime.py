@@ -61,3 +61,34 @@ def open_runtime(
         )
     finally:
         chain.close()
+
+
+@contextmanager
+def scratch_suite(*, port: int | None = None) -> Iterator[Suite]:
+    """A throwaway anvil chain on a free port with the suite deployed; gone on exit (benchmarks)."""
+    import socket
+    import tempfile
+    from pathlib import Path
+
+    from ledger.chain import AnvilChain
+
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+    pilots = load_pilots()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(chain="anvil", data_dir=Path(tmp), anvil_port=port)
+        artifacts = build(settings.root, settings.build_cache)
+        chain = AnvilChain.start(settings)
+        try:
+            manifest, _ = deploy(
+                chain,
+                artifacts,
+                pilots,
+                Path(tmp) / "manifest.json",
+                admins=dev_admins(chain, pilots),
+            )
+            yield Suite(chain, manifest, artifacts)
+        finally:
+            chain.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -16,14 +15,9 @@ from eth_account import Account
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger.build import build
-from ledger.chain import AnvilChain
-from ledger.clients import IntakeSpec, Suite
-from ledger.deploy import deploy
-from ledger.runtime import dev_admins
-from ledger.settings import Settings
+from ledger.clients import IntakeSpec
+from ledger.runtime import scratch_suite
 from ledger.vocabulary import ContributionKind, Fate, Role, Source
-from pilots.model import load_pilots
 
 GOALS = {
     "intake": 90_000,
@@ -49,79 +43,67 @@ def report(op: str, gas: int) -> None:
 
 
 def main() -> None:
-    pilots = load_pilots()
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(chain="anvil", data_dir=Path(tmp), anvil_port=8599)
-        artifacts = build(settings.root, settings.build_cache)
-        chain = AnvilChain.start(settings)
-        try:
-            manifest, _ = deploy(
-                chain, artifacts, pilots, Path(tmp) / "m.json", admins=dev_admins(chain, pilots)
-            )
-            suite = Suite(chain, manifest, artifacts)
-            admin, alice, bob, issuer, partner = (chain.accounts[i] for i in (1, 8, 9, 10, 11))
-            for account, role in (
-                (alice, Role.MAKER),
-                (bob, Role.MAKER),
-                (issuer, Role.ISSUER),
-                (partner, Role.PARTNER),
-            ):
-                suite.registry.set_pilot_role(admin, 1, account.address, role)
-            wood, joinery = manifest.materials["17 02 01"], manifest.materials["P-JOINERY"]
-            evidence = bytes(range(32))
+    with scratch_suite() as suite:
+        chain, manifest = suite.chain, suite.manifest
+        admin, alice, bob, issuer, partner = (chain.accounts[i] for i in (1, 8, 9, 10, 11))
+        for account, role in (
+            (alice, Role.MAKER),
+            (bob, Role.MAKER),
+            (issuer, Role.ISSUER),
+            (partner, Role.PARTNER),
+        ):
+            suite.registry.set_pilot_role(admin, 1, account.address, role)
+        wood, joinery = manifest.materials["17 02 01"], manifest.materials["P-JOINERY"]
+        evidence = bytes(range(32))
 
-            a = suite.materials.intake(
-                alice, 1, wood, Source.MUNICIPAL_COLLECTION, 50_000, evidence
-            )
-            report("intake", a.tx.gas_used)
-            b = suite.materials.intake(alice, 1, wood, Source.VIRGIN_PURCHASE, 20_000, evidence)
-            part = suite.materials.transfer(alice, a.lot_id, bob.address, 5_000, evidence)
-            report("transfer_part", part.tx.gas_used)
-            made = suite.materials.transform(
-                alice,
-                [(a.lot_id, 30_000), (b.lot_id, 10_000)],
-                [(joinery, 32_000), (wood, 6_000)],
-                2_000,
-                evidence,
-            )
-            report("transform_2x2", made.tx.gas_used)
-            report(
-                "dispatch",
-                suite.materials.dispatch(
-                    alice, made.output_lots[0], 32_000, Fate.IN_USE, evidence
-                ).gas_used,
-            )
-            report(
-                "contribution",
-                suite.contributions.record(
-                    alice, 1, ContributionKind.WORKSHOP, 12, evidence
-                ).tx.gas_used,
-            )
-            member = Account.create()
-            # The member pays its own gas here so the figure is the plain redeem, not a relayed one.
-            chain.w3.eth.send_transaction(
-                {"from": chain.operator.address, "to": member.address, "value": 10**18}
-            )
-            suite.token.set_budget(admin, 1, 1_000_000)
-            report("award_first", suite.token.award(issuer, 1, member.address, 300, 1).tx.gas_used)
-            report("award", suite.token.award(issuer, 1, member.address, 300, 1).tx.gas_used)
-            reward = suite.catalogue.list_reward(
-                admin, 1, partner.address, 100, 50, int(time.time()) + 86_400
-            )
-            suite.catalogue.redeem(member, reward.reward_id)  # warm the member's first redemption
-            report("redeem", suite.catalogue.redeem(member, reward.reward_id).tx.gas_used)
-            relayed = suite.materials.intake(
-                alice, 1, wood, Source.DONATION, 1_000, evidence, relay=True
-            )
-            report("relayed_intake", relayed.tx.gas_used)
-            records = [
-                IntakeSpec(1, wood, Source.MUNICIPAL_COLLECTION, 1_000 + i, evidence)
-                for i in range(100)
-            ]
-            batch = suite.materials.intake_batch(alice, records)
-            report("intake_batch100_per_record", batch.tx.gas_used // 100)
-        finally:
-            chain.close()
+        a = suite.materials.intake(alice, 1, wood, Source.MUNICIPAL_COLLECTION, 50_000, evidence)
+        report("intake", a.tx.gas_used)
+        b = suite.materials.intake(alice, 1, wood, Source.VIRGIN_PURCHASE, 20_000, evidence)
+        part = suite.materials.transfer(alice, a.lot_id, bob.address, 5_000, evidence)
+        report("transfer_part", part.tx.gas_used)
+        made = suite.materials.transform(
+            alice,
+            [(a.lot_id, 30_000), (b.lot_id, 10_000)],
+            [(joinery, 32_000), (wood, 6_000)],
+            2_000,
+            evidence,
+        )
+        report("transform_2x2", made.tx.gas_used)
+        report(
+            "dispatch",
+            suite.materials.dispatch(
+                alice, made.output_lots[0], 32_000, Fate.IN_USE, evidence
+            ).gas_used,
+        )
+        report(
+            "contribution",
+            suite.contributions.record(
+                alice, 1, ContributionKind.WORKSHOP, 12, evidence
+            ).tx.gas_used,
+        )
+        member = Account.create()
+        # The member pays its own gas here so the figure is the plain redeem, not a relayed one.
+        chain.w3.eth.send_transaction(
+            {"from": chain.operator.address, "to": member.address, "value": 10**18}
+        )
+        suite.token.set_budget(admin, 1, 1_000_000)
+        report("award_first", suite.token.award(issuer, 1, member.address, 300, 1).tx.gas_used)
+        report("award", suite.token.award(issuer, 1, member.address, 300, 1).tx.gas_used)
+        reward = suite.catalogue.list_reward(
+            admin, 1, partner.address, 100, 50, int(time.time()) + 86_400
+        )
+        suite.catalogue.redeem(member, reward.reward_id)  # warm the member's first redemption
+        report("redeem", suite.catalogue.redeem(member, reward.reward_id).tx.gas_used)
+        relayed = suite.materials.intake(
+            alice, 1, wood, Source.DONATION, 1_000, evidence, relay=True
+        )
+        report("relayed_intake", relayed.tx.gas_used)
+        records = [
+            IntakeSpec(1, wood, Source.MUNICIPAL_COLLECTION, 1_000 + i, evidence)
+            for i in range(100)
+        ]
+        batch = suite.materials.intake_batch(alice, records)
+        report("intake_batch100_per_record", batch.tx.gas_used // 100)
 
 
 if __name__ == "__main__":

@@ -21,17 +21,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ledger.build import build
-from ledger.chain import AnvilChain
 from ledger.clients import IntakeSpec, Suite
-from ledger.deploy import Manifest, deploy
+from ledger.deploy import Manifest
 from ledger.indexer import indexer_for
-from ledger.runtime import dev_admins
+from ledger.runtime import scratch_suite
 from ledger.settings import Settings
 from ledger.store.db import Store
 from ledger.store.pgtemp import create_database, temporary_cluster
 from ledger.transact import Call
 from ledger.vocabulary import Fate, Role, Source
-from pilots.model import load_pilots
 
 BATCH = 200
 
@@ -138,53 +136,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()
-    pilots = load_pilots()
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(chain="anvil", data_dir=Path(tmp), anvil_port=8597)
-        artifacts = build(settings.root, settings.build_cache)
-        chain = AnvilChain.start(settings)
-        try:
-            manifest, _ = deploy(
-                chain, artifacts, pilots, Path(tmp) / "m.json", admins=dev_admins(chain, pilots)
-            )
-            suite = Suite(chain, manifest, artifacts)
-            started = time.perf_counter()
-            emitted = emit(suite, args.events)
-            print(
-                json.dumps(
-                    {"emitted": emitted, "seconds": round(time.perf_counter() - started, 1)}
-                ),
-                flush=True,
-            )
-            head = int(chain.w3.eth.block_number)
-            sqlite = backfill_in_child(
-                f"sqlite:///{Path(tmp) / 'bench.sqlite'}", chain.url, manifest, settings.build_cache
-            )
-            rates = {}
-            for store, result in (("sqlite", sqlite),):
-                rates[store] = result["events"] / result["seconds"]
-                print(json.dumps({"store": store, "events": result["events"], "events_per_s": round(rates[store], 1),
-                                  "peak_rss_mb": result["peak_rss_mb"]}), flush=True)  # fmt: skip
-            with temporary_cluster() as server:
-                pg = backfill_in_child(
-                    create_database(server), chain.url, manifest, settings.build_cache
-                )
-            rates["postgresql"] = pg["events"] / pg["seconds"]
-            print(json.dumps({"store": "postgresql", "events": pg["events"], "events_per_s": round(rates["postgresql"], 1),
-                              "peak_rss_mb": pg["peak_rss_mb"]}), flush=True)  # fmt: skip
-            base = baseline(suite, manifest.deploy_block, head)
-            print(json.dumps({"baseline": "web3_get_logs", **base}), flush=True)
-            print(
-                json.dumps(
-                    {
-                        "speedup_vs_baseline": {
-                            k: round(v / base["events_per_s"], 1) for k, v in rates.items()
-                        }
+    with scratch_suite() as suite, tempfile.TemporaryDirectory() as tmp:
+        chain, manifest = suite.chain, suite.manifest
+        artifacts_dir = Settings().build_cache
+        started = time.perf_counter()
+        emitted = emit(suite, args.events)
+        print(
+            json.dumps({"emitted": emitted, "seconds": round(time.perf_counter() - started, 1)}),
+            flush=True,
+        )
+        head = int(chain.w3.eth.block_number)
+        url = getattr(chain, "url", "")
+        rates = {}
+        sqlite = backfill_in_child(
+            f"sqlite:///{Path(tmp) / 'bench.sqlite'}", url, manifest, artifacts_dir
+        )
+        with temporary_cluster() as server:
+            pg = backfill_in_child(create_database(server), url, manifest, artifacts_dir)
+        for store, result in (("sqlite", sqlite), ("postgresql", pg)):
+            rates[store] = result["events"] / result["seconds"]
+            print(json.dumps({"store": store, "events": result["events"], "events_per_s": round(rates[store], 1),
+                              "peak_rss_mb": result["peak_rss_mb"]}), flush=True)  # fmt: skip
+        base = baseline(suite, manifest.deploy_block, head)
+        print(json.dumps({"baseline": "web3_get_logs", **base}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "speedup_vs_baseline": {
+                        k: round(v / base["events_per_s"], 1) for k, v in rates.items()
                     }
-                )
+                }
             )
-        finally:
-            chain.close()
+        )
 
 
 if __name__ == "__main__":
