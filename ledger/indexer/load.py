@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 
 from ledger.events import DecodedEvent
 from ledger.indexer.extract import Header
-from ledger.indexer.rows import RowBatch, apply_to_lots, lots_needed, rows_of
+from ledger.indexer.rows import RowBatch, apply_to_lots, lots_created, lots_needed, rows_of
 from ledger.store.db import EVENT_TABLES, Store
 
 __all__ = ["load_batch", "rebuild_lots", "rollback"]
@@ -36,12 +36,16 @@ def load_batch(
         for table in EVENT_TABLES:
             store.insert_ignore(conn, table, batch.tables.get(table, []))
         if batch.lot_events:
-            # Lots already folded in by an earlier run of this range keep their state: only lots
-            # created in this batch or drawn from it are recomputed, and a re-run is a no-op
-            # because the checkpoint moves in the same transaction.
-            lots = store.lots(conn, lots_needed(batch.lot_events))
-            touched = apply_to_lots(lots, batch.lot_events, lambda n: headers[n].ts)
-            store.upsert(conn, "lot", [lots[i] for i in sorted(touched)], "lot_id")
+            created = lots_created(batch.lot_events)
+            lots = store.lots(conn, lots_needed(batch.lot_events) | created)
+            if created & lots.keys():
+                # This range was loaded before (its checkpoint was lost or moved back): folding
+                # its events again would draw lots twice, so derive lots from the event rows.
+                conn.execute(delete(store.tables["lot"]))
+                rebuild_lots(conn, store)
+            else:
+                touched = apply_to_lots(lots, batch.lot_events, lambda n: headers[n].ts)
+                store.upsert(conn, "lot", [lots[i] for i in sorted(touched)], "lot_id")
         store.set_checkpoint(conn, chain_id, genesis, checkpoint.number, checkpoint.hash)
     return batch
 

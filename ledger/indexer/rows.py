@@ -182,3 +182,17 @@ def lots_needed(events: Iterable[DecodedEvent]) -> set[int]:
         elif event.name in ("LotTransferred", "MaterialDispatched"):
             needed.add(a["lotId"])
     return needed
+
+
+def lots_created(events: Iterable[DecodedEvent]) -> set[int]:
+    """Lots that lot events create (intakes, transformation outputs, partial hand-overs)."""
+    created: set[int] = set()
+    for event in events:
+        a = event.args
+        if event.name == "MaterialTakenIn":
+            created.add(a["lotId"])
+        elif event.name == "MaterialTransformed":
+            created.update(range(a["firstOutputLot"], a["firstOutputLot"] + len(a["outputs"])))
+        elif event.name == "LotTransferred" and a["receivedLot"] != a["lotId"]:
+            created.add(a["receivedLot"])
+    return created
