@@ -35,6 +35,10 @@ ChainOption = Annotated[
         help="memory, anvil or an http(s):// JSON-RPC URL (default: LOOPLEDGER_CHAIN or anvil)",
     ),
 ]
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option("--database-url", help="index store URL (default: SQLite in the data dir)"),
+]
 DataDirOption = Annotated[
     Path | None,
     typer.Option(
@@ -149,10 +153,7 @@ def node(data_dir: DataDirOption = None) -> None:
 def index(
     chain: ChainOption = None,
     data_dir: DataDirOption = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option("--database-url", help="index store URL (default: SQLite in the data dir)"),
-    ] = None,
+    database_url: DatabaseUrlOption = None,
     follow: Annotated[
         bool, typer.Option("--follow", help="keep following the head until Ctrl-C")
     ] = False,
@@ -225,9 +226,7 @@ def metrics(
         bool, typer.Option("--monthly", help="one row per month of each period")
     ] = False,
     data_dir: DataDirOption = None,
-    database_url: Annotated[
-        str | None, typer.Option("--database-url", help="index store URL")
-    ] = None,
+    database_url: DatabaseUrlOption = None,
 ) -> None:
     """Circularity metrics per pilot and period from the index store (run `loopledger index` first)."""
     from ledger.circularity.period import Period
@@ -270,10 +269,7 @@ def metrics(
 def up(
     chain: ChainOption = None,
     data_dir: DataDirOption = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option("--database-url", help="index store URL (default: SQLite in the data dir)"),
-    ] = None,
+    database_url: DatabaseUrlOption = None,
     port: Annotated[
         int | None,
         typer.Option("--port", help="gateway port (default: LOOPLEDGER_API_PORT or 8000)"),

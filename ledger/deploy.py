@@ -8,7 +8,6 @@ the operator asks for a fresh deployment.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -212,7 +211,3 @@ def deploy(
     )
     manifest.save(manifest_path)
     return manifest, True
-
-
-def manifest_json(manifest: Manifest) -> str:
-    return json.dumps(manifest.model_dump(), indent=2)
