@@ -222,12 +222,14 @@ def test_sigkill_at_random_points_loses_nothing(
         process = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        # Kill at a random moment after this run has started writing batches.
-        start = _checkpoint(db)
+        # Kill at a random moment once this run has committed a random number of
+        # batches (1 to 12), so that the twenty kills fit in the chain's ~580 blocks
+        # however fast the machine indexes.
+        target = _checkpoint(db) + rng.randint(1, 12)
         deadline = time.monotonic() + 60
-        while _checkpoint(db) == start and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.25))
+        while _checkpoint(db) < target and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0.0, 0.02))
         if process.poll() is not None:
             break  # finished before the kill: the backfill is complete
         process.send_signal(signal.SIGKILL)
