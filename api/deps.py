@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, Header, HTTPException, Path, Request
+from sqlalchemy import select
 
+from api.auth import AuthError, hash_api_key
 from api.state import GatewayState
+from api.writes import WriteService
 from pilots.model import Pilot
 
-__all__ = ["PilotDep", "StateDep"]
+__all__ = ["AccountDep", "PilotDep", "StateDep", "WritesDep"]
 
 
 def _state(request: Request) -> GatewayState:
@@ -32,3 +35,51 @@ def _pilot(
 
 
 PilotDep = Annotated[Pilot, Depends(_pilot)]
+
+
+def _writes(state: StateDep) -> WriteService:
+    if state.writes is None:
+        raise HTTPException(
+            status_code=503,
+            detail="this gateway serves reads only: start it with `loopledger up` to write",
+        )
+    return state.writes
+
+
+WritesDep = Annotated[WriteService, Depends(_writes)]
+
+UNAUTHORIZED = (
+    "sign in first: send 'Authorization: Bearer <token>' from POST /api/auth/siwe, "
+    "or 'X-API-Key: <key>'"
+)
+
+
+def _account(
+    state: StateDep,
+    writes: WritesDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> str:
+    if x_api_key:
+        table = state.store.tables["api_key"]
+        with state.store.engine.connect() as conn:
+            row = conn.execute(
+                select(table.c.address, table.c.revoked).where(
+                    table.c.key_hash == hash_api_key(x_api_key)
+                )
+            ).first()
+        if row is None or row.revoked:
+            raise HTTPException(status_code=401, detail="unknown or revoked API key")
+        return str(row.address)
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise HTTPException(status_code=401, detail=UNAUTHORIZED)
+        try:
+            return writes.sessions.verify(token.strip())
+        except AuthError as exc:
+            raise HTTPException(status_code=401, detail=str(exc)) from exc
+    raise HTTPException(status_code=401, detail=UNAUTHORIZED)
+
+
+AccountDep = Annotated[str, Depends(_account)]

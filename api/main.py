@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
@@ -9,41 +11,68 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import lots, pilots
+from api.routes import audit, auth, lots, pilots, records, wallet
 from api.state import GatewayState
+from api.writes import FieldErrors
 
 __all__ = ["create_app"]
 
 STATIC = Path(__file__).resolve().parent / "static"
+PAGES = {"/": "dashboard.html", "/maker": "maker.html", "/wallet": "wallet.html",
+         "/audit": "audit.html", "/receipt": "receipt.html"}  # fmt: skip
+CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+         405: "method_not_allowed", 409: "conflict", 422: "invalid_input", 429: "rate_limited",
+         503: "unavailable"}  # fmt: skip
 
 
 def _error(
-    status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
+    status: int,
+    code: str,
+    message: str,
+    fields: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, object] = {"error": {"code": code, "message": message}}
     if fields:
         body["error"]["fields"] = fields  # type: ignore[index]
-    return JSONResponse(status_code=status, content=body)
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+def _page(name: str) -> Callable[[], FileResponse]:
+    def page() -> FileResponse:
+        return FileResponse(STATIC / name)
+
+    return page
 
 
 def create_app(state: GatewayState) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if state.writes is not None:
+            state.writes.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="LoopLedger gateway",
         version="0.1.0",
         description="Circular-production ledger of the seven pilot cities: pilots, flows, metrics and provenance.",
     )
     app.state.gateway = state
-    app.include_router(pilots.router)
-    app.include_router(lots.router)
+    for module in (pilots, lots, records, wallet, auth, audit):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return _error(
-            exc.status_code,
-            "http_error" if exc.status_code != 404 else "not_found",
-            str(exc.detail),
-        )
+        return _error(exc.status_code, CODES.get(exc.status_code, "http_error"), str(exc.detail),
+                      headers=dict(exc.headers or {}))  # fmt: skip
+
+    @app.exception_handler(FieldErrors)
+    async def field_errors(_: Request, exc: FieldErrors) -> JSONResponse:
+        fields = [{"field": f, "message": m} for f, m in exc.fields]
+        message = "the request is invalid; see fields" if exc.status == 422 else exc.fields[0][1]
+        return _error(exc.status, CODES.get(exc.status, "http_error"), message, fields)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -52,9 +81,8 @@ def create_app(state: GatewayState) -> FastAPI:
         ]
         return _error(422, "invalid_input", "the request is invalid; see fields", fields)
 
-    @app.get("/", include_in_schema=False)
-    def dashboard() -> FileResponse:
-        return FileResponse(STATIC / "dashboard.html")
+    for route, page in PAGES.items():
+        app.add_api_route(route, _page(page), include_in_schema=False, methods=["GET"])
 
     @app.get("/api/health", tags=["health"], summary="Liveness and the indexed block")
     def health() -> dict[str, object]:

@@ -1,37 +1,74 @@
-"""What the gateway reads: the index store and a cache of the model's records."""
+"""What the gateway reads and writes through: the index store, a cache of the model's records
+(and of summaries computed from them), and, when it may write, the write service."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ledger.circularity.records import FlowRecords, load_records
 from ledger.store.db import Store
 from pilots.model import Pilot
 
+if TYPE_CHECKING:
+    from api.writes import WriteService
+
 __all__ = ["GatewayState"]
+
+MEMO_SIZE = 512
 
 
 @dataclass
 class GatewayState:
     store: Store
     pilots: list[Pilot]
+    writes: WriteService | None = None
     _cache: tuple[int, FlowRecords] | None = field(default=None, repr=False)
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def pilot(self, key: str) -> Pilot | None:
         key = key.upper()
         return next((p for p in self.pilots if p.code == key or str(p.id) == key), None)
 
+    def _block(self) -> int:
+        checkpoint = self.store.checkpoint()
+        return checkpoint.block_number if checkpoint else -1
+
     def records(self) -> FlowRecords:
         """All records, reloaded only when the indexer has moved on."""
-        checkpoint = self.store.checkpoint()
-        block = checkpoint.block_number if checkpoint else -1
+        block = self._block()
         with self._lock:
             if self._cache is None or self._cache[0] != block:
                 self._cache = (block, load_records(self.store.engine))
+                self._memo.clear()
             return self._cache[1]
+
+    def memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """A value derived from the records, computed once per indexed block."""
+        self.records()
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+        value = compute()
+        with self._lock:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = value
+        return value
 
     def indexed_block(self) -> int | None:
         checkpoint = self.store.checkpoint()
         return checkpoint.block_number if checkpoint else None
+
+    def wait_indexed(self, block: int, timeout: float = 30.0) -> bool:
+        """Wait until the indexer has stored `block`; False after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self._block() < block:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True

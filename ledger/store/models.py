@@ -10,12 +10,14 @@ from sqlalchemy import BigInteger, Integer
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "ApiKey",
     "AwardBudget",
     "Block",
     "Checkpoint",
     "Contribution",
     "Dispatch",
     "Fulfilment",
+    "IdempotentRequest",
     "Intake",
     "LotState",
     "MaterialClass",
@@ -250,6 +252,32 @@ class LotState(SQLModel, table=True):
     )
     created_block: int = Field(index=True)
     created_ts: int
+
+
+# ---- gateway state: not from the chain, so re-indexing never touches it ---------------------------
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key of the gateway, bound to one account. Only the key's SHA-256 is stored."""
+
+    __tablename__ = "api_key"
+    key_hash: str = Field(primary_key=True, max_length=64)
+    address: str = Field(max_length=42, index=True)
+    label: str = Field(max_length=100)
+    created_at: int
+    revoked: bool = False
+
+
+class IdempotentRequest(SQLModel, table=True):
+    """A write request made with an Idempotency-Key: replayed, never executed twice."""
+
+    __tablename__ = "idempotent_request"
+    account: str = Field(primary_key=True, max_length=42)
+    key: str = Field(primary_key=True, max_length=200)
+    request_hash: str = Field(max_length=64)
+    status_code: int | None = None
+    response: str | None = None
+    created_at: int
 
 
 def _widen_integers() -> None:

@@ -1,0 +1,206 @@
+"""Who is calling: Sign-In with Ethereum (EIP-4361) sessions and API keys.
+
+Both name an account (an address); what that account may do is read from the chain's roles,
+never from the gateway's own tables. Sessions are stateless HMAC tokens, so any gateway process
+that shares the secret accepts them; sign-in nonces are single-use.
+
+The EIP-4361 message is parsed and checked here rather than with the ``siwe`` package, whose
+releases pin web3 < 8. The format follows https://eips.ethereum.org/EIPS/eip-4361.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_utils import is_checksum_address
+
+__all__ = [
+    "AuthError",
+    "NonceBook",
+    "SessionSigner",
+    "SiweMessage",
+    "hash_api_key",
+    "new_api_key",
+    "parse_siwe",
+    "verify_siwe",
+]
+
+SESSION_TTL = 8 * 3600
+NONCE_TTL = 600
+CLOCK_SKEW = 300
+
+
+class AuthError(Exception):
+    """The credentials are missing, malformed, expired or do not match."""
+
+
+@dataclass(frozen=True)
+class SiweMessage:
+    domain: str
+    address: str
+    statement: str | None
+    uri: str
+    version: str
+    chain_id: int
+    nonce: str
+    issued_at: datetime
+    expiration_time: datetime | None
+    not_before: datetime | None
+
+
+_HEADER = re.compile(
+    r"^(?P<domain>[^\s/]+) wants you to sign in with your Ethereum account:\n"
+    r"(?P<address>0x[0-9a-fA-F]{40})\n\n"
+    r"(?:(?P<statement>[^\n]+)\n\n)?"
+)
+_FIELD = re.compile(r"^(?P<name>[A-Za-z ]+): (?P<value>.*)$")
+_NONCE = re.compile(r"^[A-Za-z0-9]{8,}$")
+
+
+def _time(value: str, name: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise AuthError(f"{name} is not an RFC 3339 date-time: {value!r}") from exc
+    if parsed.tzinfo is None:
+        raise AuthError(f"{name} needs a time zone (for example a trailing Z): {value!r}")
+    return parsed
+
+
+def parse_siwe(text: str) -> SiweMessage:
+    """Parse an EIP-4361 message; raises AuthError naming what is wrong."""
+    header = _HEADER.match(text)
+    if header is None:
+        raise AuthError(
+            "not an EIP-4361 message: it must start with '<domain> wants you to sign in with "
+            "your Ethereum account:', the address, and a blank line"
+        )
+    fields: dict[str, str] = {}
+    for line in text[header.end() :].split("\n"):
+        if line == "Resources:" or line.startswith("- "):
+            continue
+        match = _FIELD.match(line)
+        if match is None:
+            raise AuthError(f"unexpected line in the sign-in message: {line!r}")
+        fields[match["name"]] = match["value"]
+    for required in ("URI", "Version", "Chain ID", "Nonce", "Issued At"):
+        if required not in fields:
+            raise AuthError(f"the sign-in message has no '{required}:' line")
+    if fields["Version"] != "1":
+        raise AuthError(f"unsupported message version {fields['Version']!r}: use 1")
+    if not _NONCE.match(fields["Nonce"]):
+        raise AuthError("the nonce must be at least 8 letters or digits")
+    if not is_checksum_address(header["address"]):
+        raise AuthError("the address must be EIP-55 checksummed")
+    try:
+        chain_id = int(fields["Chain ID"])
+    except ValueError as exc:
+        raise AuthError(f"Chain ID is not a number: {fields['Chain ID']!r}") from exc
+    return SiweMessage(
+        domain=header["domain"],
+        address=header["address"],
+        statement=header["statement"],
+        uri=fields["URI"],
+        version=fields["Version"],
+        chain_id=chain_id,
+        nonce=fields["Nonce"],
+        issued_at=_time(fields["Issued At"], "Issued At"),
+        expiration_time=_time(fields["Expiration Time"], "Expiration Time")
+        if "Expiration Time" in fields
+        else None,
+        not_before=_time(fields["Not Before"], "Not Before") if "Not Before" in fields else None,
+    )
+
+
+class NonceBook:
+    """Sign-in nonces this gateway issued; each is accepted once, within NONCE_TTL."""
+
+    def __init__(self) -> None:
+        self._issued: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def issue(self) -> str:
+        nonce = secrets.token_hex(12)
+        now = time.monotonic()
+        with self._lock:
+            self._issued = {n: t for n, t in self._issued.items() if now - t < NONCE_TTL}
+            self._issued[nonce] = now
+        return nonce
+
+    def consume(self, nonce: str) -> bool:
+        with self._lock:
+            issued = self._issued.pop(nonce, None)
+        return issued is not None and time.monotonic() - issued < NONCE_TTL
+
+
+def verify_siwe(
+    text: str, signature: str, *, domain: str, chain_id: int, nonces: NonceBook
+) -> SiweMessage:
+    """Check the message against this gateway and recover its signer; returns the message."""
+    message = parse_siwe(text)
+    if message.domain != domain:
+        raise AuthError(f"the message is for {message.domain!r}, this gateway is {domain!r}")
+    if message.chain_id != chain_id:
+        raise AuthError(f"the message is for chain {message.chain_id}, this ledger is {chain_id}")
+    now = datetime.now(UTC)
+    if message.expiration_time is not None and message.expiration_time <= now:
+        raise AuthError("the sign-in message has expired: sign a new one")
+    if message.not_before is not None and message.not_before > now:
+        raise AuthError("the sign-in message is not valid yet (Not Before)")
+    if (message.issued_at - now).total_seconds() > CLOCK_SKEW:
+        raise AuthError("Issued At lies in the future: check the device's clock")
+    try:
+        signer = Account.recover_message(encode_defunct(text=text), signature=signature)
+    except Exception as exc:  # malformed signatures raise several eth_keys errors
+        raise AuthError(f"the signature cannot be read: {exc}") from exc
+    if signer != message.address:
+        raise AuthError("the signature is not the message's address's")
+    # The nonce is spent last, so a rejected attempt does not burn it.
+    if not nonces.consume(message.nonce):
+        raise AuthError("unknown, used or expired nonce: ask /api/auth/nonce for a new one")
+    return message
+
+
+class SessionSigner:
+    """Stateless session tokens: ``v1.<address>.<expiry>.<hmac>``."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 32:
+            raise ValueError("the session secret needs at least 32 bytes")
+        self._secret = secret
+
+    def _mac(self, body: str) -> str:
+        return hmac.new(self._secret, body.encode(), hashlib.sha256).hexdigest()
+
+    def issue(self, address: str, ttl: int = SESSION_TTL) -> tuple[str, int]:
+        expires = int(time.time()) + ttl
+        body = f"v1.{address}.{expires}"
+        return f"{body}.{self._mac(body)}", expires
+
+    def verify(self, token: str) -> str:
+        parts = token.split(".")
+        if len(parts) != 4 or parts[0] != "v1":
+            raise AuthError("malformed session token: sign in again")
+        body = ".".join(parts[:3])
+        if not hmac.compare_digest(self._mac(body), parts[3]):
+            raise AuthError("invalid session token: sign in again")
+        if int(parts[2]) <= time.time():
+            raise AuthError("the session has expired: sign in again")
+        return parts[1]
+
+
+def new_api_key() -> str:
+    return "ll_" + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()

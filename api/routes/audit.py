@@ -1,0 +1,91 @@
+"""Auditors: the trail of any lot with its chain references, and verification against the chain."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy import or_, select
+
+from api.deps import StateDep, WritesDep
+from ledger.audit.verify import verify
+
+router = APIRouter(tags=["audit"])
+
+MAX_VERIFY_BLOCKS = 1_000_000
+
+
+@router.get(
+    "/api/lots/{lot_id}/trail", summary="Every record that touched a lot, with block, tx and log"
+)
+def trail(state: StateDep, lot_id: int) -> dict[str, Any]:
+    t = state.store.tables
+    steps: list[dict[str, Any]] = []
+    with state.store.engine.connect() as conn:
+        lot = conn.execute(select(t["lot"]).where(t["lot"].c.lot_id == lot_id)).mappings().first()
+        if lot is None:
+            raise HTTPException(status_code=404, detail=f"lot {lot_id} is not indexed")
+        for row in conn.execute(
+            select(t["intake"]).where(t["intake"].c.lot_id == lot_id)
+        ).mappings():
+            steps.append({"action": "intake", **row})
+        made = select(t["transformation"]).join(
+            t["transformation_output"], t["transformation_output"].c.transform_id == t["transformation"].c.transform_id
+        ).where(t["transformation_output"].c.lot_id == lot_id)  # fmt: skip
+        for row in conn.execute(made).mappings():
+            steps.append({"action": "produced_by_transformation", **row})
+        used = select(t["transformation"], t["transformation_input"].c.grams.label("grams_drawn")).join(
+            t["transformation_input"], t["transformation_input"].c.transform_id == t["transformation"].c.transform_id
+        ).where(t["transformation_input"].c.lot_id == lot_id)  # fmt: skip
+        for row in conn.execute(used).mappings():
+            steps.append({"action": "consumed_by_transformation", **row})
+        moved = select(t["transfer"]).where(
+            or_(t["transfer"].c.lot_id == lot_id, t["transfer"].c.received_lot == lot_id)
+        )
+        for row in conn.execute(moved).mappings():
+            steps.append({"action": "transfer", **row})
+        for row in conn.execute(
+            select(t["dispatch"]).where(t["dispatch"].c.lot_id == lot_id)
+        ).mappings():
+            steps.append({"action": "dispatch", **row})
+    steps.sort(key=lambda s: (s["block_number"], s["log_index"]))
+    return {"lot": dict(lot), "trail": steps}
+
+
+@router.get(
+    "/api/audit/verify",
+    summary="Re-read the chain over a block range; list every mismatch with the store",
+)
+def audit_verify(
+    state: StateDep,
+    writes: WritesDep,
+    from_block: Annotated[
+        int | None, Query(ge=0, description="default: the deployment block")
+    ] = None,
+    to_block: Annotated[int | None, Query(ge=0, description="default: the indexed block")] = None,
+    pilot: Annotated[str | None, Query(description="only this pilot (code)")] = None,
+) -> dict[str, Any]:
+    pilot_id = None
+    if pilot is not None:
+        found = state.pilot(pilot)
+        if found is None:
+            raise HTTPException(status_code=404, detail=f"unknown pilot {pilot!r}")
+        pilot_id = found.id
+    start = from_block if from_block is not None else writes.suite.manifest.deploy_block
+    end = to_block if to_block is not None else (state.indexed_block() or start)
+    if end < start:
+        raise HTTPException(
+            status_code=422, detail=f"to_block {end} lies before from_block {start}"
+        )
+    if end - start > MAX_VERIFY_BLOCKS:
+        raise HTTPException(
+            status_code=422, detail=f"verify at most {MAX_VERIFY_BLOCKS:,} blocks per request"
+        )
+    head = int(writes.suite.chain.w3.eth.block_number)
+    if end > head:
+        raise HTTPException(
+            status_code=422, detail=f"to_block {end} lies beyond the chain head {head}"
+        )
+    return verify(
+        writes.suite, state.store, from_block=from_block, to_block=end, pilot=pilot_id
+    ).as_dict()

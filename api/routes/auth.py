@@ -1,0 +1,71 @@
+"""Sign-in: EIP-4361 (Sign-In with Ethereum) sessions; API keys are issued by the operator's CLI."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from api.auth import AuthError, verify_siwe
+from api.deps import AccountDep, StateDep, WritesDep
+from ledger.vocabulary import Role
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+class NonceOut(BaseModel):
+    nonce: str
+    domain: str
+    chain_id: int
+    statement: str
+
+
+class SiweIn(BaseModel):
+    message: str = Field(description="the EIP-4361 message, exactly as signed")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="personal_sign signature")
+
+
+class SessionOut(BaseModel):
+    token: str
+    address: str
+    expires_at: int
+
+
+class MeOut(BaseModel):
+    address: str
+    roles: dict[str, list[str]] = Field(description="roles per pilot code (on chain)")
+
+
+def _domain(writes: WritesDep, host: str | None) -> str:
+    return writes.domain or (host or "localhost")
+
+
+@router.get("/nonce", response_model=NonceOut, summary="A single-use nonce for a sign-in message")
+def nonce(writes: WritesDep, host: Annotated[str | None, Header()] = None) -> NonceOut:
+    return NonceOut(nonce=writes.nonces.issue(), domain=_domain(writes, host), chain_id=writes.chain_id,
+                    statement="Sign in to LoopLedger.")  # fmt: skip
+
+
+@router.post(
+    "/siwe", response_model=SessionOut, summary="Exchange a signed EIP-4361 message for a session"
+)
+def siwe(body: SiweIn, writes: WritesDep, request: Request) -> SessionOut:
+    try:
+        message = verify_siwe(body.message, body.signature, domain=_domain(writes, request.headers.get("host")),
+                              chain_id=writes.chain_id, nonces=writes.nonces)  # fmt: skip
+    except AuthError as exc:
+        raise HTTPException(status_code=401, detail=str(exc)) from exc
+    token, expires = writes.sessions.issue(message.address)
+    return SessionOut(token=token, address=message.address, expires_at=expires)
+
+
+@router.get("/me", response_model=MeOut, summary="The signed-in account and its on-chain roles")
+def me(account: AccountDep, state: StateDep, writes: WritesDep) -> MeOut:
+    roles: dict[str, list[str]] = {}
+    for pilot in state.pilots:
+        held = writes.roles(pilot.id, account)
+        names = [r.name.lower() for r in Role if r in held and r.name]
+        if names:
+            roles[pilot.code] = names
+    return MeOut(address=account, roles=roles)

@@ -1,0 +1,208 @@
+"""Community members: balance and history, the reward catalogue, redemption and its receipt."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from eth_utils import is_address, to_checksum_address
+from fastapi import APIRouter, Header, HTTPException, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, literal, select, union_all
+
+from api.deps import AccountDep, PilotDep, StateDep, WritesDep
+from api.idempotency import fingerprint, idempotent
+from api.routes.records import Limit, Offset, Page
+from api.writes import FieldErrors
+from ledger.relay import Job
+
+router = APIRouter(tags=["members"])
+
+
+def _address(address: str) -> str:
+    if not is_address(address):
+        raise HTTPException(status_code=422, detail=f"{address!r} is not an Ethereum address")
+    return to_checksum_address(address)
+
+
+class WalletOut(BaseModel):
+    address: str
+    balance: int
+    awarded: int
+    redeemed: int
+    history: Page
+
+
+@router.get("/api/accounts/{address}/wallet", response_model=WalletOut,
+            summary="Points balance and history of a member (newest first)")  # fmt: skip
+def wallet(
+    state: StateDep,
+    address: Annotated[str, Path(examples=["0x" + "ab" * 20])],
+    pilot: Annotated[str | None, Query(description="only this pilot (code)")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> WalletOut:
+    member = _address(address)
+    awards, redemptions = state.store.tables["token_award"], state.store.tables["redemption"]
+    where_a, where_r = awards.c.member == member, redemptions.c.member == member
+    if pilot is not None:
+        found = state.pilot(pilot)
+        if found is None:
+            raise HTTPException(status_code=404, detail=f"unknown pilot {pilot!r}")
+        where_a &= awards.c.pilot_id == found.id
+        where_r &= redemptions.c.pilot_id == found.id
+    history = union_all(
+        select(literal("award").label("kind"), awards.c.pilot_id, awards.c.amount.label("points"),
+               awards.c.reason.label("detail"), awards.c.block_number, awards.c.tx_hash, awards.c.log_index,
+               awards.c.ts).where(where_a),
+        select(literal("redemption").label("kind"), redemptions.c.pilot_id, (-redemptions.c.cost).label("points"),
+               redemptions.c.redemption_id.label("detail"), redemptions.c.block_number, redemptions.c.tx_hash,
+               redemptions.c.log_index, redemptions.c.ts).where(where_r),
+    ).subquery()  # fmt: skip
+    with state.store.engine.connect() as conn:
+        awarded = int(
+            conn.execute(
+                select(func.coalesce(func.sum(awards.c.amount), 0)).where(where_a)
+            ).scalar_one()
+        )
+        redeemed = int(
+            conn.execute(
+                select(func.coalesce(func.sum(redemptions.c.cost), 0)).where(where_r)
+            ).scalar_one()
+        )
+        count = int(conn.execute(select(func.count()).select_from(history)).scalar_one())
+        rows = conn.execute(select(history).order_by(history.c.block_number.desc(), history.c.log_index.desc())
+                            .limit(limit).offset(offset)).mappings()  # fmt: skip
+        data = [{**dict(r), "detail": str(r["detail"])} for r in rows]
+    return WalletOut(address=member, balance=awarded - redeemed, awarded=awarded, redeemed=redeemed,
+                     history=Page(data=data, count=count, limit=limit, offset=offset))  # fmt: skip
+
+
+class RewardOut(BaseModel):
+    reward_id: int
+    pilot_id: int
+    partner: str
+    cost: int
+    stock: int
+    expiry: int
+    expired: bool
+    redemptions: int
+
+
+def rewards_of(state: Any, pilot_id: int) -> list[RewardOut]:
+    store = state.store
+    listed, updates, redemptions = (
+        store.tables[n] for n in ("reward", "reward_update", "redemption")
+    )
+    with store.engine.connect() as conn:
+        rewards = [dict(r) for r in conn.execute(select(listed).where(listed.c.pilot_id == pilot_id)
+                                                  .order_by(listed.c.reward_id)).mappings()]  # fmt: skip
+        changes = [
+            dict(r)
+            for r in conn.execute(select(updates).where(updates.c.pilot_id == pilot_id)).mappings()
+        ]
+        redeemed = [dict(r) for r in conn.execute(select(redemptions).where(redemptions.c.pilot_id == pilot_id)).mappings()]  # fmt: skip
+    now = int(time.time())
+    out = []
+    for reward in rewards:
+        # Stock: the last value set (listing or update), less the redemptions made after it.
+        last = reward
+        for change in changes:
+            if change["reward_id"] == reward["reward_id"] and (change["block_number"], change["log_index"]) > (
+                last["block_number"], last["log_index"]):  # fmt: skip
+                last = change
+        mine = [r for r in redeemed if r["reward_id"] == reward["reward_id"]]
+        after = sum(
+            1
+            for r in mine
+            if (r["block_number"], r["log_index"]) > (last["block_number"], last["log_index"])
+        )
+        out.append(RewardOut(reward_id=reward["reward_id"], pilot_id=pilot_id, partner=reward["partner"],
+                             cost=reward["cost"], stock=max(0, last["stock"] - after), expiry=last["expiry"],
+                             expired=last["expiry"] <= now, redemptions=len(mine)))  # fmt: skip
+    return out
+
+
+@router.get("/api/pilots/{pilot}/rewards", response_model=list[RewardOut],
+            summary="The pilot's reward catalogue with current stock")  # fmt: skip
+def rewards(state: StateDep, pilot: PilotDep, available: bool = False) -> list[RewardOut]:
+    listed = rewards_of(state, pilot.id)
+    return [r for r in listed if r.stock > 0 and not r.expired] if available else listed
+
+
+class RedeemIn(BaseModel):
+    reward_id: int = Field(gt=0, description="the reward to redeem", examples=[4294967297])
+
+
+class ReceiptOut(BaseModel):
+    redemption_id: str = Field(description="what the partner verifies (decimal; large)")
+    reward_id: str
+    pilot_id: int
+    member: str
+    cost: int
+    block_number: int
+    tx_hash: str
+    log_index: int
+    ts: int
+    fulfilled: bool
+    fulfilment_tx: str | None = None
+
+
+@router.post("/api/pilots/{pilot}/redemptions", status_code=201,
+             summary="Redeem points for a reward (the signed-in member's custodial key signs)")  # fmt: skip
+def redeem(body: RedeemIn, pilot: PilotDep, state: StateDep, writes: WritesDep, account: AccountDep,
+           idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> JSONResponse:  # fmt: skip
+    def run() -> tuple[int, dict[str, Any]]:
+        retry = writes.limiter.take(account)
+        if retry > 0:
+            raise HTTPException(status_code=429, detail=f"too many writes: retry in {retry:.1f} s",
+                                headers={"Retry-After": str(max(1, round(retry)))})  # fmt: skip
+        reward = next(
+            (r for r in rewards_of(state, pilot.id) if r.reward_id == body.reward_id), None
+        )
+        if reward is None:
+            raise FieldErrors(
+                [("reward_id", f"no reward {body.reward_id} in {pilot.code}'s catalogue")]
+            )
+        signer = writes.signer(account)
+        balance = writes.suite.token.balance_of(account)
+        if balance < reward.cost:
+            raise FieldErrors(
+                [("reward_id", f"the reward costs {reward.cost} points; the balance is {balance}")]
+            )
+        call = writes.suite.catalogue.call_data("redeem", body.reward_id)
+        planned = writes.simulate(account, [("reward_id", call)])
+        result = writes.run(Job(signer=signer, calls=planned))
+        event = next(e for e in result.all_events() if e.name == "RewardRedeemed")
+        rid = int(event.args["redemptionId"])
+        return 201, {"redemption_id": str(rid), "reward_id": str(body.reward_id), "cost": reward.cost,
+                     "tx_hash": result.tx_hash, "block_number": result.block_number,
+                     "receipt_url": f"/receipt?id={rid}"}  # fmt: skip
+
+    return idempotent(
+        state.store, account, idempotency_key, fingerprint("redeem", pilot.id, body.reward_id), run
+    )
+
+
+@router.get("/api/redemptions/{redemption_id}", response_model=ReceiptOut,
+            summary="A redemption receipt, for the reward partner to verify")  # fmt: skip
+def receipt(state: StateDep, redemption_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> ReceiptOut:
+    redemptions, fulfilments = state.store.tables["redemption"], state.store.tables["fulfilment"]
+    with state.store.engine.connect() as conn:
+        row = (
+            conn.execute(select(redemptions).where(redemptions.c.redemption_id == redemption_id))
+            .mappings()
+            .first()
+        )
+        done = (
+            conn.execute(select(fulfilments).where(fulfilments.c.redemption_id == redemption_id))
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"no redemption {redemption_id} is indexed")
+    return ReceiptOut(redemption_id=str(row["redemption_id"]), reward_id=str(row["reward_id"]), pilot_id=row["pilot_id"],
+                      member=row["member"], cost=row["cost"], block_number=row["block_number"], tx_hash=row["tx_hash"],
+                      log_index=row["log_index"], ts=row["ts"], fulfilled=done is not None,
+                      fulfilment_tx=done["tx_hash"] if done else None)  # fmt: skip

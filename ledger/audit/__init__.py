@@ -1,0 +1,1 @@
+"""Audit: independent verification of the store against the chain, reports, evidence, EPCIS."""

@@ -1,0 +1,548 @@
+"""The gateway's write side on anvil: sign-in, roles, validation, idempotency, rate limits,
+relaying, batching, the wallet and redemption, the audit trail and verification."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, insert, select, update
+
+from api.main import create_app
+from api.state import GatewayState
+from api.writes import (
+    FateName,
+    KindName,
+    RateLimiter,
+    SourceName,
+    WriteService,
+    issue_api_key,
+    start_write_service,
+)
+from ledger.build import Artifact
+from ledger.chain import AnvilChain
+from ledger.clients import Suite
+from ledger.deploy import deploy
+from ledger.indexer import indexer_for
+from ledger.keystore import Keystore
+from ledger.runtime import dev_admins
+from ledger.store.db import Store
+from ledger.vocabulary import ContributionKind, Fate, Role, Source
+from pilots.model import Pilot
+from tests.conftest import anvil_settings
+from tests.ledger.test_indexer import LEUVEN, story
+
+pytestmark = pytest.mark.anvil
+PASSWORD = "test-keystore-password"
+
+
+@dataclass
+class Gateway:
+    client: TestClient
+    suite: Suite
+    store: Store
+    writes: WriteService
+    state: GatewayState
+    alice: LocalAccount  # maker of Leuven, key in the gateway's keystore
+    bob: LocalAccount  # maker of Leuven, signs his own requests
+    member: LocalAccount  # community member, key in the keystore
+    outsider: LocalAccount  # no role anywhere, key in the keystore
+    keys: dict[str, str]
+
+    def as_(self, who: str) -> dict[str, str]:
+        return {"X-API-Key": self.keys[who]}
+
+
+@pytest.fixture(scope="module")
+def gw(
+    tmp_path_factory: pytest.TempPathFactory, artifacts: dict[str, Artifact], pilots: list[Pilot]
+) -> Iterator[Gateway]:
+    tmp = tmp_path_factory.mktemp("gateway")
+    chain = AnvilChain.start(anvil_settings(tmp))
+    manifest, _ = deploy(chain, artifacts, pilots, tmp / "manifest.json",
+                         admins=dev_admins(chain, pilots))  # fmt: skip
+    suite = Suite(chain, manifest, artifacts)
+    story(suite)  # alice = accounts[8], bob = accounts[9], makers of Leuven
+    alice, bob, member, outsider = (chain.accounts[i] for i in (8, 9, 13, 14))
+    admin = chain.accounts[LEUVEN]
+    suite.registry.set_pilot_role(admin, LEUVEN, admin.address, Role.ISSUER | Role.PARTNER)
+    suite.token.set_budget(admin, LEUVEN, 1_000)
+    suite.catalogue.list_reward(
+        admin, LEUVEN, admin.address, 30, 2, int(time.time()) + 86_400 * 400
+    )
+    suite.token.award(admin, LEUVEN, member.address, 100, 1)
+
+    data = tmp / "data"
+    keystore = Keystore(data / "keys", PASSWORD)
+    for name, account in (("alice", alice), ("member", member), ("outsider", outsider)):
+        keystore.create(name, account.key)
+    store = Store.open(f"sqlite:///{tmp / 'index.sqlite'}")
+    indexer_for(suite, store).run()
+    stop = threading.Event()
+    follower = threading.Thread(target=indexer_for(suite, store).run,
+                                kwargs={"follow": True, "stop": stop, "poll": 0.05}, daemon=True)  # fmt: skip
+    follower.start()
+    writes = start_write_service(
+        suite, data_dir=data, keystore_password=PASSWORD, rate=1000, burst=1000
+    )
+    state = GatewayState(store, pilots, writes)
+    keys = {name: issue_api_key(store, a.address, name)
+            for name, a in (("alice", alice), ("bob", bob), ("member", member), ("outsider", outsider))}  # fmt: skip
+    with TestClient(create_app(state)) as client:
+        yield Gateway(client, suite, store, writes, state, alice, bob, member, outsider, keys)
+    stop.set()
+    follower.join(timeout=10)
+    chain.close()
+
+
+def _wood(**extra: Any) -> dict[str, Any]:
+    return {"material": "17 02 01", "source": "donation", "quantity": 2.5, "unit": "kg", **extra}
+
+
+def _fresh_lot(gw: Gateway, grams: int = 5_000) -> int:
+    body = {"records": [_wood(quantity=grams, unit="g")]}
+    reply = gw.client.post("/api/pilots/LEU/intakes", json=body, headers=gw.as_("alice"))
+    assert reply.status_code == 201, reply.text
+    return int(reply.json()["lots"][0])
+
+
+def _error_fields(reply: Any) -> dict[str, str]:
+    return {f["field"]: f["message"] for f in reply.json()["error"].get("fields", [])}
+
+
+# ---- makers' records ----------------------------------------------------------------------------
+
+
+def test_intake_batch_is_recorded_and_indexed(gw: Gateway) -> None:
+    before = gw.suite.materials.lot_count()
+    body = {
+        "records": [
+            _wood(),
+            _wood(material="20 01 39", source="municipal_collection", quantity=1.2),
+        ]
+    }
+    reply = gw.client.post(
+        "/api/pilots/LEU/intakes?wait=indexed", json=body, headers=gw.as_("alice")
+    )
+    assert reply.status_code == 201, reply.text
+    out = reply.json()
+    assert out["records"] == 2 and out["lots"] == [before + 1, before + 2]
+    assert out["tx_hash"].startswith("0x") and out["indexed"] is True
+    assert [lot["grams"] for lot in out["indexed_lots"]] == [2_500, 1_200]
+    lot = gw.suite.materials.lot(before + 1)
+    assert (lot.holder, lot.grams) == (gw.alice.address, 2_500)
+
+
+def test_transform_transfer_dispatch_contribution(gw: Gateway) -> None:
+    lot = _fresh_lot(gw, 10_000)
+    made = gw.client.post("/api/pilots/LEU/transformations", headers=gw.as_("alice"), json={"records": [{
+        "inputs": [{"lot_id": lot, "quantity": 10}], "outputs": [{"material": "P-JOINERY", "quantity": 9.5}],
+        "loss": 0.5, "unit": "kg"}]})  # fmt: skip
+    assert made.status_code == 201, made.text
+    product = made.json()["lots"][0]
+    assert gw.suite.materials.lot(lot).grams == 0 and gw.suite.materials.lot(product).grams == 9_500
+    moved = gw.client.post("/api/pilots/LEU/transfers", headers=gw.as_("alice"), json={"records": [
+        {"lot_id": product, "to": gw.bob.address, "quantity": 1500, "unit": "g"}]})  # fmt: skip
+    assert moved.status_code == 201, moved.text
+    assert gw.suite.materials.lot(moved.json()["lots"][0]).holder == gw.bob.address
+    gone = gw.client.post("/api/pilots/LEU/dispatches", headers=gw.as_("alice"), json={"records": [
+        {"lot_id": product, "quantity": 8, "unit": "kg", "fate": "in_use"}]})  # fmt: skip
+    assert gone.status_code == 201, gone.text
+    assert gw.suite.materials.lot(product).grams == 0
+    done = gw.client.post("/api/pilots/LEU/contributions", headers=gw.as_("alice"),
+                          json={"records": [{"kind": "repair", "amount": 90}, {"kind": "workshop", "amount": 12}]})  # fmt: skip
+    assert done.status_code == 201, done.text
+    assert [e["args"]["amount"] for e in done.json()["events"]] == [90, 12]
+
+
+def test_vocabulary_names_match_the_ledger() -> None:
+    assert set(SourceName.__args__) == {s.name.lower() for s in Source}
+    assert set(FateName.__args__) == {f.name.lower() for f in Fate}
+    assert set(KindName.__args__) == {k.name.lower() for k in ContributionKind}
+
+
+# ---- authentication and roles -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-API-Key": "ll_not-a-key"},
+        {"Authorization": "Bearer v1.0xabc.1.deadbeef"},
+        {"Authorization": "Basic abc"},
+    ],
+)
+def test_writes_need_a_valid_credential(gw: Gateway, headers: dict[str, str]) -> None:
+    before = gw.suite.materials.lot_count()
+    reply = gw.client.post("/api/pilots/LEU/intakes", json={"records": [_wood()]}, headers=headers)
+    assert reply.status_code == 401 and reply.json()["error"]["code"] == "unauthorized"
+    assert gw.suite.materials.lot_count() == before
+
+
+def test_wrong_role_is_forbidden(gw: Gateway) -> None:
+    before = gw.suite.materials.lot_count()
+    outsider = gw.client.post(
+        "/api/pilots/LEU/intakes", json={"records": [_wood()]}, headers=gw.as_("outsider")
+    )
+    assert outsider.status_code == 403 and "not a maker of pilot 1" in outsider.text
+    other_pilot = gw.client.post(
+        "/api/pilots/THE/intakes", json={"records": [_wood()]}, headers=gw.as_("alice")
+    )
+    assert other_pilot.status_code == 403
+    no_custody = gw.client.post(
+        "/api/pilots/LEU/intakes", json={"records": [_wood()]}, headers=gw.as_("bob")
+    )
+    assert no_custody.status_code == 403 and "/api/relay" in no_custody.text
+    assert gw.suite.materials.lot_count() == before
+
+
+def _siwe(gw: Gateway, signer: LocalAccount, *, nonce: str | None = None, chain_id: int | None = None,
+          domain: str = "testserver", expires: timedelta = timedelta(minutes=10)) -> str:  # fmt: skip
+    nonce = nonce or gw.client.get("/api/auth/nonce").json()["nonce"]
+    now = datetime.now(UTC)
+    return (
+        f"{domain} wants you to sign in with your Ethereum account:\n{signer.address}\n\n"
+        f"Sign in to LoopLedger.\n\nURI: http://{domain}/maker\nVersion: 1\n"
+        f"Chain ID: {chain_id or gw.suite.manifest.chain_id}\nNonce: {nonce}\n"
+        f"Issued At: {now.isoformat().replace('+00:00', 'Z')}\n"
+        f"Expiration Time: {(now + expires).isoformat().replace('+00:00', 'Z')}"
+    )
+
+
+def _sign(signer: LocalAccount, message: str) -> str:
+    return "0x" + bytes(signer.sign_message(encode_defunct(text=message)).signature).hex()
+
+
+def test_sign_in_with_ethereum(gw: Gateway) -> None:
+    message = _siwe(gw, gw.alice)
+    session = gw.client.post(
+        "/api/auth/siwe", json={"message": message, "signature": _sign(gw.alice, message)}
+    )
+    assert session.status_code == 200, session.text
+    token = session.json()["token"]
+    me = gw.client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["address"] == gw.alice.address and "maker" in me["roles"]["LEU"]
+    reply = gw.client.post("/api/pilots/LEU/intakes", json={"records": [_wood()]},
+                           headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert reply.status_code == 201
+    # The same message again: its nonce is spent.
+    again = gw.client.post(
+        "/api/auth/siwe", json={"message": message, "signature": _sign(gw.alice, message)}
+    )
+    assert again.status_code == 401 and "nonce" in again.text
+    # A tampered token is refused.
+    forged = token.replace(gw.alice.address, gw.bob.address)
+    assert (
+        gw.client.get("/api/auth/me", headers={"Authorization": f"Bearer {forged}"}).status_code
+        == 401
+    )
+
+
+@pytest.mark.parametrize(
+    "fault", ["other_signer", "chain", "domain", "expired", "unknown_nonce", "garbled"]
+)
+def test_sign_in_rejections(gw: Gateway, fault: str) -> None:
+    signer = gw.alice
+    message = {
+        "chain": lambda: _siwe(gw, signer, chain_id=5),
+        "domain": lambda: _siwe(gw, signer, domain="evil.example"),
+        "expired": lambda: _siwe(gw, signer, expires=timedelta(seconds=-1)),
+        "unknown_nonce": lambda: _siwe(gw, signer, nonce="abcdefgh1234"),
+        "garbled": lambda: "hello",
+    }.get(fault, lambda: _siwe(gw, signer))()
+    key = Account.create() if fault == "other_signer" else signer
+    reply = gw.client.post(
+        "/api/auth/siwe", json={"message": message, "signature": _sign(key, message)}
+    )
+    assert reply.status_code == 401, reply.text
+    assert reply.json()["error"]["code"] == "unauthorized"
+
+
+# ---- validation: 422 per field, nothing sent -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        (_wood(material="99 99 99"), "records.0.material"),
+        (_wood(quantity=0), "body.records.0.quantity"),
+        (_wood(quantity=1.0005), "body.records.0"),
+        (_wood(unit="lb"), "body.records.0.unit"),
+        (_wood(source="meteorite"), "body.records.0.source"),
+        (_wood(evidence="0x1234"), "body.records.0.evidence"),
+        (_wood(colour="red"), "body.records.0.colour"),
+    ],
+)
+def test_bad_intakes_are_422_per_field(gw: Gateway, record: dict[str, Any], field: str) -> None:
+    before = gw.suite.materials.lot_count()
+    reply = gw.client.post(
+        "/api/pilots/LEU/intakes", json={"records": [_wood(), record]}, headers=gw.as_("alice")
+    )
+    assert reply.status_code == 422, reply.text
+    body = reply.json()["error"]
+    assert body["code"] == "invalid_input"
+    fields = _error_fields(reply)
+    expected = field.replace("records.0", "records.1")
+    assert any(f.startswith(expected) for f in fields), fields
+    assert gw.suite.materials.lot_count() == before
+
+
+def test_transform_checks_mass_balance_and_holdings(gw: Gateway) -> None:
+    lot = _fresh_lot(gw, 4_000)
+    foreign = 5  # lot 5 of the story is held by bob
+    before = gw.suite.materials.lot_count()
+    reply = gw.client.post("/api/pilots/LEU/transformations", headers=gw.as_("alice"), json={"records": [
+        {"inputs": [{"lot_id": lot, "quantity": 4}], "outputs": [{"material": "P-JOINERY", "quantity": 3}], "loss": 0.5},
+        {"inputs": [{"lot_id": foreign, "quantity": 1}], "outputs": [{"material": "P-JOINERY", "quantity": 1}]},
+        {"inputs": [{"lot_id": lot, "quantity": 1}], "outputs": [{"material": "P-JOINERY", "quantity": 1}]},
+    ]})  # fmt: skip
+    assert reply.status_code == 422
+    fields = _error_fields(reply)
+    assert "mass balance" in fields["records.0"] and "differs by 500 g" in fields["records.0"]
+    assert "held by" in fields["records.1.inputs.0.lot_id"]
+    assert "0 g left" in fields["records.2.inputs.0.lot_id"]  # the first record drew it all
+    assert gw.suite.materials.lot_count() == before and gw.suite.materials.lot(lot).grams == 4_000
+
+
+def test_overdrawn_dispatch_and_unknown_lot(gw: Gateway) -> None:
+    lot = _fresh_lot(gw, 1_000)
+    reply = gw.client.post("/api/pilots/LEU/dispatches", headers=gw.as_("alice"), json={"records": [
+        {"lot_id": lot, "quantity": 600, "unit": "g", "fate": "recycled"},
+        {"lot_id": lot, "quantity": 600, "unit": "g", "fate": "recycled"},
+        {"lot_id": 10**9, "quantity": 1, "unit": "g", "fate": "recycled"}]})  # fmt: skip
+    assert reply.status_code == 422
+    fields = _error_fields(reply)
+    assert (
+        "400 g left" in fields["records.1.lot_id"]
+        and "does not exist" in fields["records.2.lot_id"]
+    )
+    assert gw.suite.materials.lot(lot).grams == 1_000
+
+
+def test_transfer_to_a_non_maker_is_refused(gw: Gateway) -> None:
+    lot = _fresh_lot(gw, 1_000)
+    reply = gw.client.post("/api/pilots/LEU/transfers", headers=gw.as_("alice"), json={"records": [
+        {"lot_id": lot, "to": gw.outsider.address, "quantity": 1, "unit": "kg"}]})  # fmt: skip
+    assert reply.status_code == 422 and "not a maker" in _error_fields(reply)["records.0.to"]
+
+
+# ---- idempotency and rate limits ----------------------------------------------------------------
+
+
+def test_idempotent_retry_records_once(gw: Gateway) -> None:
+    before = gw.suite.materials.lot_count()
+    headers = {**gw.as_("alice"), "Idempotency-Key": "intake-2026-11-22-001"}
+    first = gw.client.post("/api/pilots/LEU/intakes", json={"records": [_wood()]}, headers=headers)
+    second = gw.client.post("/api/pilots/LEU/intakes", json={"records": [_wood()]}, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert first.json()["tx_hash"] == second.json()["tx_hash"]
+    assert gw.suite.materials.lot_count() == before + 1
+    changed = gw.client.post(
+        "/api/pilots/LEU/intakes", json={"records": [_wood(quantity=3)]}, headers=headers
+    )
+    assert changed.status_code == 422 and "different request" in changed.text
+    # A request that failed validation releases its key, so the corrected one goes through.
+    retry = {**gw.as_("alice"), "Idempotency-Key": "intake-2026-11-22-002"}
+    bad = gw.client.post(
+        "/api/pilots/LEU/intakes", json={"records": [_wood(material="00 00 00")]}, headers=retry
+    )
+    assert bad.status_code == 422
+    good = gw.client.post(
+        "/api/pilots/LEU/intakes", json={"records": [_wood(material="00 00 00")]}, headers=retry
+    )
+    assert good.status_code == 422  # same body, same answer, still nothing recorded
+    assert gw.suite.materials.lot_count() == before + 1
+
+
+def test_rate_limit_per_account(gw: Gateway) -> None:
+    saved = gw.writes.limiter
+    gw.writes.limiter = RateLimiter(rate=0.01, burst=1)
+    try:
+        first = gw.client.post("/api/pilots/LEU/contributions", headers=gw.as_("alice"),
+                               json={"records": [{"kind": "mentoring", "amount": 30}]})  # fmt: skip
+        second = gw.client.post("/api/pilots/LEU/contributions", headers=gw.as_("alice"),
+                                json={"records": [{"kind": "mentoring", "amount": 30}]})  # fmt: skip
+        other = gw.client.post(
+            "/api/pilots/LEU/redemptions", headers=gw.as_("member"), json={"reward_id": 10**6}
+        )
+    finally:
+        gw.writes.limiter = saved
+    assert first.status_code == 201
+    assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 1
+    assert second.json()["error"]["code"] == "rate_limited"
+    assert other.status_code == 422  # another account is not limited by alice's writes
+
+
+# ---- relayed requests and batching --------------------------------------------------------------
+
+
+def test_relay_of_self_signed_requests(gw: Gateway) -> None:
+    wood = gw.suite.manifest.materials["17 02 01"]
+    call = gw.suite.materials.call_data(
+        "intake", LEUVEN, wood, int(Source.DONATION), 777, b"\x00" * 32
+    )
+    request = gw.suite.tx.request_for(gw.bob, call)
+    wire = {
+        **request,
+        "data": "0x" + request["data"].hex(),
+        "signature": "0x" + request["signature"].hex(),
+    }
+    reply = gw.client.post("/api/relay", json={"requests": [wire]})
+    assert reply.status_code == 201, reply.text
+    lot = reply.json()["lots"][0]
+    assert gw.suite.materials.lot(lot).holder == gw.bob.address  # attributed to the signer
+    replayed = gw.client.post("/api/relay", json={"requests": [wire]})
+    assert replayed.status_code == 422 and "requests.0.signature" in _error_fields(replayed)
+    forged = {**wire, "gas": wire["gas"] + 1}
+    assert gw.client.post("/api/relay", json={"requests": [forged]}).status_code == 422
+
+
+def test_concurrent_writes_share_transactions(gw: Gateway) -> None:
+    before_batches, before = gw.writes.batcher.batches, gw.suite.materials.lot_count()
+
+    def post(i: int) -> int:
+        reply = gw.client.post("/api/pilots/LEU/intakes", headers=gw.as_("alice"),
+                               json={"records": [_wood(quantity=i + 1, unit="g") for _ in range(5)]})  # fmt: skip
+        assert reply.status_code == 201, reply.text
+        return int(reply.json()["block_number"])
+
+    with ThreadPoolExecutor(8) as pool:
+        blocks = list(pool.map(post, range(16)))
+    assert gw.suite.materials.lot_count() == before + 80
+    assert gw.writes.batcher.batches - before_batches < 16  # several requests per transaction
+    assert len(set(blocks)) < 16
+
+
+# ---- members ------------------------------------------------------------------------------------
+
+
+def test_wallet_rewards_redeem_and_receipt(gw: Gateway) -> None:
+    wallet = gw.client.get(f"/api/accounts/{gw.member.address}/wallet").json()
+    assert wallet["balance"] == gw.suite.token.balance_of(gw.member.address) == 100
+    rewards = gw.client.get("/api/pilots/LEU/rewards?available=true").json()
+    reward = rewards[0]
+    assert (reward["cost"], reward["stock"]) == (30, 2)
+    headers = {**gw.as_("member"), "Idempotency-Key": "redeem-1"}
+    redeemed = gw.client.post(
+        "/api/pilots/LEU/redemptions", json={"reward_id": reward["reward_id"]}, headers=headers
+    )
+    assert redeemed.status_code == 201, redeemed.text
+    again = gw.client.post(
+        "/api/pilots/LEU/redemptions", json={"reward_id": reward["reward_id"]}, headers=headers
+    )
+    assert again.json()["redemption_id"] == redeemed.json()["redemption_id"]
+    assert gw.suite.token.balance_of(gw.member.address) == 70  # redeemed once
+    assert gw.state.wait_indexed(redeemed.json()["block_number"])
+    receipt = gw.client.get(f"/api/redemptions/{redeemed.json()['redemption_id']}").json()
+    assert (
+        receipt["member"] == gw.member.address
+        and receipt["cost"] == 30
+        and receipt["fulfilled"] is False
+    )
+    after = gw.client.get("/api/pilots/LEU/rewards").json()[0]
+    assert after["stock"] == 1 and after["redemptions"] == 1
+    wallet = gw.client.get(f"/api/accounts/{gw.member.address}/wallet?limit=1").json()
+    assert (
+        wallet["balance"] == 70
+        and wallet["history"]["count"] == 2
+        and len(wallet["history"]["data"]) == 1
+    )
+    assert wallet["history"]["data"][0]["kind"] == "redemption"
+    poor = gw.client.post("/api/pilots/LEU/redemptions", json={"reward_id": reward["reward_id"]},
+                          headers=gw.as_("outsider"))  # fmt: skip
+    assert poor.status_code == 422 and "balance is 0" in poor.text
+    assert gw.client.get("/api/redemptions/12345").status_code == 404
+
+
+# ---- auditors -----------------------------------------------------------------------------------
+
+
+def test_trail_and_lists(gw: Gateway) -> None:
+    trail = gw.client.get("/api/lots/1/trail").json()
+    actions = [s["action"] for s in trail["trail"]]
+    assert (
+        actions[0] == "intake" and "consumed_by_transformation" in actions and "transfer" in actions
+    )
+    assert all(s["tx_hash"].startswith("0x") and s["block_number"] > 0 for s in trail["trail"])
+    page = gw.client.get(f"/api/pilots/LEU/lots?holder={gw.bob.address}&limit=2").json()
+    assert page["limit"] == 2 and len(page["data"]) <= 2 and page["count"] >= 2
+    assert all(row["holder"] == gw.bob.address for row in page["data"])
+    assert gw.client.get("/api/lots/999999/trail").status_code == 404
+
+
+def test_verify_endpoint_reports_tampering(gw: Gateway) -> None:
+    head = int(gw.suite.chain.w3.eth.block_number)
+    assert gw.state.wait_indexed(head)
+    clean = gw.client.get("/api/audit/verify").json()
+    assert clean["ok"] is True and clean["rows_checked"] > 20 and clean["mismatches"] == []
+    intake = gw.store.tables["intake"]
+    with gw.store.engine.begin() as conn:
+        row = conn.execute(select(intake).where(intake.c.lot_id == 1)).mappings().one()
+        conn.execute(update(intake).where(intake.c.lot_id == 1).values(grams=row["grams"] + 1))
+    try:
+        report = gw.client.get("/api/audit/verify?pilot=LEU").json()
+        assert report["ok"] is False
+        changed = [m for m in report["mismatches"] if m["table"] == "intake"]
+        assert len(changed) == 1 and changed[0]["fields"] == {
+            "grams": {"store": 10_001, "chain": 10_000}
+        }
+        assert changed[0]["tx_hash"] == row["tx_hash"]
+    finally:
+        with gw.store.engine.begin() as conn:
+            conn.execute(delete(intake).where(intake.c.lot_id == 1))
+            conn.execute(insert(intake).values(**row))
+    assert gw.client.get("/api/audit/verify?from_block=10&to_block=5").status_code == 422
+
+
+def test_openapi_lists_every_endpoint(gw: Gateway, tmp_path: Path) -> None:
+    spec = gw.client.get("/openapi.json").json()
+    paths = set(spec["paths"])
+    assert {"/api/pilots/{pilot}/intakes", "/api/pilots/{pilot}/transformations", "/api/relay",
+            "/api/auth/siwe", "/api/accounts/{address}/wallet", "/api/redemptions/{redemption_id}",
+            "/api/audit/verify", "/api/lots/{lot_id}/trail"} <= paths  # fmt: skip
+
+
+def test_a_failing_job_fails_alone_in_its_batch(gw: Gateway) -> None:
+    from ledger.contract_errors import ContractRevert
+    from ledger.relay import Job, RelayBatcher
+
+    wood = gw.suite.manifest.materials["17 02 01"]
+    good = gw.suite.materials.call_data(
+        "intake", LEUVEN, wood, int(Source.DONATION), 321, b"\x00" * 32
+    )
+    bad = gw.suite.materials.call_data(
+        "dispatch", 5, 1, int(Fate.RECYCLED), b"\x00" * 32
+    )  # bob's lot
+    batcher = RelayBatcher(gw.suite, window=0.5).start()
+    try:
+        jobs = [Job(signer=gw.alice, calls=[(good, 400_000)]), Job(signer=gw.alice, calls=[(bad, 400_000)]),
+                Job(signer=gw.alice, calls=[(good, 400_000)])]  # fmt: skip
+        futures = [batcher.submit(job) for job in jobs]
+        ok_first, ok_last = futures[0].result(60), futures[2].result(60)
+        with pytest.raises(ContractRevert):
+            futures[1].result(60)
+    finally:
+        batcher.stop()
+    assert ok_first.tx_hash != ok_last.tx_hash or ok_first.events != ok_last.events
+    lots = [
+        e.args["lotId"]
+        for r in (ok_first, ok_last)
+        for e in r.all_events()
+        if e.name == "MaterialTakenIn"
+    ]
+    assert len(lots) == 2 and all(
+        gw.suite.materials.lot(lot).holder == gw.alice.address for lot in lots
+    )
