@@ -287,8 +287,10 @@ def up(
 
     import uvicorn
 
+    from api.custody import DemoCustody, demo_access
     from api.main import create_app
     from api.state import GatewayState
+    from api.writes import start_write_service
     from ledger.chain import _port_free
     from ledger.indexer import indexer_for
     from ledger.runtime import open_runtime
@@ -321,20 +323,35 @@ def up(
         stop = threading.Event()
         follower = indexer_for(rt.suite, store, confirmations=settings.confirmations)
         thread = threading.Thread(
-            target=follower.run, kwargs={"follow": True, "stop": stop}, daemon=True
+            target=follower.run, kwargs={"follow": True, "stop": stop, "poll": 0.2}, daemon=True
         )
         thread.start()
-        app = create_app(GatewayState(store, rt.pilots))
+        custody = DemoCustody(settings.demo_seed, rt.pilots) if local else None
+        writes = start_write_service(rt.suite, data_dir=settings.data_path,
+                                     keystore_password=settings.keystore_password, demo_custody=custody)  # fmt: skip
+        app = create_app(GatewayState(store, rt.pilots, writes))
         base = f"http://{settings.api_host}:{settings.api_port}"
         console.print(f"[green]LoopLedger is up[/] on {rt.chain.label}")
         console.print(
             f"  municipalities  {base}/?pilot=LEU   (dashboard per pilot, comparison, CSV)"
         )
-        console.print(f"  auditors        {base}/api/lots/1/provenance   (provenance of any lot)")
-        console.print(f"  makers, apps    {base}/docs   (JSON API and OpenAPI)")
-        console.print(
-            f"  members         {base}/api/pilots   (pilots, points awarded and redeemed)"
-        )
+        if local:
+            access = demo_access(settings.data_path, store, rt.pilots, settings.demo_seed)
+            maker, member = access["LEU"]["maker"], access["LEU"]["member"]
+            console.print(f"  makers          {base}/maker#key={maker['key']}   (a Leuven maker)")
+            console.print(
+                f"  members         {base}/wallet#key={member['key']}   (a Leuven member)"
+            )
+            console.print(
+                f"                  demo keys of every pilot: {settings.data_path / 'demo-access.json'}"
+            )
+        else:
+            console.print(
+                f"  makers          {base}/maker   (sign in with an API key: loopledger keys issue)"
+            )
+            console.print(f"  members         {base}/wallet")
+        console.print(f"  auditors        {base}/audit   (provenance, trail, verification)")
+        console.print(f"  apps            {base}/docs   (JSON API and OpenAPI)")
         console.print("Ctrl-C stops everything; the next start finds the same data.")
         server = uvicorn.Server(
             uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning")
@@ -347,6 +364,156 @@ def up(
             stop.set()
             thread.join(timeout=10)
     console.print("stopped cleanly.")
+
+
+keys_app = typer.Typer(
+    help="Keys of the gateway: custodial signing keys and API keys.", no_args_is_help=True
+)
+audit_app = typer.Typer(help="Audit: verify the store against the chain.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+
+
+@keys_app.command("add")
+@friendly
+def keys_add(
+    name: Annotated[str, typer.Argument(help="name of the key, e.g. atelier-leuven")],
+    import_key: Annotated[
+        bool,
+        typer.Option("--import", help="read an existing private key (hex) from standard input"),
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create (or import) a maker's or member's signing key in the encrypted keystore."""
+    from ledger.keystore import Keystore
+
+    settings = _settings(data_dir=data_dir)
+    private = bytes.fromhex(sys.stdin.readline().strip().removeprefix("0x")) if import_key else None
+    account = Keystore(settings.data_path / "keys", settings.keystore_password).create(
+        name, private
+    )
+    console.print(
+        f"key {name!r}: {account.address} (grant it a role with the pilot admin, then issue an API key)"
+    )
+
+
+@keys_app.command("issue")
+@friendly
+def keys_issue(
+    address: Annotated[str, typer.Argument(help="the account the API key acts as")],
+    label: Annotated[str, typer.Option("--label", help="who holds the key")] = "",
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Issue an API key for an account; it is shown once, only its hash is stored."""
+    from eth_utils import is_address
+
+    from api.writes import issue_api_key
+    from ledger.store.db import Store
+
+    if not is_address(address):
+        raise LedgerError(f"{address!r} is not an Ethereum address (0x and 40 hex digits)")
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    key = issue_api_key(Store.open(settings.effective_database_url), address, label or address)
+    typer.echo(key)
+
+
+@keys_app.command("revoke")
+@friendly
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="the API key to revoke")],
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Revoke an API key."""
+    from sqlalchemy import update
+
+    from api.auth import hash_api_key
+    from ledger.store.db import Store
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    store = Store.open(settings.effective_database_url)
+    table = store.tables["api_key"]
+    with store.engine.begin() as conn:
+        changed = conn.execute(
+            update(table).where(table.c.key_hash == hash_api_key(key)).values(revoked=True)
+        )
+    if changed.rowcount == 0:
+        raise LedgerError("no such API key")
+    console.print("revoked")
+
+
+@audit_app.command("verify")
+@friendly
+def audit_verify(
+    pilot: Annotated[str | None, typer.Option("--pilot", help="pilot code (default: all)")] = None,
+    from_block: Annotated[
+        int | None, typer.Option("--from-block", help="default: the deployment block")
+    ] = None,
+    to_block: Annotated[
+        int | None, typer.Option("--to-block", help="default: the indexed block")
+    ] = None,
+    gateway: Annotated[
+        str | None,
+        typer.Option("--gateway", help="also check the figures a running gateway publishes"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Re-read the chain and compare every row, lot and headline metric with the store (and a
+    gateway's published figures). Exit code 0 only when everything matches."""
+    import json
+
+    import httpx
+
+    from ledger.audit.verify import verify
+    from ledger.runtime import open_runtime
+    from ledger.store.db import Store
+
+    settings = _settings(chain, data_dir, database_url=database_url)
+    with open_runtime(settings) as rt:
+        known = {p.code: p.id for p in rt.pilots}
+        pilot_id = None
+        if pilot is not None:
+            if pilot.upper() not in known:
+                raise LedgerError(f"unknown pilot {pilot!r}: use one of {', '.join(known)}")
+            pilot_id = known[pilot.upper()]
+        published = None
+        if gateway is not None:
+            try:
+                body = (
+                    httpx.get(f"{gateway.rstrip('/')}/api/pilots", timeout=60)
+                    .raise_for_status()
+                    .json()
+                )
+            except httpx.HTTPError as exc:
+                raise LedgerError(f"cannot read the gateway's figures at {gateway}: {exc}") from exc
+            published = {int(p["id"]): p["metrics"] for p in body["data"]}
+        store = Store.open(settings.effective_database_url)
+        with console.status("reading the chain") as status:
+            report = verify(rt.suite, store, from_block=from_block, to_block=to_block, pilot=pilot_id,
+                            pilot_ids=list(known.values()), published=published,
+                            progress=lambda b: status.update(f"reading the chain: block {b:,}"))  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2, default=str))
+    else:
+        for mismatch in report.mismatches:
+            console.print(
+                f"[red]mismatch[/] {mismatch.describe()}", highlight=False, soft_wrap=True
+            )
+        lots = f", {report.lots_checked:,} lots" if report.lots_checked is not None else ""
+        figures = f", {report.metrics_checked:,} figures" if report.metrics_checked else ""
+        verdict = (
+            "[green]everything matches[/]"
+            if report.ok
+            else f"[red]{len(report.mismatches)} mismatches[/]"
+        )
+        console.print(f"blocks {report.from_block:,}..{report.to_block:,}: {report.events:,} events, "
+                      f"{report.rows_checked:,} rows{lots}{figures} checked: {verdict}")  # fmt: skip
+    if not report.ok:
+        raise typer.Exit(code=1)
 
 
 def main() -> None:

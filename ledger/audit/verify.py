@@ -17,12 +17,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ledger.circularity.graph import build_flow_graph
+from ledger.circularity.period import Period
+from ledger.circularity.records import FlowRecords, load_records, records_from_rows
+from ledger.circularity.report import headline
 from ledger.clients import Suite
 from ledger.indexer.extract import RpcSource, as_int
 from ledger.indexer.rows import apply_to_lots, rows_of
 from ledger.store.db import EVENT_TABLES, Store
 
-__all__ = ["Mismatch", "VerifyReport", "chain_rows", "verify"]
+__all__ = ["Mismatch", "VerifyReport", "chain_rows", "compare_metrics", "pilot_headlines", "verify"]
 
 #: Tables keyed by a row's own log; the transformation's children are keyed by (id, position).
 CHILD_TABLES = {"transformation_input", "transformation_output"}
@@ -40,6 +44,12 @@ class Mismatch:
     fields: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def describe(self) -> str:
+        if self.block_number is None and self.kind == "changed":
+            changes = "; ".join(
+                f"{f}: " + ", ".join(f"{k} {v!r}" for k, v in vals.items())
+                for f, vals in self.fields.items()
+            )
+            return f"{self.table} of {self.key}: {changes}"
         where = f"block {self.block_number}"
         if self.tx_hash is not None:
             where += f", tx {self.tx_hash}, log {self.log_index}"
@@ -66,6 +76,7 @@ class VerifyReport:
     rows_checked: int = 0
     tables: list[str] = field(default_factory=list)
     lots_checked: int | None = None
+    metrics_checked: int | None = None
     mismatches: list[Mismatch] = field(default_factory=list)
 
     @property
@@ -74,7 +85,8 @@ class VerifyReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "from_block": self.from_block, "to_block": self.to_block, "events": self.events,
-                "rows_checked": self.rows_checked, "lots_checked": self.lots_checked, "tables": self.tables,
+                "rows_checked": self.rows_checked, "lots_checked": self.lots_checked,
+                "metrics_checked": self.metrics_checked, "tables": self.tables,
                 "mismatches": [m.as_dict() for m in self.mismatches]}  # fmt: skip
 
 
@@ -172,6 +184,45 @@ def _compare(name: str, chain: Iterable[dict[str, Any]], stored: Iterable[dict[s
         report.rows_checked += 1
 
 
+def pilot_headlines(records: FlowRecords, pilot_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Each pilot's headline metrics over all its records (what the gateway publishes)."""
+    everything = Period.parse("all")
+    return {
+        p: headline(build_flow_graph(records.for_pilot(p), everything, pilot=p)) for p in pilot_ids
+    }
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None:
+            return a is b
+        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)), abs(float(b)))
+    return bool(a == b)
+
+
+def compare_metrics(
+    expected: dict[int, dict[str, Any]],
+    found: dict[int, dict[str, Any]],
+    where: str,
+    report: VerifyReport,
+) -> None:
+    """Record every headline metric of `found` (store or gateway) that differs from the chain's."""
+    for pilot, metrics in expected.items():
+        other = found.get(pilot)
+        if other is None:
+            report.mismatches.append(
+                Mismatch("missing", f"{where} metrics", f"pilot {pilot}", None, None, None)
+            )
+            continue
+        diff = {name: {"store" if where == "store" else "gateway": other.get(name), "chain": value}
+                for name, value in metrics.items() if not _same(value, other.get(name))}  # fmt: skip
+        if diff:
+            report.mismatches.append(
+                Mismatch("changed", f"{where} metrics", f"pilot {pilot}", None, None, None, diff)
+            )
+        report.metrics_checked = (report.metrics_checked or 0) + len(metrics)
+
+
 def verify(
     suite: Suite,
     store: Store,
@@ -179,6 +230,8 @@ def verify(
     from_block: int | None = None,
     to_block: int | None = None,
     pilot: int | None = None,
+    pilot_ids: Iterable[int] = (),
+    published: dict[int, dict[str, Any]] | None = None,
     progress: Callable[[int], None] = lambda _: None,
 ) -> VerifyReport:
     """Compare the store with the chain over a block range (default: deployment to the store's
@@ -230,4 +283,15 @@ def verify(
                         Mismatch("changed", "lot", f"lot {lot_id}", block, None, None, diff)
                     )
         report.lots_checked = len(lots)
+        # The figures: recomputed from the chain's rows, from the store's, and as published.
+        ids = [pilot] if pilot is not None else list(pilot_ids)
+        if ids:
+            expected = pilot_headlines(records_from_rows(tables), ids)
+            compare_metrics(
+                expected, pilot_headlines(load_records(store.engine), ids), "store", report
+            )
+            if published is not None:
+                compare_metrics(
+                    expected, {p: published[p] for p in ids if p in published}, "gateway", report
+                )
     return report

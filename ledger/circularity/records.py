@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
 
-__all__ = ["FlowRecords", "load_records"]
+__all__ = ["FlowRecords", "load_records", "records_from_rows"]
 
 COLUMNS: dict[str, list[str]] = {
     "intakes": [
@@ -148,4 +150,40 @@ def load_records(engine: Engine) -> FlowRecords:
     """Read every flow record from the index store."""
     with engine.connect() as conn:
         frames = {name: pd.read_sql_query(query, conn) for name, query in _QUERIES.items()}
+    return FlowRecords.from_frames(**frames)
+
+
+def records_from_rows(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> FlowRecords:
+    """The same records from table rows held in memory (for example rebuilt from the chain by the
+    audit, which must not read them from the store)."""
+
+    def frame(name: str, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+        cols = COLUMNS[name]
+        return pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
+
+    transforms = {r["transform_id"]: r for r in tables.get("transformation", [])}
+
+    def joined(name: str, key: str) -> list[dict[str, Any]]:
+        out = []
+        for row in tables.get(key, []):
+            parent = transforms[row["transform_id"]]
+            out.append({**row, "ts": parent["ts"], "pilot_id": parent["pilot_id"], "maker": parent["maker"],
+                        "recycled_bp": parent["recycled_bp"]})  # fmt: skip
+        return out
+
+    frames = {
+        "intakes": frame("intakes", tables.get("intake", [])),
+        "transforms": frame("transforms", transforms.values()),
+        "inputs": frame("inputs", joined("inputs", "transformation_input")),
+        "outputs": frame("outputs", joined("outputs", "transformation_output")),
+        "transfers": frame("transfers", tables.get("transfer", [])),
+        "dispatches": frame("dispatches", tables.get("dispatch", [])),
+        "awards": frame("awards", tables.get("token_award", [])),
+        "redemptions": frame("redemptions", tables.get("redemption", [])),
+        "materials": frame("materials", tables.get("material_class", [])),
+    }
+    empty = FlowRecords.empty()
+    for name, value in frames.items():
+        if value.empty:
+            frames[name] = getattr(empty, name)
     return FlowRecords.from_frames(**frames)

@@ -1,0 +1,120 @@
+"""`audit verify`: the store is compared with the chain alone; tampering is reported exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, insert, select, update
+
+from ledger.audit.verify import pilot_headlines, verify
+from ledger.chain import AnvilChain
+from ledger.circularity.records import load_records
+from ledger.clients import Suite
+from ledger.indexer import indexer_for
+from ledger.store.db import Store
+from ledger.vocabulary import ContributionKind
+from tests.ledger.test_indexer import LEUVEN, story
+
+pytestmark = pytest.mark.anvil
+
+
+@pytest.fixture
+def indexed(anvil_suite: Suite, tmp_path: Path) -> tuple[Suite, Store]:
+    story(anvil_suite)
+    alice = anvil_suite.chain.accounts[8]
+    anvil_suite.contributions.record(alice, LEUVEN, ContributionKind.REPAIR, 45)
+    store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite'}")
+    indexer_for(anvil_suite, store).run()
+    return anvil_suite, store
+
+
+def test_an_untouched_store_matches(indexed: tuple[Suite, Store]) -> None:
+    suite, store = indexed
+    report = verify(suite, store, pilot_ids=range(1, 8))
+    assert report.ok, [m.describe() for m in report.mismatches]
+    assert report.rows_checked > 30 and report.lots_checked == 5 and report.metrics_checked
+    # The recomputed figures are the store's own.
+    assert pilot_headlines(load_records(store.engine), [LEUVEN])[LEUVEN]["inflow_kg"] == 12.0
+
+
+def test_changed_deleted_and_added_rows_are_each_reported(indexed: tuple[Suite, Store]) -> None:
+    suite, store = indexed
+    t = store.tables
+    with store.engine.begin() as conn:
+        dispatch = (
+            conn.execute(select(t["dispatch"]).order_by(t["dispatch"].c.block_number))
+            .mappings()
+            .first()
+        )
+        assert dispatch is not None
+        conn.execute(
+            update(t["dispatch"])
+            .where(t["dispatch"].c.tx_hash == dispatch["tx_hash"])
+            .values(fate=7)
+        )
+        contribution = conn.execute(select(t["contribution"])).mappings().one()
+        conn.execute(delete(t["contribution"]))
+        forged = {**contribution, "contribution_id": 99, "log_index": 77, "amount": 600}
+        conn.execute(insert(t["contribution"]).values(**forged))
+
+    report = verify(suite, store, pilot_ids=range(1, 8))
+    rows = {
+        (m.kind, m.table, m.tx_hash, m.log_index)
+        for m in report.mismatches
+        if m.block_number is not None
+    }
+    assert rows == {
+        ("changed", "dispatch", dispatch["tx_hash"], dispatch["log_index"]),
+        ("missing", "contribution", contribution["tx_hash"], contribution["log_index"]),
+        ("extra", "contribution", contribution["tx_hash"], 77),
+    }
+    changed = next(m for m in report.mismatches if m.kind == "changed" and m.table == "dispatch")
+    assert changed.fields == {"fate": {"store": 7, "chain": dispatch["fate"]}}
+    # A landfilled dispatch changes the published figures, and the audit says so.
+    figures = [m for m in report.mismatches if m.table == "store metrics"]
+    assert len(figures) == 1 and figures[0].key == f"pilot {LEUVEN}"
+    assert "circular_outflow_rate" in figures[0].fields
+
+
+def test_a_block_range_and_a_pilot_narrow_the_check(indexed: tuple[Suite, Store]) -> None:
+    suite, store = indexed
+    t = store.tables
+    with store.engine.begin() as conn:
+        conn.execute(update(t["pilot"]).where(t["pilot"].c.pilot_id == 2).values(name="Forged"))
+    assert not verify(suite, store).ok
+    assert verify(suite, store, pilot=LEUVEN).ok  # Thessaloniki's row is outside the filter
+    head = store.checkpoint()
+    assert head is not None
+    late = verify(suite, store, from_block=head.block_number - 2)  # after the pilots were added
+    assert late.ok and late.lots_checked is None
+
+
+def test_cli_exit_code_follows_the_verdict(indexed: tuple[Suite, Store], anvil_chain: AnvilChain,
+                                           tmp_path: Path) -> None:  # fmt: skip
+    suite, store = indexed
+    data = tmp_path / "audit"
+    data.mkdir()
+    (data / "deployment-rpc.json").write_text(suite.manifest.model_dump_json())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
+    env.update({"LOOPLEDGER_CHAIN": anvil_chain.url, "LOOPLEDGER_CHAIN_ID": "31337",
+                "LOOPLEDGER_DATA_DIR": str(data),
+                "LOOPLEDGER_DATABASE_URL": str(store.engine.url)})  # fmt: skip
+    command = [str(Path(sys.executable).parent / "loopledger"), "audit", "verify"]
+    clean = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "everything matches" in clean.stderr
+    t = store.tables["intake"]
+    with store.engine.begin() as conn:
+        conn.execute(update(t).where(t.c.lot_id == 2).values(maker="0x" + "00" * 20))
+    broken = subprocess.run(
+        [*command, "--json"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert broken.returncode == 1
+    report = json.loads(broken.stdout)
+    intake = [m for m in report["mismatches"] if m["table"] == "intake"]
+    assert len(intake) == 1 and intake[0]["fields"]["maker"]["store"] == "0x" + "00" * 20
