@@ -10,7 +10,7 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: setup run test lint typecheck forge-test pytest gas snapshot clean
+.PHONY: setup browser run test lint typecheck forge-test pytest gas snapshot clean
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -27,7 +27,20 @@ $(NPM_STAMP): package.json package-lock.json
 run: setup
 	$(BIN)/loopledger up
 
-test: setup lint typecheck forge-test pytest
+test: setup browser lint typecheck forge-test pytest
+
+# Browser tests drive Debian's Chromium through Playwright (no browser download: only package
+# registries are reachable). Installed once from Debian's packages when it is missing.
+browser: $(BROWSER_STAMP)
+
+$(BROWSER_STAMP): $(PY_STAMP)
+	@if ! command -v chromium >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "installing Debian's chromium for the browser tests"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@chromium --version
+	@touch $@
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check ledger api pilots scripts tests
@@ -39,7 +52,7 @@ typecheck: $(PY_STAMP)
 forge-test: $(NPM_STAMP)
 	FOUNDRY_PROFILE=ci $(FORGE) test
 
-pytest: setup
+pytest: setup browser
 	$(BIN)/pytest -q
 
 gas: setup

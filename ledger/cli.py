@@ -331,27 +331,21 @@ def up(
                                      keystore_password=settings.keystore_password, demo_custody=custody)  # fmt: skip
         app = create_app(GatewayState(store, rt.pilots, writes))
         base = f"http://{settings.api_host}:{settings.api_port}"
-        console.print(f"[green]LoopLedger is up[/] on {rt.chain.label}")
-        console.print(
-            f"  municipalities  {base}/?pilot=LEU   (dashboard per pilot, comparison, CSV)"
-        )
+        lines = [f"[green]LoopLedger is up[/] on {rt.chain.label}",
+                 f"  municipalities  {base}/?pilot=LEU   (dashboard per pilot, comparison, CSV)"]  # fmt: skip
         if local:
             access = demo_access(settings.data_path, store, rt.pilots, settings.demo_seed)
             maker, member = access["LEU"]["maker"], access["LEU"]["member"]
-            console.print(f"  makers          {base}/maker#key={maker['key']}   (a Leuven maker)")
-            console.print(
-                f"  members         {base}/wallet#key={member['key']}   (a Leuven member)"
-            )
-            console.print(
-                f"                  demo keys of every pilot: {settings.data_path / 'demo-access.json'}"
-            )
+            lines += [f"  makers          {base}/maker#key={maker['key']}   (a Leuven maker)",
+                      f"  members         {base}/wallet#key={member['key']}   (a Leuven member)",
+                      f"                  demo keys of every pilot: {settings.data_path / 'demo-access.json'}"]  # fmt: skip
         else:
-            console.print(
-                f"  makers          {base}/maker   (sign in with an API key: loopledger keys issue)"
-            )
-            console.print(f"  members         {base}/wallet")
-        console.print(f"  auditors        {base}/audit   (provenance, trail, verification)")
-        console.print(f"  apps            {base}/docs   (JSON API and OpenAPI)")
+            lines += [f"  makers          {base}/maker   (sign in with an API key: loopledger keys issue)",
+                      f"  members         {base}/wallet"]  # fmt: skip
+        lines += [f"  auditors        {base}/audit   (provenance, trail, verification)",
+                  f"  apps            {base}/docs   (JSON API and OpenAPI)"]  # fmt: skip
+        for line in lines:
+            console.print(line, soft_wrap=True, highlight=False)
         console.print("Ctrl-C stops everything; the next start finds the same data.")
         server = uvicorn.Server(
             uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any, cast
 
 from fastapi import APIRouter, HTTPException
@@ -28,4 +29,25 @@ def lot_provenance(state: StateDep, lot_id: int) -> dict[str, Any]:
         sources.append({"lot_id": source, "share": float(share), "maker": row["maker"], "pilot_id": int(row["pilot_id"]),
                         "material_id": int(row["material_id"]), "source": int(row["source"]), "grams": int(row["grams"]),
                         "ts": int(row["ts"])})  # fmt: skip
-    return {"lot_id": lot_id, "sources": sources, "share_total": float(sum(shares.values()))}
+    return {"lot_id": lot_id, "sources": sources, "share_total": float(sum(shares.values())),
+            "tree": _tree(graph, lot_id)}  # fmt: skip
+
+
+TREE_NODES = 500
+
+
+def _tree(graph: Any, lot_id: int) -> dict[str, Any]:
+    """The lot's parents, their parents, ..., each with its share of the root's mass."""
+    budget = [TREE_NODES]
+
+    def node(lot: int, share: Fraction) -> dict[str, Any]:
+        budget[0] -= 1
+        parents = list(graph.successors(lot))
+        out: dict[str, Any] = {"lot_id": lot, "share": float(share), "source": not parents}
+        if parents and budget[0] <= 0:
+            out["truncated"] = True
+        elif parents:
+            out["from"] = [node(p, share * graph.edges[lot, p]["share"]) for p in sorted(parents)]
+        return out
+
+    return node(lot_id, Fraction(1))

@@ -328,3 +328,10 @@ def list_lots(
         )
         data = [dict(r) for r in rows.mappings()]
     return Page(data=data, count=count, limit=limit, offset=offset)
+
+
+@router.get("/api/materials", tags=["lots"], summary="Material classes (codes) known to the ledger")
+def materials(state: StateDep) -> list[dict[str, Any]]:
+    frame = state.records().materials.sort_values("material_id")
+    return [{"material_id": int(m), "code": str(c), "kind": int(k)}
+            for m, c, k in zip(frame["material_id"], frame["code"], frame["kind"], strict=True)]  # fmt: skip

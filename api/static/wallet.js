@@ -1,0 +1,70 @@
+// The wallet page: balance, history and the reward catalogue; a redemption asks for confirmation
+// and ends with a receipt the reward partner can check.
+"use strict";
+
+let me = null;
+let pending = null;
+let balance = 0;
+
+async function refresh() {
+  const pilot = $("pilot").value;
+  const rewards = await api("GET", `/api/pilots/${pilot}/rewards`);
+  if (me) {
+    const wallet = await api("GET", `/api/accounts/${me.address}/wallet?limit=50`);
+    balance = wallet.balance;
+    $("balance").textContent = wallet.balance;
+    $("awarded").textContent = wallet.awarded;
+    $("redeemed").textContent = wallet.redeemed;
+    renderTable($("history"), wallet.history.data, [["ts", "When", when], ["kind", "What"], ["points", "Points"],
+      ["detail", "Reference", (v, r) => (r.kind === "redemption" ? `<a href="/receipt?id=${esc(v)}">receipt ${esc(v)}</a>` : "reason " + esc(v))],
+      ["tx_hash", "Transaction", (v) => `<code>${esc(short(v))}</code>`]]);
+  }
+  renderTable($("rewards"), rewards, [["reward_id", "Reward"], ["cost", "Cost (points)"], ["stock", "Left"],
+    ["expiry", "Until", when],
+    ["reward_id", "", (v, r) => (r.stock > 0 && !r.expired && me ? `<button data-reward="${esc(v)}" data-cost="${r.cost}"${r.cost > balance ? " disabled title=\"not enough points\"" : ""}>Redeem</button>` : "")]]);
+  for (const button of document.querySelectorAll("button[data-reward]")) {
+    button.addEventListener("click", () => ask(button.dataset.reward, Number(button.dataset.cost)));
+  }
+}
+
+function ask(rewardId, cost) {
+  pending = { rewardId, key: crypto.randomUUID() };
+  $("confirm-text").textContent = `Redeem reward ${rewardId} for ${cost} points? This cannot be undone.`;
+  $("confirm").hidden = false;
+}
+
+async function confirmRedeem() {
+  if (!pending) return;
+  $("confirm-yes").disabled = true;
+  try {
+    const out = await api("POST", `/api/pilots/${$("pilot").value}/redemptions`, { reward_id: Number(pending.rewardId) },
+      { "Idempotency-Key": pending.key });
+    $("result").className = "result ok";
+    $("result").innerHTML = `Redeemed: show the partner <a id="receipt-link" href="${esc(out.receipt_url)}">receipt ${esc(out.redemption_id)}</a> ` +
+      `(block ${out.block_number}, transaction <code>${esc(short(out.tx_hash))}</code>).`;
+    pending = null;
+    $("confirm").hidden = true;
+    await refresh();
+  } catch (err) {
+    showErrors($("result"), err);
+  } finally {
+    $("confirm-yes").disabled = false;
+  }
+}
+
+async function signIn() {
+  me = await whoAmI($("who"));
+  await refresh();
+}
+
+async function init() {
+  const pilots = await api("GET", "/api/pilots");
+  $("pilot").innerHTML = pilots.data.map((p) => `<option value="${p.code}">${esc(p.city)}</option>`).join("");
+  $("pilot").addEventListener("change", refresh);
+  $("confirm-yes").addEventListener("click", confirmRedeem);
+  $("confirm-no").addEventListener("click", () => { pending = null; $("confirm").hidden = true; });
+  $("signin").addEventListener("submit", (e) => { e.preventDefault(); setKey($("key").value.trim()); signIn(); });
+  await signIn();
+}
+
+init();
