@@ -12,12 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi import encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils.abi import get_abi_input_types
 
 from ledger.build import Artifact
 from ledger.chain import Chain
 from ledger.deploy import Manifest
+from ledger.errors import LedgerError
 from ledger.events import DecodedEvent, EventDecoder, fixed_bytes
 from ledger.transact import Call, Receipt, Transactor
 from ledger.vocabulary import ContributionKind, Fate, Role, Source
@@ -143,15 +146,40 @@ class _Client:
         self.contract = suite.chain.w3.eth.contract(
             address=to_checksum_address(self.address), abi=suite.artifacts[name].abi
         )
+        self.encoder = CallEncoder(suite.artifacts[name].abi)
 
     def call_data(self, fn: str, *args: Any) -> Call:
-        data = self.contract.encode_abi(fn, args=list(args))
-        return Call(self.address, bytes.fromhex(data[2:]))
+        return Call(self.address, self.encoder.encode(fn, args))
 
     def _send(self, actor: LocalAccount, fn: str, *args: Any, relay: bool = False) -> TxResult:
         call = self.call_data(fn, *args)
         receipt = self.suite.tx.relay(actor, call) if relay else self.suite.tx.transact(actor, call)
         return self.suite.result(receipt)
+
+
+class CallEncoder:
+    """Calldata straight from eth_abi with cached selectors and types: several times faster than
+    ``Contract.encode_abi``, which the gateway would otherwise pay on every record."""
+
+    def __init__(self, abi: Sequence[dict[str, Any]]) -> None:
+        functions = [f for f in abi if f.get("type") == "function"]
+        names = [f["name"] for f in functions]
+        self._functions: dict[str, tuple[bytes, list[str]]] = {}
+        for fn in functions:
+            if names.count(fn["name"]) == 1:  # overloaded names are not supported here
+                types = list(get_abi_input_types(fn))  # type: ignore[arg-type]
+                signature = f"{fn['name']}({','.join(types)})"
+                self._functions[fn["name"]] = (
+                    function_signature_to_4byte_selector(signature),
+                    types,
+                )
+
+    def encode(self, fn: str, args: Sequence[Any]) -> bytes:
+        try:
+            selector, types = self._functions[fn]
+        except KeyError:
+            raise LedgerError(f"no function {fn!r} with a single signature in this ABI") from None
+        return selector + encode(types, list(args))
 
 
 class RegistryClient(_Client):

@@ -33,6 +33,19 @@ BATCH_GAS = 24_000_000
 REQUEST_TTL = 3600
 
 
+#: Forwarder work per request beyond the call's own gas: signature recovery, nonce, event.
+REQUEST_OVERHEAD = 60_000
+
+
+def batch_gas(requests: Sequence[dict[str, Any]]) -> int:
+    """Gas for an `executeAll` of `requests`: each call's gas with the 1/63 the forwarder keeps
+    back (EIP-150), its overhead, calldata, and the transaction's base cost."""
+    calldata = sum(len(r["data"]) + len(r["signature"]) + 320 for r in requests)
+    return (
+        21_000 + 16 * calldata + sum(int(r["gas"]) * 64 // 63 + REQUEST_OVERHEAD for r in requests)
+    )
+
+
 @dataclass(frozen=True)
 class JobResult:
     tx_hash: str
@@ -52,6 +65,8 @@ class Job:
     calls: Sequence[tuple[Call, int]] = ()
     presigned: Sequence[dict[str, Any]] = ()
     future: Future[JobResult] = field(default_factory=Future)
+    #: (nonce, request) per call, signed when the job was submitted
+    signed: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def gas(self) -> int:
@@ -70,7 +85,11 @@ class RelayBatcher:
         self.window = window
         self.max_gas = max_gas
         self._queue: queue.Queue[Job | None] = queue.Queue()
-        self._nonces: dict[str, int] = {}
+        # Forwarder nonces of custodial signers: `_confirmed` is what the chain has used (read
+        # by the batching thread), `_allocated` what submissions have signed for so far.
+        self._confirmed: dict[str, int] = {}
+        self._allocated: dict[str, int] = {}
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.batches = 0
         self.requests = 0
@@ -92,8 +111,27 @@ class RelayBatcher:
             raise LedgerError("a job needs at least one call")
         if self._thread is None:
             raise LedgerError("the relay batcher is not running")
-        self._queue.put(job)
+        deadline = int(time.time()) + REQUEST_TTL
+        # Signing happens here, in the caller's thread, so the batching thread only sends.
+        # Nonces are allocated in submission order, which is the queue's order.
+        with self._lock:
+            if job.signer is not None:
+                address = job.signer.address
+                nonce = self._allocated.get(address)
+                if nonce is None:
+                    nonce = self._chain_nonce(address)
+                for call, gas in job.calls:
+                    job.signed.append((nonce, self.suite.tx.sign_request(
+                        job.signer, call, gas=gas, deadline=deadline, nonce=nonce)))  # fmt: skip
+                    nonce += 1
+                self._allocated[address] = nonce
+            self._queue.put(job)
         return job.future
+
+    def _chain_nonce(self, address: str) -> int:
+        forwarder = self.suite.tx.forwarder
+        assert forwarder is not None
+        return int(forwarder.functions.nonces(address).call())
 
     # ---- the batching thread --------------------------------------------------------------------
 
@@ -150,40 +188,56 @@ class RelayBatcher:
         for job, result in zip(jobs, results, strict=True):
             job.future.set_result(result)
 
-    def _next_nonce(self, address: str) -> int:
-        if address not in self._nonces:
-            forwarder = self.suite.tx.forwarder
-            assert forwarder is not None
-            self._nonces[address] = int(forwarder.functions.nonces(address).call())
-        nonce = self._nonces[address]
-        self._nonces[address] = nonce + 1
-        return nonce
-
     def _send(self, jobs: list[Job]) -> list[JobResult]:
         tx = self.suite.tx
         requests: list[dict[str, Any]] = []
         owners: list[int] = []
+        expected: dict[str, int] = {}  # next nonce per custodial signer
         deadline = int(time.time()) + REQUEST_TTL
-        signers = {to_checksum_address(r["from"]) for j in jobs for r in j.presigned}
-        signers |= {j.signer.address for j in jobs if j.signer is not None}
-        try:
-            for index, job in enumerate(jobs):
-                for call, gas in job.calls:
-                    assert job.signer is not None
-                    requests.append(tx.sign_request(job.signer, call, gas=gas, deadline=deadline,
-                                                    nonce=self._next_nonce(job.signer.address)))  # fmt: skip
-                    owners.append(index)
-                for request in job.presigned:
+        for index, job in enumerate(jobs):
+            if job.signer is not None:
+                address = job.signer.address
+                if address not in expected:
+                    known = self._confirmed.get(address)
+                    expected[address] = known if known is not None else self._chain_nonce(address)
+                for position, (nonce, request) in enumerate(job.signed):
+                    if nonce != expected[address]:
+                        # An earlier job of this signer failed: its nonces were never used.
+                        call, gas = job.calls[position]
+                        nonce = expected[address]
+                        request = tx.sign_request(
+                            job.signer, call, gas=gas, deadline=deadline, nonce=nonce
+                        )
+                        job.signed[position] = (nonce, request)
+                    expected[address] = nonce + 1
                     requests.append(request)
                     owners.append(index)
-            receipt = tx.submit_relayed(requests)
+            for request in job.presigned:
+                requests.append(request)
+                owners.append(index)
+        outsiders: set[str] = {to_checksum_address(r["from"]) for j in jobs for r in j.presigned}
+        try:
+            # One job is estimated by the node, which names the error of a failing call. A
+            # batch of jobs (each simulated when it was accepted) gets its gas computed, which
+            # saves an estimate per batch; should it revert after all, `_run_batch` retries
+            # the jobs one by one.
+            receipt = tx.submit_relayed(
+                requests, gas=None if len(jobs) == 1 else batch_gas(requests)
+            )
         except BaseException:
-            for signer in signers:  # the nonces were not used: read them again next time
-                self._nonces.pop(signer, None)
+            with self._lock:  # nothing was used: read those signers' nonces again next time
+                for gone in set(expected) | outsiders:
+                    self._confirmed.pop(gone, None)
+                    self._allocated.pop(gone, None)
             raise
-        for signer in signers:
-            if signer not in {j.signer.address for j in jobs if j.signer is not None}:
-                self._nonces.pop(signer, None)
+        with self._lock:
+            for who, nonce in expected.items():
+                self._confirmed[who] = nonce
+                if self._allocated.get(who, 0) < nonce:
+                    self._allocated[who] = nonce
+            for outsider in outsiders:
+                self._confirmed.pop(outsider, None)
+                self._allocated.pop(outsider, None)
         self.batches += 1
         self.requests += len(requests)
         decoded: TxResult = self.suite.result(receipt)

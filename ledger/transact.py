@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
-from eth_typing import HexStr
-from eth_utils import to_checksum_address
+from eth_typing import Hash32, HexStr
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 from web3.types import TxParams, TxReceipt
@@ -33,6 +34,12 @@ REVERTS = (ContractLogicError, TesterTransactionFailed)
 #: Gas a relayed call may use; the forwarder checks that the relayer supplied it.
 RELAYED_CALL_GAS = 2_000_000
 
+#: ERC2771Forwarder.ForwardRequestData, in ABI order.
+REQUEST_FIELDS = ("from", "to", "value", "gas", "deadline", "data", "signature")
+REQUEST_TYPE = "(address,address,uint256,uint256,uint48,bytes,bytes)"
+EXECUTE = function_signature_to_4byte_selector(f"execute({REQUEST_TYPE})")
+EXECUTE_ALL = function_signature_to_4byte_selector(f"executeAll({REQUEST_TYPE}[])")
+
 FORWARD_REQUEST_TYPES = {
     "ForwardRequest": [
         {"name": "from", "type": "address"},
@@ -44,6 +51,15 @@ FORWARD_REQUEST_TYPES = {
         {"name": "data", "type": "bytes"},
     ]
 }
+
+
+FORWARD_REQUEST_TYPEHASH = keccak(
+    text="ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,"
+    "uint48 deadline,bytes data)"
+)
+EIP712_DOMAIN_TYPEHASH = keccak(
+    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,7 @@ class Transactor:
         self._nonces: dict[str, int] = {}
         self._lock = threading.Lock()
         self._chain_id = int(w3.eth.chain_id)
+        self._domain: bytes | None = None
 
     # ---- direct -------------------------------------------------------------------------------
 
@@ -206,34 +223,45 @@ class Transactor:
     def sign_request(
         self, signer: LocalAccount, call: Call, *, gas: int, deadline: int, nonce: int
     ) -> dict[str, Any]:
-        """An ERC-2771 ForwardRequestData signed by `signer` (EIP-712)."""
+        """An ERC-2771 ForwardRequestData signed by `signer` (EIP-712).
+
+        The EIP-712 digest is hashed here directly (domain separator cached) and signed with
+        ``unsafe_sign_hash``: the same signature as ``sign_typed_data`` (a test compares them),
+        at a fraction of its cost, which matters when the gateway signs every request.
+        """
         if self.forwarder is None:
             raise LedgerError("no forwarder is configured for relayed requests")
-        domain = {
-            "name": "LoopLedger",
-            "version": "1",
-            "chainId": self._chain_id,
-            "verifyingContract": self.forwarder.address,
-        }
-        message = {
-            "from": signer.address,
-            "to": to_checksum_address(call.to),
-            "value": 0,
-            "gas": gas,
-            "nonce": nonce,
-            "deadline": deadline,
-            "data": call.data,
-        }
-        signed = signer.sign_typed_data(domain, FORWARD_REQUEST_TYPES, message)
+        to = to_checksum_address(call.to)
+        struct = keccak(
+            FORWARD_REQUEST_TYPEHASH
+            + encode(
+                ["address", "address", "uint256", "uint256", "uint256", "uint48", "bytes32"],
+                [signer.address, to, 0, gas, nonce, deadline, keccak(call.data)],
+            )
+        )
+        digest = keccak(b"\x19\x01" + self._domain_separator() + struct)
+        signed = signer.unsafe_sign_hash(Hash32(digest))
         return {
             "from": signer.address,
-            "to": message["to"],
+            "to": to,
             "value": 0,
             "gas": gas,
             "deadline": deadline,
             "data": call.data,
             "signature": bytes(signed.signature),
         }
+
+    def _domain_separator(self) -> bytes:
+        if self._domain is None:
+            assert self.forwarder is not None
+            self._domain = keccak(
+                encode(
+                    ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+                    [EIP712_DOMAIN_TYPEHASH, keccak(text="LoopLedger"), keccak(text="1"),
+                     self._chain_id, to_checksum_address(self.forwarder.address)],
+                )
+            )  # fmt: skip
+        return self._domain
 
     def relay(self, signer: LocalAccount, call: Call, *, ttl: int = 3600) -> Receipt:
         """Sign `call` as `signer` and have the relayer execute it through the forwarder."""
@@ -251,7 +279,9 @@ class Transactor:
             signer, call, gas=RELAYED_CALL_GAS, deadline=int(time.time()) + ttl, nonce=nonce
         )
 
-    def submit_relayed(self, requests: Sequence[dict[str, Any]]) -> Receipt:
+    def submit_relayed(
+        self, requests: Sequence[dict[str, Any]], *, gas: int | None = None
+    ) -> Receipt:
         """Execute signed requests through the forwarder in one transaction, all or nothing.
 
         The forwarder reverts with the failing call's own error, which the gas estimate surfaces
@@ -259,11 +289,12 @@ class Transactor:
         """
         if self.forwarder is None or self.relayer is None:
             raise LedgerError("relaying needs a forwarder and a relayer account")
-        if len(requests) == 1:
-            data = self.forwarder.encode_abi("execute", args=[requests[0]])
+        rows = [tuple(r[k] for k in REQUEST_FIELDS) for r in requests]
+        if len(rows) == 1:
+            data = EXECUTE + encode([REQUEST_TYPE], rows)
         else:
-            data = self.forwarder.encode_abi("executeAll", args=[list(requests)])
-        return self.transact(self.relayer, Call(self.forwarder.address, bytes.fromhex(data[2:])))
+            data = EXECUTE_ALL + encode([REQUEST_TYPE + "[]"], [rows])
+        return self.wait(self.send(self.relayer, Call(self.forwarder.address, data), gas=gas))
 
     def _max_fee(self) -> int:
         base = self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0

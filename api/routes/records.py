@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
+from eth_abi import encode
+from eth_utils import to_checksum_address
 from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -31,7 +33,7 @@ from api.writes import (
 )
 from ledger.events import DecodedEvent
 from ledger.relay import Job, JobResult
-from ledger.transact import Call
+from ledger.transact import EXECUTE_ALL, REQUEST_FIELDS, REQUEST_TYPE, Call
 from ledger.vocabulary import Role
 
 router = APIRouter(tags=["makers"])
@@ -260,7 +262,7 @@ def relay(
     errors: list[tuple[str, str]] = []
     requests: list[dict[str, Any]] = []
     for i, r in enumerate(body.requests):
-        request = {"from": r.from_, "to": r.to, "value": 0, "gas": r.gas, "deadline": r.deadline,
+        request = {"from": to_checksum_address(r.from_), "to": to_checksum_address(r.to), "value": 0, "gas": r.gas, "deadline": r.deadline,
                    "data": bytes.fromhex(r.data[2:]), "signature": bytes.fromhex(r.signature[2:])}  # fmt: skip
         if r.to.lower() not in targets:
             errors.append((f"requests.{i}.to", "not a LoopLedger contract of this deployment"))
@@ -276,9 +278,11 @@ def relay(
         raise HTTPException(status_code=429, detail=f"too many writes: retry in {retry:.1f} s",
                             headers={"Retry-After": str(max(1, round(retry)))})  # fmt: skip
     try:
-        data = forwarder.encode_abi("executeAll", args=[requests])
+        data = EXECUTE_ALL + encode(
+            [REQUEST_TYPE + "[]"], [[tuple(r[k] for k in REQUEST_FIELDS) for r in requests]]
+        )
         writes.gas_of(writes.suite.tx.relayer.address if writes.suite.tx.relayer else signer,
-                      Call(forwarder.address, bytes.fromhex(data[2:])))  # fmt: skip
+                      Call(forwarder.address, data))  # fmt: skip
     except Exception as exc:
         raise FieldErrors([("requests", f"the ledger refuses it: {exc}")]) from exc
     result = writes.run(Job(presigned=requests))
