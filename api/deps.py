@@ -15,7 +15,7 @@ from pilots.model import Pilot
 __all__ = ["AccountDep", "PilotDep", "StateDep", "WritesDep"]
 
 
-def _state(request: Request) -> GatewayState:
+async def _state(request: Request) -> GatewayState:
     state: GatewayState = request.app.state.gateway
     return state
 
@@ -23,7 +23,7 @@ def _state(request: Request) -> GatewayState:
 StateDep = Annotated[GatewayState, Depends(_state)]
 
 
-def _pilot(
+async def _pilot(
     state: StateDep,
     pilot: Annotated[str, Path(description="pilot code (LEU) or id (1)", examples=["LEU"])],
 ) -> Pilot:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["GatewayState"]
 
 MEMO_SIZE = 512
+#: How long the indexed block is taken as known before the store is asked again (seconds).
+CHECKPOINT_TTL = 0.25
 
 
 @dataclass
@@ -29,14 +31,19 @@ class GatewayState:
     _cache: tuple[int, FlowRecords] | None = field(default=None, repr=False)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _seen: tuple[float, int] = field(default=(0.0, -1), repr=False)
 
     def pilot(self, key: str) -> Pilot | None:
         key = key.upper()
         return next((p for p in self.pilots if p.code == key or str(p.id) == key), None)
 
-    def _block(self) -> int:
-        checkpoint = self.store.checkpoint()
-        return checkpoint.block_number if checkpoint else -1
+    def _block(self, *, fresh: bool = False) -> int:
+        """The indexed block, read from the store at most every CHECKPOINT_TTL seconds."""
+        now = time.monotonic()
+        if fresh or now - self._seen[0] > CHECKPOINT_TTL:
+            checkpoint = self.store.checkpoint()
+            self._seen = (now, checkpoint.block_number if checkpoint else -1)
+        return self._seen[1]
 
     def records(self) -> FlowRecords:
         """All records, reloaded only when the indexer has moved on."""
@@ -46,6 +53,14 @@ class GatewayState:
                 self._cache = (block, load_records(self.store.engine))
                 self._memo.clear()
             return self._cache[1]
+
+    def memoized(self, key: tuple[Any, ...]) -> Any | None:
+        """The memo of `key` for the current indexed block, without computing anything."""
+        block = self._block()
+        with self._lock:
+            if self._cache is not None and self._cache[0] == block:
+                return self._memo.get(key)
+        return None
 
     def memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         """A value derived from the records, computed once per indexed block."""
@@ -67,7 +82,7 @@ class GatewayState:
     def wait_indexed(self, block: int, timeout: float = 30.0) -> bool:
         """Wait until the indexer has stored `block`; False after `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        while self._block() < block:
+        while self._block(fresh=True) < block:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.05)

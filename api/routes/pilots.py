@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
@@ -69,8 +70,16 @@ def _period(text: str) -> Period:
 
 
 @router.get("", response_model=PilotsPublic, summary="The seven pilots with headline metrics")
-def list_pilots(state: StateDep, period: PeriodQuery = "all") -> PilotsPublic:
+async def list_pilots(state: StateDep, period: PeriodQuery = "all") -> PilotsPublic:
     span = _period(period)
+    key = ("pilots", span)
+    found = state.memoized(key)
+    if found is None:  # compute off the event loop
+        found = await run_in_threadpool(state.memo, key, lambda: _list_pilots(state, span))
+    return cast(PilotsPublic, found)
+
+
+def _list_pilots(state: Any, span: Period) -> PilotsPublic:
     records = state.records()
     data = []
     for pilot in state.pilots:
@@ -87,9 +96,20 @@ def list_pilots(state: StateDep, period: PeriodQuery = "all") -> PilotsPublic:
 @router.get(
     "/{pilot}/summary", response_model=Headline, summary="Headline metrics of one pilot and period"
 )
-def summary(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> Headline:
-    graph = build_flow_graph(state.records().for_pilot(pilot.id), _period(period), pilot=pilot.id)
-    return Headline(**headline(graph))
+async def summary(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> Headline:
+    span = _period(period)
+    key = ("summary", pilot.id, span)
+    found = state.memoized(key)
+    if found is not None:
+        return cast(Headline, found)
+
+    def compute() -> Headline:
+        graph = build_flow_graph(state.records().for_pilot(pilot.id), span, pilot=pilot.id)
+        return Headline(**headline(graph))
+
+    # Computed once per pilot, period and indexed block (off the event loop); every later
+    # request reads the memo.
+    return cast(Headline, await run_in_threadpool(state.memo, key, compute))
 
 
 @router.get("/{pilot}/sankey", summary="Sankey nodes and links (kg) of one pilot and period")
