@@ -307,6 +307,13 @@ class LedgerSelfTransfer(ContractRevert):
     lotId: int
 
 
+class LedgerUnexpectedLot(ContractRevert):
+    signature = "LedgerUnexpectedLot(uint256,uint256)"
+    fields = ("expected", "actual")
+    expected: int
+    actual: int
+
+
 class LedgerUnknownFate(ContractRevert):
     signature = "LedgerUnknownFate(uint8)"
     fields = ("fate",)

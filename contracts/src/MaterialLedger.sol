@@ -130,6 +130,11 @@ contract MaterialLedger is IMaterialLedger, ERC2771Context, Multicall {
         return _lotCount;
     }
 
+    /// @inheritdoc IMaterialLedger
+    function expectNextLot(uint256 lotId) external view {
+        if (lotId != _lotCount + 1) revert LedgerUnexpectedLot(lotId, _lotCount + 1);
+    }
+
     /// @notice The registry this ledger asks for roles.
     function registry() external view returns (IPilotRegistry) {
         return _registry;

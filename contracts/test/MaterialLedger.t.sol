@@ -388,4 +388,18 @@ contract MaterialLedgerTest is Fixture {
         assertEq(ledger.lotOf(a).grams, 0, "drained");
         assertEq(ledger.lotOf(2).holder, bob, "part handed over");
     }
+
+    function test_expectNextLot_guardsABatchThatRefersToItsOwnLots() public {
+        _intake(alice, wood, COLLECTION, 1_000);
+        ledger.expectNextLot(2); // passes: lot 2 comes next
+        bytes[] memory calls = new bytes[](2);
+        calls[0] = abi.encodeCall(ledger.expectNextLot, (2));
+        calls[1] = abi.encodeCall(ledger.intake, (LEUVEN, wood, COLLECTION, 500, EVIDENCE));
+        vm.prank(bob);
+        ledger.intake(LEUVEN, wood, COLLECTION, 700, EVIDENCE); // another transaction lands first
+        vm.expectRevert(abi.encodeWithSelector(IMaterialLedger.LedgerUnexpectedLot.selector, 2, 3));
+        vm.prank(alice);
+        ledger.multicall(calls);
+        assertEq(ledger.lotCount(), 2, "nothing of the batch was recorded");
+    }
 }

@@ -72,6 +72,8 @@ interface IMaterialLedger {
     error LedgerEmptyTransform();
     /// @notice Two arrays that go together differ in length.
     error LedgerLengthMismatch(uint256 expected, uint256 actual);
+    /// @notice The next lot would be `actual`, not the `expected` id a batch was built for.
+    error LedgerUnexpectedLot(uint256 expected, uint256 actual);
     /// @notice A lot cannot be handed to its own holder.
     error LedgerSelfTransfer(uint256 lotId);
     /// @notice A batch holds no records.
@@ -151,4 +153,9 @@ interface IMaterialLedger {
 
     /// @notice Number of lots created (ids 1..lotCount).
     function lotCount() external view returns (uint256);
+
+    /// @notice Reverts unless the next lot created will be `lotId`. Put first in a `multicall`
+    ///         whose later calls refer to lots its earlier calls create, so that the batch
+    ///         cannot act on other lots should another transaction land first.
+    function expectNextLot(uint256 lotId) external view;
 }
