@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import audit, auth, lots, pilots, records, wallet
+from api.routes import audit, auth, epcis, lots, pilots, records, wallet
 from api.state import GatewayState
 from api.writes import FieldErrors
 
@@ -59,7 +59,7 @@ def create_app(state: GatewayState) -> FastAPI:
         description="Circular-production ledger of the seven pilot cities: pilots, flows, metrics and provenance.",
     )
     app.state.gateway = state
-    for module in (pilots, lots, records, wallet, auth, audit):
+    for module in (pilots, lots, records, wallet, auth, audit, epcis):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
