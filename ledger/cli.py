@@ -510,6 +510,209 @@ def audit_verify(
         raise typer.Exit(code=1)
 
 
+@audit_app.command("report")
+@friendly
+def audit_report(
+    pilot: Annotated[str, typer.Option("--pilot", help="pilot code, e.g. LEU")],
+    period: Annotated[
+        str, typer.Option("--period", help="2026, 2026-Q2, 2026-03, a..b or all")
+    ] = "all",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="HTML file (default: audit-<pilot>-<period>.html)")
+    ] = None,
+    pdf: Annotated[
+        bool, typer.Option("--pdf/--no-pdf", help="also a PDF, where a converter is installed")
+    ] = True,
+    verify_chain: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="verify the index against the chain first")
+    ] = True,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """An audit report of one pilot and period: metrics with their method, mass-balance findings,
+    the largest flows with chain references and evidence hashes, and every record."""
+    from ledger.audit.epcis import store_tables
+    from ledger.audit.report import render_report, to_pdf
+    from ledger.audit.verify import verify
+    from ledger.circularity.period import Period
+    from ledger.circularity.records import load_records
+    from ledger.runtime import open_runtime
+    from ledger.store.db import Store
+
+    settings = _settings(chain, data_dir, database_url=database_url)
+    try:
+        span = Period.parse(period)
+    except ValueError as exc:
+        raise LedgerError(str(exc)) from exc
+    with open_runtime(settings) as rt:
+        found = next((p for p in rt.pilots if p.code == pilot.upper()), None)
+        if found is None:
+            raise LedgerError(
+                f"unknown pilot {pilot!r}: use one of {', '.join(p.code for p in rt.pilots)}"
+            )
+        store = Store.open(settings.effective_database_url)
+        checkpoint = store.checkpoint()
+        if checkpoint is None:
+            raise LedgerError("nothing is indexed yet: run `loopledger index` first")
+        verification = None
+        if verify_chain:
+            with console.status("verifying the index against the chain"):
+                verification = verify(rt.suite, store, pilot=found.id, pilot_ids=[found.id])
+        records = load_records(store.engine)
+        codes = dict(
+            zip(
+                records.materials["material_id"].astype(int), records.materials["code"], strict=True
+            )
+        )
+        text = render_report(pilot_id=found.id, pilot_name=f"{found.city} ({found.code})", period=span, records=records,
+                             rows=store_tables(store, pilot=found.id), material_codes=codes,
+                             chain={"chain_id": checkpoint.chain_id, "genesis_hash": checkpoint.genesis_hash,
+                                    "indexed_block": checkpoint.block_number}, verification=verification)  # fmt: skip
+    target = out or Path(f"audit-{found.code}-{span.label.replace('..', '_')}.html")
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(target)
+    console.print(f"wrote {target}")
+    if pdf:
+        converter = to_pdf(target, target.with_suffix(".pdf"))
+        console.print(f"wrote {target.with_suffix('.pdf')} ({converter})" if converter
+                      else "no PDF: neither chromium nor libreoffice is installed")  # fmt: skip
+    if verification is not None and not verification.ok:
+        console.print(
+            f"[red]the index differs from the chain in {len(verification.mismatches)} places: see section 1[/]"
+        )
+        raise typer.Exit(code=1)
+
+
+evidence_app = typer.Typer(
+    help="Evidence files: their SHA-256, and a check against the chain.", no_args_is_help=True
+)
+epcis_app = typer.Typer(help="GS1 EPCIS 2.0 export and import.", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(epcis_app, name="epcis")
+
+
+@evidence_app.command("hash")
+@friendly
+def evidence_hash(files: Annotated[list[Path], typer.Argument(help="evidence files")]) -> None:
+    """Print the SHA-256 to record as evidence for each file."""
+    from ledger.audit.evidence import hash_file
+
+    for path in files:
+        typer.echo(f"{hash_file(path)}  {path}")
+
+
+@evidence_app.command("check")
+@friendly
+def evidence_check(
+    file: Annotated[Path, typer.Argument(help="the evidence file")],
+    tx: Annotated[str, typer.Option("--tx", help="transaction of the record")],
+    log: Annotated[
+        int | None, typer.Option("--log", help="log index of the record in the transaction")
+    ] = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Check that a file is the evidence a record carries on chain (exit code 1 when it is not)."""
+    from ledger.audit.evidence import check_file
+    from ledger.runtime import open_runtime
+
+    settings = _settings(chain, data_dir)
+    with open_runtime(settings) as rt:
+        result = check_file(rt.suite, file, tx, log)
+    where = f"{result.event} in block {result.block_number}, tx {result.tx_hash}, log {result.log_index}"
+    if result.matches:
+        console.print(f"[green]matches[/] the evidence of {where}", soft_wrap=True)
+        return
+    console.print(
+        f"[red]does not match[/] {where}: file {result.file_hash}, on chain {result.recorded}",
+        soft_wrap=True,
+    )
+    raise typer.Exit(code=1)
+
+
+@epcis_app.command("export")
+@friendly
+def epcis_export(
+    pilot: Annotated[str, typer.Option("--pilot", help="pilot code")],
+    maker: Annotated[str | None, typer.Option("--maker", help="only this maker's records")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="file (default: standard output)")
+    ] = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Export a pilot's indexed material events as an EPCIS 2.0 JSON-LD document."""
+    import json
+
+    from ledger.audit.epcis import document, export_events, store_tables
+    from ledger.circularity.records import load_records
+    from ledger.store.db import Store
+    from pilots.model import load_pilots
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    pilots = load_pilots()
+    found = next((p for p in pilots if p.code == pilot.upper()), None)
+    if found is None:
+        raise LedgerError(
+            f"unknown pilot {pilot!r}: use one of {', '.join(p.code for p in pilots)}"
+        )
+    store = Store.open(settings.effective_database_url)
+    checkpoint = store.checkpoint()
+    if checkpoint is None:
+        raise LedgerError("nothing is indexed yet: run `loopledger index` first")
+    materials = load_records(store.engine).materials
+    codes = dict(zip(materials["material_id"].astype(int), materials["code"], strict=True))
+    events = export_events(store_tables(store, pilot=found.id, maker=maker), chain_id=checkpoint.chain_id,
+                           pilot_codes={p.id: p.code for p in pilots}, material_codes=codes)  # fmt: skip
+    text = json.dumps(document(events), indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text)
+        console.print(f"wrote {len(events):,} events to {out}")
+
+
+@epcis_app.command("import")
+@friendly
+def epcis_import(
+    file: Annotated[Path, typer.Argument(help="an EPCIS 2.0 JSON-LD document")],
+    pilot: Annotated[str, typer.Option("--pilot", help="pilot code")],
+    key: Annotated[str, typer.Option("--key", help="name of the maker's key in the keystore")],
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Record a document's events as the maker, relayed in one all-or-nothing transaction."""
+    import json
+
+    from ledger.audit.epcis import prepare_import, schema_path
+    from ledger.keystore import Keystore
+    from ledger.runtime import open_runtime
+
+    settings = _settings(chain, data_dir)
+    try:
+        doc = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise LedgerError(f"cannot read {file} as JSON: {exc}") from exc
+    maker = Keystore(settings.data_path / "keys", settings.keystore_password).load(key)
+    with open_runtime(settings) as rt:
+        found = next((p for p in rt.pilots if p.code == pilot.upper()), None)
+        if found is None:
+            raise LedgerError(
+                f"unknown pilot {pilot!r}: use one of {', '.join(p.code for p in rt.pilots)}"
+            )
+        plan, call = prepare_import(rt.suite, doc, schema=schema_path(settings.root), pilot_id=found.id,
+                                    pilot_code=found.code, maker=maker.address)  # fmt: skip
+        receipt = rt.suite.tx.relay(maker, call)
+    console.print(
+        f"recorded {plan.events} events in block {receipt.block_number}, tx {receipt.tx_hash}",
+        soft_wrap=True,
+    )
+    for uri, lot in plan.lots.items():
+        console.print(f"  {uri} -> lot {lot}", soft_wrap=True, highlight=False)
+
+
 def main() -> None:
     try:
         app()

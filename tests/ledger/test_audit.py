@@ -118,3 +118,49 @@ def test_cli_exit_code_follows_the_verdict(indexed: tuple[Suite, Store], anvil_c
     report = json.loads(broken.stdout)
     intake = [m for m in report["mismatches"] if m["table"] == "intake"]
     assert len(intake) == 1 and intake[0]["fields"]["maker"]["store"] == "0x" + "00" * 20
+
+
+def test_report_traces_figures_to_chain_records(indexed: tuple[Suite, Store]) -> None:
+    from ledger.audit.epcis import store_tables
+    from ledger.audit.report import render_report
+    from ledger.circularity.period import Period
+
+    suite, store = indexed
+    records = load_records(store.engine)
+    codes = {v: k for k, v in suite.manifest.materials.items()}
+    checkpoint = store.checkpoint()
+    assert checkpoint is not None
+    rows = store_tables(store, pilot=LEUVEN)
+    text = render_report(pilot_id=LEUVEN, pilot_name="Leuven (LEU)", period=Period.parse("all"), records=records,
+                         rows=rows, material_codes=codes,
+                         chain={"chain_id": 31337, "genesis_hash": checkpoint.genesis_hash,
+                                "indexed_block": checkpoint.block_number},
+                         verification=verify(suite, store, pilot=LEUVEN, pilot_ids=[LEUVEN]))  # fmt: skip
+    assert "the index matches the chain" in text
+    assert "12.000 kg" in text  # the inflow: 10 kg collected + 2 kg virgin
+    assert "CTI" in text  # the method text names its source
+    for row in rows["intake"] + rows["dispatch"] + rows["transfer"]:
+        assert row["tx_hash"] in text and row["evidence"] in text
+    assert "None: for each of the 2 makers" in text
+
+
+def test_evidence_file_checked_against_the_chain(anvil_suite: Suite, tmp_path: Path) -> None:
+    from ledger.audit.evidence import check_file, hash_file
+    from ledger.errors import LedgerError
+
+    ticket = tmp_path / "weigh-ticket.pdf"
+    ticket.write_bytes(b"%PDF weigh ticket 2026-11-22 wood 12.5 kg")
+    digest = hash_file(ticket)
+    alice = anvil_suite.chain.accounts[8]
+    anvil_suite.registry.set_pilot_role(
+        anvil_suite.chain.accounts[LEUVEN], LEUVEN, alice.address, 2
+    )
+    wood = anvil_suite.manifest.materials["17 02 01"]
+    result = anvil_suite.materials.intake(alice, LEUVEN, wood, 2, 12_500, bytes.fromhex(digest[2:]))
+    check = check_file(anvil_suite, ticket, result.tx.tx_hash)
+    assert check.matches and check.event == "MaterialTakenIn" and check.recorded == digest
+    forged = tmp_path / "forged.pdf"
+    forged.write_bytes(b"%PDF weigh ticket 2026-11-22 wood 15.0 kg")
+    assert not check_file(anvil_suite, forged, result.tx.tx_hash).matches
+    with pytest.raises(LedgerError, match="no evidence at log 99"):
+        check_file(anvil_suite, ticket, result.tx.tx_hash, 99)
