@@ -51,6 +51,8 @@ __all__ = [
 UNIT_GRAMS = {"g": Decimal(1), "kg": Decimal(1000), "t": Decimal(1_000_000)}
 MAX_GRAMS = 2**48 - 1
 MAX_BATCH = 200
+#: Largest id a path or body may name (the store keeps 64-bit integers).
+MAX_ID = 2**63 - 1
 Unit = Literal["g", "kg", "t"]
 Evidence = Annotated[
     str | None,
@@ -114,7 +116,7 @@ class IntakeIn(_Quantity):
 
 
 class LotDraw(_Record):
-    lot_id: int = Field(gt=0, examples=[42])
+    lot_id: int = Field(gt=0, le=MAX_ID, examples=[42])
     quantity: Positive = Field(examples=[10])
 
 
@@ -139,7 +141,7 @@ class TransformIn(_Record):
 
 
 class TransferIn(_Quantity):
-    lot_id: int = Field(gt=0)
+    lot_id: int = Field(gt=0, le=MAX_ID)
     to: str = Field(description="address of the receiving maker", examples=["0x" + "ab" * 20])
     evidence: Evidence = None
 
@@ -152,7 +154,7 @@ class TransferIn(_Quantity):
 
 
 class DispatchIn(_Quantity):
-    lot_id: int = Field(gt=0)
+    lot_id: int = Field(gt=0, le=MAX_ID)
     fate: FateName = Field(examples=["recycled"])
     evidence: Evidence = None
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import or_, select
 
 from api.deps import StateDep, WritesDep
+from api.writes import MAX_ID
 from ledger.audit.verify import verify
 
 router = APIRouter(tags=["audit"])
@@ -18,7 +19,7 @@ MAX_VERIFY_BLOCKS = 1_000_000
 @router.get(
     "/api/lots/{lot_id}/trail", summary="Every record that touched a lot, with block, tx and log"
 )
-def trail(state: StateDep, lot_id: int) -> dict[str, Any]:
+def trail(state: StateDep, lot_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dict[str, Any]:
     t = state.store.tables
     steps: list[dict[str, Any]] = []
     with state.store.engine.connect() as conn:
@@ -60,9 +61,11 @@ def audit_verify(
     state: StateDep,
     writes: WritesDep,
     from_block: Annotated[
-        int | None, Query(ge=0, description="default: the deployment block")
+        int | None, Query(ge=0, le=MAX_ID, description="default: the deployment block")
     ] = None,
-    to_block: Annotated[int | None, Query(ge=0, description="default: the indexed block")] = None,
+    to_block: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="default: the indexed block")
+    ] = None,
     pilot: Annotated[str | None, Query(description="only this pilot (code)")] = None,
 ) -> dict[str, Any]:
     pilot_id = None

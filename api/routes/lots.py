@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 
 from api.deps import StateDep
+from api.writes import MAX_ID
 from ledger.circularity.provenance import lot_graph, provenance
 
 router = APIRouter(prefix="/api/lots", tags=["lots"])
 
 
 @router.get("/{lot_id}/provenance", summary="Source lots of a lot with their mass shares")
-def lot_provenance(state: StateDep, lot_id: int) -> dict[str, Any]:
+def lot_provenance(
+    state: StateDep, lot_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> dict[str, Any]:
     records = state.records()
     graph = lot_graph(records)
     if lot_id not in graph:

@@ -297,7 +297,7 @@ class Page(BaseModel):
 
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="rows per page")]
-Offset = Annotated[int, Query(ge=0, description="rows to skip")]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
 
 
 @router.get("/api/pilots/{pilot}/lots", response_model=Page, tags=["lots"],

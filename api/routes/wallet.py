@@ -132,7 +132,9 @@ def rewards(state: StateDep, pilot: PilotDep, available: bool = False) -> list[R
 
 
 class RedeemIn(BaseModel):
-    reward_id: int = Field(gt=0, description="the reward to redeem", examples=[4294967297])
+    reward_id: int = Field(
+        gt=0, le=2**63 - 1, description="the reward to redeem", examples=[4294967297]
+    )
 
 
 class ReceiptOut(BaseModel):

@@ -83,6 +83,11 @@ def _fmt(value: Any, unit: str) -> str:
     return f"{value:,}"
 
 
+def _method(fn: Callable[..., Any]) -> str:
+    """The metric's documentation without its doctest examples."""
+    return (inspect.getdoc(fn) or "").split("\nExamples\n")[0].strip()
+
+
 def _ref(row: Mapping[str, Any]) -> str:
     return (f"block {row['block_number']}<br><code>{_e(row['tx_hash'])}</code><br>log {row['log_index']}")  # fmt: skip
 
@@ -127,7 +132,7 @@ def render_report(
                                 [(_e(m.kind), _e(m.table), _e(m.describe())) for m in verification.mismatches[:200]]))  # fmt: skip
     parts.append("<h2>2. Metrics and their method</h2>")
     parts.append(_table(["metric", "value", "method and source"],
-                        [(_e(label), _e(_fmt(figures.get(key), unit)), f"<pre>{_e(inspect.getdoc(fn) or '')}</pre>")
+                        [(_e(label), _e(_fmt(figures.get(key), unit)), f"<pre>{_e(_method(fn))}</pre>")
                          for key, label, unit, fn in METHODS]))  # fmt: skip
     residuals = metrics.mass_balance_residuals(graph)
     findings = {maker: value for maker, value in residuals.items() if value != 0}

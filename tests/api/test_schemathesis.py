@@ -15,7 +15,7 @@ from tests.api.test_writes import Gateway, gw  # noqa: F401  (the module-scoped 
 
 pytestmark = pytest.mark.anvil
 
-EXAMPLES = 25
+EXAMPLES = 40
 
 
 def test_no_server_errors(gw: Gateway) -> None:  # noqa: F811
