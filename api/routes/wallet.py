@@ -178,7 +178,9 @@ def redeem(body: RedeemIn, pilot: PilotDep, state: StateDep, writes: WritesDep, 
         result = writes.run(Job(signer=signer, calls=planned))
         event = next(e for e in result.all_events() if e.name == "RewardRedeemed")
         rid = int(event.args["redemptionId"])
-        return 201, {"redemption_id": str(rid), "reward_id": str(body.reward_id), "cost": reward.cost,
+        # The receipt page and the partner read the index: answer once it holds the redemption.
+        indexed = state.wait_indexed(result.block_number, timeout=30)
+        return 201, {"indexed": indexed, "redemption_id": str(rid), "reward_id": str(body.reward_id), "cost": reward.cost,
                      "tx_hash": result.tx_hash, "block_number": result.block_number,
                      "receipt_url": f"/receipt?id={rid}"}  # fmt: skip
 
