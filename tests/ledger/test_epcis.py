@@ -177,6 +177,8 @@ def test_import_of_a_hand_written_document(gw: Gateway) -> None:  # noqa: F811
         ([{**SOLD, "quantityList": [{"epcClass": "urn:example:nowhere", "quantity": 1, "uom": "GRM"}]}],
          "neither a lot of an earlier event"),
         ([{k: v for k, v in PALLETS.items() if k != "eventTimeZoneOffset"}], "eventTimeZoneOffset"),
+        ([{**PALLETS, "quantityList": [{"epcClass": "pallets 7", "quantity": 1, "uom": "KGM"}]}], "is not a 'uri'"),
+        ([{**PALLETS, "eventTime": "2026-13-40T99:00:00Z"}], "is not a 'date-time'"),
     ],
 )  # fmt: skip
 def test_rejected_documents_record_nothing(
