@@ -39,6 +39,8 @@ class EventSpec:
     data_readers: tuple[Callable[[bytes], Any] | None, ...] | None = (
         None  # None: some field is dynamic
     )
+    topic_hex_readers: tuple[Callable[[str], Any] | None, ...] = ()
+    data_hex_readers: tuple[Callable[[str], Any] | None, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,35 @@ def _word_reader(kind: str) -> Callable[[bytes], Any] | None:
     return None
 
 
+@lru_cache(maxsize=65_536)
+def _checksum_hex(word: str) -> str:
+    """The checksummed address in the last 40 hex digits of a 64-digit ABI word."""
+    return to_checksum_address("0x" + word[24:])
+
+
+def _hex_reader(kind: str) -> Callable[[str], Any] | None:
+    """Like `_word_reader`, from the word's 64 hex digits (what JSON-RPC returns): the indexer's
+    fast path, which never builds the bytes of a log."""
+    if kind == "address":
+        return _checksum_hex
+    if kind == "bool":
+        return lambda word: word[-1] == "1"
+    if kind.startswith("uint") and "[" not in kind:
+        return lambda word: int(word, 16)
+    if kind.startswith("int") and "[" not in kind:
+        bits = 256
+
+        def signed(word: str) -> int:
+            value = int(word, 16)
+            return value - (1 << bits) if value >> (bits - 1) else value
+
+        return signed
+    if kind.startswith("bytes") and kind != "bytes" and "[" not in kind:
+        size = int(kind[5:])
+        return lambda word: "0x" + word[: 2 * size].lower()
+    return None
+
+
 def _hex(value: Any) -> str:
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
@@ -110,6 +141,7 @@ class EventDecoder:
 
     def __init__(self, abis: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         self.specs: dict[bytes, EventSpec] = {}
+        self._by_hex: dict[str, EventSpec] = {}
         for contract, abi in abis.items():
             for item in abi:
                 if item.get("type") != "event" or item.get("anonymous"):
@@ -120,6 +152,7 @@ class EventDecoder:
                 indexed = tuple((i["name"], abi_type(i)) for i in inputs if i["indexed"])
                 data = tuple((i["name"], abi_type(i)) for i in inputs if not i["indexed"])
                 readers = tuple(_word_reader(kind) for _, kind in data)
+                hex_readers = tuple(_hex_reader(kind) for _, kind in data)
                 self.specs[topic] = EventSpec(
                     contract=contract,
                     name=item["name"],
@@ -128,8 +161,36 @@ class EventDecoder:
                     data=data,
                     topic_readers=tuple(_word_reader(kind) for _, kind in indexed),
                     data_readers=readers if all(r is not None for r in readers) else None,
+                    topic_hex_readers=tuple(_hex_reader(kind) for _, kind in indexed),
+                    data_hex_readers=hex_readers
+                    if all(r is not None for r in hex_readers)
+                    else None,
                 )
+                self._by_hex["0x" + topic.hex()] = self.specs[topic]
         self.unknown = 0
+
+    def _decode_hex(self, log: Mapping[str, Any], topics: Sequence[str]) -> DecodedEvent | None:
+        """The fast path for JSON-RPC logs whose fields are all static: None to take the
+        general path (dynamic fields, an unknown topic, or an unexpected shape)."""
+        spec = self._by_hex.get(topics[0].lower())
+        if spec is None or len(topics) != len(spec.indexed) + 1:
+            return None
+        data = log["data"]
+        if len(data) < 2 + 64 * len(spec.data):
+            return None
+        args = _decode_hex_fields(spec, topics, data)
+        if args is None:
+            return None
+        return DecodedEvent(
+            contract=spec.contract,
+            name=spec.name,
+            address=_checksum_text(log["address"]),
+            block_number=int(log["blockNumber"], 16),
+            block_hash=log["blockHash"],
+            tx_hash=log["transactionHash"],
+            log_index=int(log["logIndex"], 16),
+            args=args,
+        )
 
     def topics_of(self, names: Iterable[str]) -> list[str]:
         wanted = set(names)
@@ -138,6 +199,10 @@ class EventDecoder:
     def decode(self, log: Mapping[str, Any]) -> DecodedEvent | None:
         """Decode one raw log (as ``eth_getLogs`` returns it); None for an unknown topic."""
         topics = log["topics"]
+        if topics and isinstance(topics[0], str) and isinstance(log["data"], str):
+            fast = self._decode_hex(log, topics)
+            if fast is not None:
+                return fast
         spec = self.specs.get(_bytes(topics[0])) if topics else None
         if spec is None or len(topics) != len(spec.indexed) + 1:
             self.unknown += 1
@@ -179,6 +244,22 @@ class EventDecoder:
             else int(log["logIndex"]),
             args=args,
         )
+
+
+def _decode_hex_fields(spec: EventSpec, topics: Sequence[str], data: str) -> dict[str, Any] | None:
+    if spec.data_hex_readers is None or None in spec.topic_hex_readers:
+        return None
+    args: dict[str, Any] = {}
+    for (name, _), reader, topic in zip(
+        spec.indexed, spec.topic_hex_readers, topics[1:], strict=True
+    ):
+        args[name] = reader(topic[2:])  # type: ignore[misc]
+    for offset, ((name, _), reader) in enumerate(
+        zip(spec.data, spec.data_hex_readers, strict=True)
+    ):
+        start = 2 + 64 * offset
+        args[name] = reader(data[start : start + 64])  # type: ignore[misc]
+    return args
 
 
 def fixed_bytes(text: str, size: int) -> bytes:

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from ledger.events import EventDecoder
 from ledger.indexer.extract import (
@@ -119,7 +120,7 @@ class Indexer:
                 return Progress(last, head, 0, 0)
         unknown_before = self.decoder.unknown
         events = [e for e in (self.decoder.decode(log) for log in raw) if e is not None]
-        events.sort(key=lambda e: (e.block_number, e.log_index))
+        events.sort(key=attrgetter("block_number", "log_index"))
         load_batch(
             self.store,
             events,

@@ -13,7 +13,6 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, Table, delete, event, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel, create_engine
 
@@ -112,21 +111,33 @@ class Store:
         if not rows:
             return
         table = self.tables[name]
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(dialect.insert(table).on_conflict_do_nothing(), list(rows))
+        columns = [c.name for c in table.columns]
+        # A plain driver-level executemany: SQLAlchemy's per-row parameter processing costs
+        # more than the insert itself at indexing rates (every value here is an int, str or
+        # bool the drivers take as is).
+        marker = "%s" if conn.dialect.name == "postgresql" else "?"
+        names = ", ".join(f'"{c}"' for c in columns)
+        values = ", ".join([marker] * len(columns))
+        if conn.dialect.name == "postgresql":
+            sql = f'INSERT INTO "{name}" ({names}) VALUES ({values}) ON CONFLICT DO NOTHING'
+        else:
+            sql = f'INSERT OR IGNORE INTO "{name}" ({names}) VALUES ({values})'
+        conn.exec_driver_sql(sql, [tuple(row.get(c) for c in columns) for row in rows])
 
     def upsert(
         self, conn: Connection, name: str, rows: Sequence[Mapping[str, Any]], key: str
     ) -> None:
+        """Insert rows, replacing every other column of an existing key (driver level, as above)."""
         if not rows:
             return
-        table = self.tables[name]
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(table)
-        updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name != key}
-        conn.execute(
-            statement.on_conflict_do_update(index_elements=[key], set_=updates), list(rows)
-        )
+        columns = [c.name for c in self.tables[name].columns]
+        marker = "%s" if conn.dialect.name == "postgresql" else "?"
+        names = ", ".join(f'"{c}"' for c in columns)
+        values = ", ".join([marker] * len(columns))
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != key)
+        sql = (f'INSERT INTO "{name}" ({names}) VALUES ({values}) '
+               f'ON CONFLICT ("{key}") DO UPDATE SET {updates}')  # fmt: skip
+        conn.exec_driver_sql(sql, [tuple(row.get(c) for c in columns) for row in rows])
 
     def set_checkpoint(
         self, conn: Connection, chain_id: int, genesis: str, number: int, block_hash: str
