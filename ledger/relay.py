@@ -1,11 +1,14 @@
 """Batched relaying: many writers' signed requests in one forwarder transaction.
 
-Each job is the work of one request to the gateway: calls signed by a custodial key (signed here,
-at batch time, with the signer's next forwarder nonce) or requests the client signed itself.
-One thread collects the jobs that arrive within a short window and sends them as one
-``executeAll`` transaction, which is all or nothing. When a batch reverts, the jobs are retried
-one by one, so one bad job fails alone with its own decoded error and the others still land.
-The receipt's logs are split back per request at each ``ExecutedForwardRequest``.
+Each job is the work of one request to the gateway: calls of a custodial key, signed when the job
+is submitted (in the caller's thread) with the signer's next forwarder nonces, or requests the
+client signed itself. One thread collects the jobs that arrive within a short window and sends
+them as one ``executeAll`` transaction, which is all or nothing, with its gas computed from the
+requests' own (each was simulated when accepted). When a batch fails, the jobs are retried one
+by one with the node's estimate, so one bad job fails alone with its own decoded error and the
+others still land; a job whose nonces went stale because an earlier job of its signer failed is
+signed again before it is sent. The receipt's logs are split back per request at each
+``ExecutedForwardRequest``.
 """
 
 from __future__ import annotations

@@ -354,17 +354,16 @@ def test_idempotent_retry_records_once(gw: Gateway) -> None:
         "/api/pilots/LEU/intakes", json={"records": [_wood(quantity=3)]}, headers=headers
     )
     assert changed.status_code == 422 and "different request" in changed.text
-    # A request that failed validation releases its key, so the corrected one goes through.
+    # A request that failed validation releases its key: the corrected request, sent with the
+    # same key, is recorded (once).
     retry = {**gw.as_("alice"), "Idempotency-Key": "intake-2026-11-22-002"}
     bad = gw.client.post(
         "/api/pilots/LEU/intakes", json={"records": [_wood(material="00 00 00")]}, headers=retry
     )
-    assert bad.status_code == 422
-    good = gw.client.post(
-        "/api/pilots/LEU/intakes", json={"records": [_wood(material="00 00 00")]}, headers=retry
-    )
-    assert good.status_code == 422  # same body, same answer, still nothing recorded
-    assert gw.suite.materials.lot_count() == before + 1
+    assert bad.status_code == 422 and gw.suite.materials.lot_count() == before + 1
+    fixed = gw.client.post("/api/pilots/LEU/intakes", json={"records": [_wood()]}, headers=retry)
+    assert fixed.status_code == 201 and fixed.headers.get("Idempotent-Replayed") is None
+    assert gw.suite.materials.lot_count() == before + 2
 
 
 def test_rate_limit_per_account(gw: Gateway) -> None:
