@@ -24,6 +24,9 @@ __all__ = ["EVENT_TABLES", "Store", "make_engine"]
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 #: Tables filled from logs, in the order rows are inserted (parents first).
+#: From this many rows on, PostgreSQL inserts go through COPY.
+COPY_ROWS = 200
+
 EVENT_TABLES = (
     "pilot", "role_change", "material_class", "pause_change", "intake", "transformation",
     "transformation_input", "transformation_output", "transfer", "dispatch", "contribution",
@@ -118,11 +121,37 @@ class Store:
         marker = "%s" if conn.dialect.name == "postgresql" else "?"
         names = ", ".join(f'"{c}"' for c in columns)
         values = ", ".join([marker] * len(columns))
+        if conn.dialect.name == "postgresql" and len(rows) >= COPY_ROWS:
+            self._copy_ignore(conn, name, columns, rows)
+            return
         if conn.dialect.name == "postgresql":
             sql = f'INSERT INTO "{name}" ({names}) VALUES ({values}) ON CONFLICT DO NOTHING'
         else:
             sql = f'INSERT OR IGNORE INTO "{name}" ({names}) VALUES ({values})'
         conn.exec_driver_sql(sql, [tuple(row.get(c) for c in columns) for row in rows])
+
+    @staticmethod
+    def _copy_ignore(
+        conn: Connection, name: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """PostgreSQL: COPY into a transaction-local staging table, then one INSERT ... SELECT
+        that skips existing keys (COPY alone cannot skip them)."""
+        names = ", ".join(f'"{c}"' for c in columns)
+        stage = f'"stage_{name}"'
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(
+                f'CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE "{name}") ON COMMIT DELETE ROWS'
+            )
+            with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(tuple(row.get(c) for c in columns))
+            cursor.execute(
+                f'INSERT INTO "{name}" ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING'
+            )
+            cursor.execute(f"DELETE FROM {stage}")
+        finally:
+            cursor.close()
 
     def upsert(
         self, conn: Connection, name: str, rows: Sequence[Mapping[str, Any]], key: str

@@ -290,3 +290,35 @@ def test_block_ranges_adapt_to_density_and_refusals() -> None:
     tiny = BlockRanges(initial=1, minimum=1)
     with pytest.raises(IndexerError, match="one-block range"):
         tiny.shrink()
+
+
+@pytest.mark.anvil
+def test_bulk_batches_load_exactly_on_both_stores(anvil_suite: Suite, store_url: str) -> None:
+    """Batches large enough for the bulk paths (PostgreSQL COPY) give exactly the chain's rows,
+    and loading the same range again adds nothing."""
+    from ledger.audit.verify import verify
+    from ledger.store.db import COPY_ROWS
+
+    suite = anvil_suite
+    (alice,) = makers(suite, 1)
+    wood = suite.manifest.materials["20 01 10"]
+    for round_ in range(3):
+        specs = [
+            IntakeSpec(LEUVEN, wood, Source.DONATION, 100 + round_ * 1000 + i)
+            for i in range(COPY_ROWS)
+        ]
+        suite.materials.intake_batch(alice, specs)
+    store = Store.open(store_url)
+    indexer_for(suite, store, initial_range=10_000, max_range=10_000).run()
+    report = verify(suite, store, pilot_ids=[LEUVEN])
+    assert report.ok, [m.describe() for m in report.mismatches[:5]]
+    assert report.lots_checked == 3 * COPY_ROWS
+    before = snapshot(store)
+    back = suite.manifest.deploy_block
+    back_hash = "0x" + bytes(suite.chain.w3.eth.get_block(back)["hash"]).hex()
+    with store.engine.begin() as conn:  # move the checkpoint back: the range loads again
+        conn.execute(
+            update(store.tables["checkpoint"]).values(block_number=back, block_hash=back_hash)
+        )
+    indexer_for(suite, store, initial_range=10_000, max_range=10_000).run()
+    assert snapshot(store) == before
