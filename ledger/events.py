@@ -142,6 +142,8 @@ class EventDecoder:
     def __init__(self, abis: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         self.specs: dict[bytes, EventSpec] = {}
         self._by_hex: dict[str, EventSpec] = {}
+        # topic -> (spec, (name, reader, topic index)..., (name, reader, data offset)..., data length)
+        self._hex_plans: dict[str, tuple[EventSpec, tuple[Any, ...], tuple[Any, ...], int]] = {}
         for contract, abi in abis.items():
             for item in abi:
                 if item.get("type") != "event" or item.get("anonymous"):
@@ -167,30 +169,32 @@ class EventDecoder:
                     else None,
                 )
                 self._by_hex["0x" + topic.hex()] = self.specs[topic]
+                spec = self.specs[topic]
+                if spec.data_hex_readers is not None and None not in spec.topic_hex_readers:
+                    self._hex_plans["0x" + topic.hex()] = (
+                        spec,
+                        tuple((n, r, i + 1) for i, ((n, _), r) in enumerate(zip(spec.indexed, spec.topic_hex_readers, strict=True))),
+                        tuple((n, r, 2 + 64 * i) for i, ((n, _), r) in enumerate(zip(spec.data, spec.data_hex_readers, strict=True))),
+                        2 + 64 * len(spec.data),
+                    )  # fmt: skip
         self.unknown = 0
 
     def _decode_hex(self, log: Mapping[str, Any], topics: Sequence[str]) -> DecodedEvent | None:
         """The fast path for JSON-RPC logs whose fields are all static: None to take the
         general path (dynamic fields, an unknown topic, or an unexpected shape)."""
-        spec = self._by_hex.get(topics[0].lower())
-        if spec is None or len(topics) != len(spec.indexed) + 1:
+        plan = self._hex_plans.get(topics[0])
+        if plan is None:
             return None
+        spec, topic_plan, data_plan, data_length = plan
         data = log["data"]
-        if len(data) < 2 + 64 * len(spec.data):
+        if len(topics) != len(topic_plan) + 1 or len(data) < data_length:
             return None
-        args = _decode_hex_fields(spec, topics, data)
-        if args is None:
-            return None
-        return DecodedEvent(
-            contract=spec.contract,
-            name=spec.name,
-            address=_checksum_text(log["address"]),
-            block_number=int(log["blockNumber"], 16),
-            block_hash=log["blockHash"],
-            tx_hash=log["transactionHash"],
-            log_index=int(log["logIndex"], 16),
-            args=args,
-        )
+        args = {name: read(topics[i][2:]) for name, read, i in topic_plan}
+        for name, read, start in data_plan:
+            args[name] = read(data[start : start + 64])
+        return DecodedEvent(spec.contract, spec.name, _checksum_text(log["address"]),
+                            int(log["blockNumber"], 16), log["blockHash"], log["transactionHash"],
+                            int(log["logIndex"], 16), args)  # fmt: skip
 
     def topics_of(self, names: Iterable[str]) -> list[str]:
         wanted = set(names)
@@ -244,22 +248,6 @@ class EventDecoder:
             else int(log["logIndex"]),
             args=args,
         )
-
-
-def _decode_hex_fields(spec: EventSpec, topics: Sequence[str], data: str) -> dict[str, Any] | None:
-    if spec.data_hex_readers is None or None in spec.topic_hex_readers:
-        return None
-    args: dict[str, Any] = {}
-    for (name, _), reader, topic in zip(
-        spec.indexed, spec.topic_hex_readers, topics[1:], strict=True
-    ):
-        args[name] = reader(topic[2:])  # type: ignore[misc]
-    for offset, ((name, _), reader) in enumerate(
-        zip(spec.data, spec.data_hex_readers, strict=True)
-    ):
-        start = 2 + 64 * offset
-        args[name] = reader(data[start : start + 64])  # type: ignore[misc]
-    return args
 
 
 def fixed_bytes(text: str, size: int) -> bytes:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import Any
 
 from ledger.events import EventDecoder
 from ledger.indexer.extract import (
@@ -36,6 +38,10 @@ class Progress:
     reorg_to: int | None = None
 
 
+#: A fetched range: its last block, its raw logs and the headers of their blocks (and the last).
+Fetched = tuple[int, list[dict[str, Any]], dict[int, "Header"]]
+
+
 class Indexer:
     """Indexes the logs of a deployment into a store, one bounded batch per step."""
 
@@ -58,6 +64,8 @@ class Indexer:
         self.start_block = start_block
         self.confirmations = confirmations
         self.ranges = ranges or BlockRanges()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="indexer-prefetch")
+        self._prefetch: tuple[int, int, Future[Fetched]] | None = None
 
     def _cursor(self) -> Header | None:
         checkpoint = self.store.checkpoint()
@@ -84,6 +92,23 @@ class Indexer:
         base = max(self.start_block - 1, 0)
         return self.source.headers([base])[base]
 
+    def _fetch(self, from_block: int, to_block: int) -> Fetched:
+        raw = self.source.logs(self.addresses, from_block, to_block)
+        headers = self.source.headers({as_int(log["blockNumber"]) for log in raw} | {to_block})
+        return to_block, raw, headers
+
+    def _take_prefetched(self, from_block: int, head: int) -> Fetched | None:
+        """The prefetched range if it starts where we are and ends within the head; else None."""
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is None:
+            return None
+        start, end, future = prefetch
+        try:
+            result = future.result()
+        except (RangeTooLarge, TransientRpcError):
+            return None  # fetched again (and the range shrunk) on the normal path
+        return result if start == from_block and end <= head else None
+
     def step(self) -> Progress | None:
         """Index the next batch; None when at the (confirmed) head."""
         cursor = self._cursor()
@@ -102,22 +127,30 @@ class Indexer:
         head = chain_head - self.confirmations
         if last >= head:
             return None
-        while True:
-            to_block = min(last + self.ranges.size, head)
-            try:
-                raw = self.source.logs(self.addresses, last + 1, to_block)
-            except RangeTooLarge:
-                self.ranges.shrink()
-                continue
-            except TransientRpcError:
-                self.ranges.shrink()
-                continue
-            break
-        headers = self.source.headers({as_int(log["blockNumber"]) for log in raw} | {to_block})
+        fetched = self._take_prefetched(last + 1, head)
+        if fetched is None:
+            while True:
+                to_block = min(last + self.ranges.size, head)
+                try:
+                    fetched = self._fetch(last + 1, to_block)
+                except (RangeTooLarge, TransientRpcError):
+                    self.ranges.shrink()
+                    continue
+                break
+        to_block, raw, headers = fetched
         for log in raw:
             if headers[as_int(log["blockNumber"])].hash != as_hex(log["blockHash"]):
                 # The chain moved under us between the two calls: take the range again.
                 return Progress(last, head, 0, 0)
+        # While this batch is decoded and loaded, the next range is fetched (backfill only):
+        # the node works on it on the other core instead of waiting for us.
+        ahead = min(to_block + self.ranges.size, head)
+        if ahead > to_block:
+            self._prefetch = (
+                to_block + 1,
+                ahead,
+                self._pool.submit(self._fetch, to_block + 1, ahead),
+            )
         unknown_before = self.decoder.unknown
         events = [e for e in (self.decoder.decode(log) for log in raw) if e is not None]
         events.sort(key=attrgetter("block_number", "log_index"))
