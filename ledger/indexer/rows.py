@@ -46,13 +46,14 @@ def _ref(event: DecodedEvent, ts: int) -> dict[str, Any]:
 def rows_of(events: Iterable[DecodedEvent], ts_of: Callable[[int], int]) -> RowBatch:
     """Rows for every known event; events of no table (ERC-20 Transfer, forwarder) are skipped."""
     batch = RowBatch()
+    tables = batch.tables
     for event in events:
         batch.events += 1
         a = event.args
         ref = _ref(event, ts_of(event.block_number))
         name = event.name
         if name == "MaterialTakenIn":
-            batch.add("intake", {**ref, "lot_id": a["lotId"], "pilot_id": a["pilot"], "maker": a["maker"],
+            tables["intake"].append({**ref, "lot_id": a["lotId"], "pilot_id": a["pilot"], "maker": a["maker"],
                                  "material_id": a["materialId"], "source": a["source"], "grams": a["grams"],
                                  "recycled_bp": a["recycledBp"], "evidence": a["evidence"]})  # fmt: skip
             batch.lot_events.append(event)
@@ -60,63 +61,62 @@ def rows_of(events: Iterable[DecodedEvent], ts_of: Callable[[int], int]) -> RowB
             first = a["firstOutputLot"]
             outputs = a["outputs"]
             out_grams = sum(g for _, g in outputs)
-            batch.add("transformation", {**ref, "transform_id": first, "pilot_id": a["pilot"], "maker": a["maker"],
+            tables["transformation"].append({**ref, "transform_id": first, "pilot_id": a["pilot"], "maker": a["maker"],
                                          "input_grams": sum(a["inputGrams"]), "output_grams": out_grams,
                                          "loss": a["loss"], "recycled_bp": a["recycledBp"],
                                          "evidence": a["evidence"]})  # fmt: skip
             for i, (lot, grams) in enumerate(zip(a["inputLots"], a["inputGrams"], strict=True)):
-                batch.add("transformation_input", {"transform_id": first, "position": i, "lot_id": lot,
+                tables["transformation_input"].append({"transform_id": first, "position": i, "lot_id": lot,
                                                    "grams": grams, "block_number": event.block_number})  # fmt: skip
             for i, (material, grams) in enumerate(outputs):
-                batch.add("transformation_output", {"transform_id": first, "position": i, "lot_id": first + i,
+                tables["transformation_output"].append({"transform_id": first, "position": i, "lot_id": first + i,
                                                     "material_id": material, "grams": grams,
                                                     "block_number": event.block_number})  # fmt: skip
             batch.lot_events.append(event)
         elif name == "LotTransferred":
-            batch.add("transfer", {**ref, "pilot_id": a["pilot"], "sender": a["from"], "recipient": a["to"],
+            tables["transfer"].append({**ref, "pilot_id": a["pilot"], "sender": a["from"], "recipient": a["to"],
                                    "lot_id": a["lotId"], "received_lot": a["receivedLot"], "grams": a["grams"],
                                    "evidence": a["evidence"]})  # fmt: skip
             batch.lot_events.append(event)
         elif name == "MaterialDispatched":
-            batch.add("dispatch", {**ref, "pilot_id": a["pilot"], "maker": a["maker"], "lot_id": a["lotId"],
+            tables["dispatch"].append({**ref, "pilot_id": a["pilot"], "maker": a["maker"], "lot_id": a["lotId"],
                                    "grams": a["grams"], "fate": a["fate"], "evidence": a["evidence"]})  # fmt: skip
             batch.lot_events.append(event)
         elif name == "ContributionRecorded":
-            batch.add("contribution", {**ref, "contribution_id": a["contributionId"], "pilot_id": a["pilot"],
+            tables["contribution"].append({**ref, "contribution_id": a["contributionId"], "pilot_id": a["pilot"],
                                        "maker": a["maker"], "kind": a["kind"], "amount": a["amount"],
                                        "evidence": a["evidence"]})  # fmt: skip
         elif name == "PointsAwarded":
-            batch.add("token_award", {**ref, "pilot_id": a["pilot"], "issuer": a["issuer"], "member": a["member"],
+            tables["token_award"].append({**ref, "pilot_id": a["pilot"], "issuer": a["issuer"], "member": a["member"],
                                       "amount": a["amount"], "reason": a["reason"],
                                       "budget_left": a["budgetLeft"]})  # fmt: skip
         elif name == "AwardBudgetSet":
-            batch.add(
-                "award_budget",
+            tables["award_budget"].append(
                 {**ref, "pilot_id": a["pilot"], "admin": a["admin"], "budget": a["budget"]},
             )
         elif name == "RewardListed":
-            batch.add("reward", {**ref, "reward_id": a["rewardId"], "pilot_id": a["pilot"], "partner": a["partner"],
+            tables["reward"].append({**ref, "reward_id": a["rewardId"], "pilot_id": a["pilot"], "partner": a["partner"],
                                  "cost": a["cost"], "stock": a["stock"], "expiry": a["expiry"]})  # fmt: skip
         elif name == "RewardUpdated":
-            batch.add("reward_update", {**ref, "reward_id": a["rewardId"], "pilot_id": a["pilot"],
+            tables["reward_update"].append({**ref, "reward_id": a["rewardId"], "pilot_id": a["pilot"],
                                         "stock": a["stock"], "expiry": a["expiry"]})  # fmt: skip
         elif name == "RewardRedeemed":
-            batch.add("redemption", {**ref, "redemption_id": a["redemptionId"], "pilot_id": a["pilot"],
+            tables["redemption"].append({**ref, "redemption_id": a["redemptionId"], "pilot_id": a["pilot"],
                                      "member": a["member"], "reward_id": a["rewardId"], "cost": a["cost"]})  # fmt: skip
         elif name == "RedemptionFulfilled":
-            batch.add("fulfilment", {**ref, "redemption_id": a["redemptionId"], "pilot_id": a["pilot"],
+            tables["fulfilment"].append({**ref, "redemption_id": a["redemptionId"], "pilot_id": a["pilot"],
                                      "partner": a["partner"]})  # fmt: skip
         elif name == "PilotAdded":
-            batch.add("pilot", {**ref, "pilot_id": a["pilot"], "code": text_of(a["code"]),
+            tables["pilot"].append({**ref, "pilot_id": a["pilot"], "code": text_of(a["code"]),
                                 "country": text_of(a["country"]), "name": a["name"], "admin": a["admin"]})  # fmt: skip
         elif name == "RoleChanged":
-            batch.add("role_change", {**ref, "pilot_id": a["pilot"], "account": a["account"], "by": a["by"],
+            tables["role_change"].append({**ref, "pilot_id": a["pilot"], "account": a["account"], "by": a["by"],
                                       "previous": a["previous"], "current": a["current"]})  # fmt: skip
         elif name == "MaterialRegistered":
-            batch.add("material_class", {**ref, "material_id": a["materialId"], "code": text_of(a["code"]),
+            tables["material_class"].append({**ref, "material_id": a["materialId"], "code": text_of(a["code"]),
                                          "kind": a["kind"]})  # fmt: skip
         elif name == "PauseChanged":
-            batch.add("pause_change", {**ref, "paused": a["paused"], "by": a["by"]})
+            tables["pause_change"].append({**ref, "paused": a["paused"], "by": a["by"]})
         else:
             batch.events -= 1
     return batch

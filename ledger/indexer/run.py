@@ -57,6 +57,7 @@ class Indexer:
         start_block: int,
         confirmations: int = 0,
         ranges: BlockRanges | None = None,
+        prefetch: bool = True,
     ) -> None:
         self.store, self.source, self.decoder = store, source, decoder
         self.addresses = list(addresses)
@@ -64,6 +65,7 @@ class Indexer:
         self.start_block = start_block
         self.confirmations = confirmations
         self.ranges = ranges or BlockRanges()
+        self.prefetch = prefetch
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="indexer-prefetch")
         self._prefetch: tuple[int, int, Future[Fetched]] | None = None
 
@@ -145,7 +147,7 @@ class Indexer:
         # While this batch is decoded and loaded, the next range is fetched (backfill only):
         # the node works on it on the other core instead of waiting for us.
         ahead = min(to_block + self.ranges.size, head)
-        if ahead > to_block:
+        if self.prefetch and ahead > to_block:
             self._prefetch = (
                 to_block + 1,
                 ahead,

@@ -7,6 +7,7 @@ tables and Alembic migrations serve both.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,16 @@ def make_engine(url: str) -> Engine:
     raise ConfigError(
         f"Unsupported database URL {url!r}: use sqlite:///path or postgresql://user@host/db."
     )
+
+
+def _tuples(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows as value tuples in column order; a column a row lacks is NULL."""
+    getter = itemgetter(*columns)
+    try:
+        values = [getter(row) for row in rows]
+    except KeyError:
+        return [tuple(row.get(c) for c in columns) for row in rows]
+    return values if len(columns) > 1 else [(v,) for v in values]
 
 
 class Store:
@@ -128,7 +139,7 @@ class Store:
             sql = f'INSERT INTO "{name}" ({names}) VALUES ({values}) ON CONFLICT DO NOTHING'
         else:
             sql = f'INSERT OR IGNORE INTO "{name}" ({names}) VALUES ({values})'
-        conn.exec_driver_sql(sql, [tuple(row.get(c) for c in columns) for row in rows])
+        conn.exec_driver_sql(sql, _tuples(columns, rows))
 
     @staticmethod
     def _copy_ignore(
@@ -144,8 +155,8 @@ class Store:
                 f'CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE "{name}") ON COMMIT DELETE ROWS'
             )
             with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(tuple(row.get(c) for c in columns))
+                for values in _tuples(columns, rows):
+                    copy.write_row(values)
             cursor.execute(
                 f'INSERT INTO "{name}" ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING'
             )
@@ -166,7 +177,7 @@ class Store:
         updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != key)
         sql = (f'INSERT INTO "{name}" ({names}) VALUES ({values}) '
                f'ON CONFLICT ("{key}") DO UPDATE SET {updates}')  # fmt: skip
-        conn.exec_driver_sql(sql, [tuple(row.get(c) for c in columns) for row in rows])
+        conn.exec_driver_sql(sql, _tuples(columns, rows))
 
     def set_checkpoint(
         self, conn: Connection, chain_id: int, genesis: str, number: int, block_hash: str
