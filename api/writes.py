@@ -23,6 +23,7 @@ import httpx
 from eth_abi import decode, encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector, is_address, to_checksum_address
+from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import insert
 
@@ -233,6 +234,13 @@ class WriteService:
                 [("account", f"{address} is not a {what} of pilot {pilot}: ask the pilot admin")],
                 403,
             )
+
+    def throttle(self, account: str) -> None:
+        """429 with Retry-After when `account` writes faster than its rate limit allows."""
+        retry = self.limiter.take(account)
+        if retry > 0:
+            raise HTTPException(status_code=429, detail=f"too many writes: retry in {retry:.1f} s",
+                                headers={"Retry-After": str(max(1, round(retry)))})  # fmt: skip
 
     def signer(self, address: str) -> LocalAccount:
         key = self.custody.key_for(address)

@@ -66,10 +66,7 @@ def import_document(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     def run() -> tuple[int, dict[str, Any]]:
-        retry = writes.limiter.take(account)
-        if retry > 0:
-            raise HTTPException(status_code=429, detail=f"too many writes: retry in {retry:.1f} s",
-                                headers={"Retry-After": str(max(1, round(retry)))})  # fmt: skip
+        writes.throttle(account)
         writes.require(pilot.id, account, Role.MAKER, "maker")
         signer = writes.signer(account)
         try:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from eth_abi import encode
 from eth_utils import to_checksum_address
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -133,10 +133,7 @@ def _write(
     build: Callable[[str, int, Sequence[Any]], list[tuple[str, Call]]],
 ) -> JSONResponse:
     def run() -> tuple[int, dict[str, Any]]:
-        retry = writes.limiter.take(account)
-        if retry > 0:
-            raise HTTPException(status_code=429, detail=f"too many writes: retry in {retry:.1f} s",
-                                headers={"Retry-After": str(max(1, round(retry)))})  # fmt: skip
+        writes.throttle(account)
         writes.require(pilot, account, Role.MAKER, "maker")
         signer = writes.signer(account)
         planned = writes.simulate(account, build(account, pilot, batch.records))
@@ -273,10 +270,7 @@ def relay(
     if errors:
         raise FieldErrors(errors)
     signer = requests[0]["from"]
-    retry = writes.limiter.take(signer)
-    if retry > 0:
-        raise HTTPException(status_code=429, detail=f"too many writes: retry in {retry:.1f} s",
-                            headers={"Retry-After": str(max(1, round(retry)))})  # fmt: skip
+    writes.throttle(signer)
     try:
         data = EXECUTE_ALL + encode(
             [REQUEST_TYPE + "[]"], [[tuple(r[k] for k in REQUEST_FIELDS) for r in requests]]

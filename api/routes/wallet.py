@@ -156,10 +156,7 @@ class ReceiptOut(BaseModel):
 def redeem(body: RedeemIn, pilot: PilotDep, state: StateDep, writes: WritesDep, account: AccountDep,
            idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> JSONResponse:  # fmt: skip
     def run() -> tuple[int, dict[str, Any]]:
-        retry = writes.limiter.take(account)
-        if retry > 0:
-            raise HTTPException(status_code=429, detail=f"too many writes: retry in {retry:.1f} s",
-                                headers={"Retry-After": str(max(1, round(retry)))})  # fmt: skip
+        writes.throttle(account)
         reward = next(
             (r for r in rewards_of(state, pilot.id) if r.reward_id == body.reward_id), None
         )
