@@ -6,10 +6,10 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -17,6 +17,9 @@ from rich.console import Console
 
 from ledger.errors import LedgerError
 from ledger.settings import Settings
+
+if TYPE_CHECKING:
+    from pilots.model import Pilot
 
 app = typer.Typer(
     name="loopledger",
@@ -58,6 +61,14 @@ def _settings(chain: str | None = None, data_dir: Path | None = None, **extra: A
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise LedgerError(f"Invalid settings: {problems}") from exc
+
+
+def _pilot_of(pilots: Sequence[Pilot], code: str) -> Pilot:
+    """The pilot of a code given on the command line (any case), or a clear error."""
+    found = next((p for p in pilots if p.code == code.upper()), None)
+    if found is None:
+        raise LedgerError(f"unknown pilot {code!r}: use one of {', '.join(p.code for p in pilots)}")
+    return found
 
 
 def friendly(fn: F) -> F:
@@ -469,11 +480,7 @@ def audit_verify(
     settings = _settings(chain, data_dir, database_url=database_url)
     with open_runtime(settings) as rt:
         known = {p.code: p.id for p in rt.pilots}
-        pilot_id = None
-        if pilot is not None:
-            if pilot.upper() not in known:
-                raise LedgerError(f"unknown pilot {pilot!r}: use one of {', '.join(known)}")
-            pilot_id = known[pilot.upper()]
+        pilot_id = _pilot_of(rt.pilots, pilot).id if pilot is not None else None
         published = None
         if gateway is not None:
             try:
@@ -546,11 +553,7 @@ def audit_report(
     except ValueError as exc:
         raise LedgerError(str(exc)) from exc
     with open_runtime(settings) as rt:
-        found = next((p for p in rt.pilots if p.code == pilot.upper()), None)
-        if found is None:
-            raise LedgerError(
-                f"unknown pilot {pilot!r}: use one of {', '.join(p.code for p in rt.pilots)}"
-            )
+        found = _pilot_of(rt.pilots, pilot)
         store = Store.open(settings.effective_database_url)
         checkpoint = store.checkpoint()
         if checkpoint is None:
@@ -653,11 +656,7 @@ def epcis_export(
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
     pilots = load_pilots()
-    found = next((p for p in pilots if p.code == pilot.upper()), None)
-    if found is None:
-        raise LedgerError(
-            f"unknown pilot {pilot!r}: use one of {', '.join(p.code for p in pilots)}"
-        )
+    found = _pilot_of(pilots, pilot)
     store = Store.open(settings.effective_database_url)
     checkpoint = store.checkpoint()
     if checkpoint is None:
@@ -697,11 +696,7 @@ def epcis_import(
         raise LedgerError(f"cannot read {file} as JSON: {exc}") from exc
     maker = Keystore(settings.data_path / "keys", settings.keystore_password).load(key)
     with open_runtime(settings) as rt:
-        found = next((p for p in rt.pilots if p.code == pilot.upper()), None)
-        if found is None:
-            raise LedgerError(
-                f"unknown pilot {pilot!r}: use one of {', '.join(p.code for p in rt.pilots)}"
-            )
+        found = _pilot_of(rt.pilots, pilot)
         plan, call = prepare_import(rt.suite, doc, schema=schema_path(settings.root), pilot_id=found.id,
                                     pilot_code=found.code, maker=maker.address)  # fmt: skip
         receipt = rt.suite.tx.relay(maker, call)
