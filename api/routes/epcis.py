@@ -47,10 +47,10 @@ def export(
     codes = dict(
         zip(records.materials["material_id"].astype(int), records.materials["code"], strict=True)
     )
-    chain_id = state.store.checkpoint()
-    if chain_id is None:
+    checkpoint = state.store.checkpoint()
+    if checkpoint is None:
         raise HTTPException(status_code=404, detail="nothing is indexed yet")
-    events = export_events(store_tables(state.store, pilot=pilot.id, maker=maker), chain_id=chain_id.chain_id,
+    events = export_events(store_tables(state.store, pilot=pilot.id, maker=maker), chain_id=checkpoint.chain_id,
                            pilot_codes={p.id: p.code for p in state.pilots}, material_codes=codes)  # fmt: skip
     return document(events)
 

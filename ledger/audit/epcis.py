@@ -36,6 +36,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from ledger.errors import LedgerError
 from ledger.transact import Call
 from ledger.vocabulary import Fate, Source
@@ -368,10 +370,7 @@ def plan_import(
                         "a hand-over needs one owning_party destination urn:loopledger:party:<address>"
                     )
                     continue
-                recipient = party.group(1)
-                from eth_utils import to_checksum_address
-
-                recipient = to_checksum_address(recipient)
+                recipient = to_checksum_address(party.group(1))
                 if recipient == maker or not is_maker(recipient):
                     reader.fail(f"{recipient} is not another maker of pilot {pilot_code}")
                     continue
