@@ -191,6 +191,7 @@ def index(
             confirmations=settings.confirmations,
             initial_range=settings.index_range,
             max_range=settings.index_range_max,
+            pipeline=settings.index_pipeline,
         )
         started, total = time.monotonic(), 0
         columns = (TextColumn("[bold]indexing"), BarColumn(), TextColumn("block {task.completed:,.0f}/{task.total:,.0f}"),

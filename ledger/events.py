@@ -39,8 +39,6 @@ class EventSpec:
     data_readers: tuple[Callable[[bytes], Any] | None, ...] | None = (
         None  # None: some field is dynamic
     )
-    topic_hex_readers: tuple[Callable[[str], Any] | None, ...] = ()
-    data_hex_readers: tuple[Callable[[str], Any] | None, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,27 +97,56 @@ def _checksum_hex(word: str) -> str:
     return to_checksum_address("0x" + word[24:])
 
 
-def _hex_reader(kind: str) -> Callable[[str], Any] | None:
-    """Like `_word_reader`, from the word's 64 hex digits (what JSON-RPC returns): the indexer's
-    fast path, which never builds the bytes of a log."""
+def _signed_hex(word: str) -> int:
+    value = int(word, 16)
+    return value - (1 << 256) if value >> 255 else value
+
+
+def _hex_expression(kind: str, text: str, at: int) -> str | None:
+    """Python source reading a static value of `kind` from the 64 hex digits at `text[at:]`
+    (what JSON-RPC returns), or None for a type without one."""
+    word = f"{text}[{at}:{at + 64}]"
     if kind == "address":
-        return _checksum_hex
+        return f"_checksum_hex({word})"
     if kind == "bool":
-        return lambda word: word[-1] == "1"
-    if kind.startswith("uint") and "[" not in kind:
-        return lambda word: int(word, 16)
-    if kind.startswith("int") and "[" not in kind:
-        bits = 256
-
-        def signed(word: str) -> int:
-            value = int(word, 16)
-            return value - (1 << bits) if value >> (bits - 1) else value
-
-        return signed
-    if kind.startswith("bytes") and kind != "bytes" and "[" not in kind:
-        size = int(kind[5:])
-        return lambda word: "0x" + word[: 2 * size].lower()
+        return f"({text}[{at + 63}] == '1')"
+    if "[" in kind:
+        return None
+    if kind.startswith("uint"):
+        return f"int({word}, 16)"
+    if kind.startswith("int"):
+        return f"_signed_hex({word})"
+    if kind.startswith("bytes") and kind != "bytes":
+        return f"'0x' + {text}[{at}:{at + 2 * int(kind[5:])}].lower()"
     return None
+
+
+def _compile_hex_decoder(spec: EventSpec) -> Callable[..., DecodedEvent | None] | None:
+    """A function decoding a JSON-RPC log of `spec` straight from its hex strings, generated
+    as one expression per field (no per-field calls or loops: the indexer's hot path), or None
+    when a field is dynamic. It returns None for a log of an unexpected shape."""
+    fields = []
+    for i, (name, kind) in enumerate(spec.indexed):
+        fields.append((name, _hex_expression(kind, f"topics[{i + 1}]", 2)))
+    for i, (name, kind) in enumerate(spec.data):
+        fields.append((name, _hex_expression(kind, "data", 2 + 64 * i)))
+    if any(expression is None for _, expression in fields):
+        return None
+    args = ", ".join(f"{name!r}: {expression}" for name, expression in fields)
+    source = (
+        "def decode(log, topics):\n"
+        "    data = log['data']\n"
+        f"    if len(topics) != {len(spec.indexed) + 1} or len(data) < {2 + 64 * len(spec.data)}:\n"
+        "        return None\n"
+        f"    return DecodedEvent({spec.contract!r}, {spec.name!r}, _checksum_text(log['address']),\n"
+        "                        int(log['blockNumber'], 16), log['blockHash'], log['transactionHash'],\n"
+        f"                        int(log['logIndex'], 16), {{{args}}})\n"
+    )
+    namespace: dict[str, Any] = {"DecodedEvent": DecodedEvent, "_checksum_hex": _checksum_hex,
+                                 "_checksum_text": _checksum_text, "_signed_hex": _signed_hex}  # fmt: skip
+    exec(compile(source, f"<decoder of {spec.contract}.{spec.name}>", "exec"), namespace)
+    decode: Callable[..., DecodedEvent | None] = namespace["decode"]
+    return decode
 
 
 def _hex(value: Any) -> str:
@@ -140,10 +167,11 @@ class EventDecoder:
     """Decoder for the events of a set of contracts, keyed by topic 0."""
 
     def __init__(self, abis: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        self.abis = {contract: list(abi) for contract, abi in abis.items()}
         self.specs: dict[bytes, EventSpec] = {}
         self._by_hex: dict[str, EventSpec] = {}
-        # topic -> (spec, (name, reader, topic index)..., (name, reader, data offset)..., data length)
-        self._hex_plans: dict[str, tuple[EventSpec, tuple[Any, ...], tuple[Any, ...], int]] = {}
+        #: topic (hex) -> generated decoder of JSON-RPC logs, for events whose fields are static
+        self._hex_decoders: dict[str, Callable[..., DecodedEvent | None]] = {}
         for contract, abi in abis.items():
             for item in abi:
                 if item.get("type") != "event" or item.get("anonymous"):
@@ -154,7 +182,6 @@ class EventDecoder:
                 indexed = tuple((i["name"], abi_type(i)) for i in inputs if i["indexed"])
                 data = tuple((i["name"], abi_type(i)) for i in inputs if not i["indexed"])
                 readers = tuple(_word_reader(kind) for _, kind in data)
-                hex_readers = tuple(_hex_reader(kind) for _, kind in data)
                 self.specs[topic] = EventSpec(
                     contract=contract,
                     name=item["name"],
@@ -163,38 +190,12 @@ class EventDecoder:
                     data=data,
                     topic_readers=tuple(_word_reader(kind) for _, kind in indexed),
                     data_readers=readers if all(r is not None for r in readers) else None,
-                    topic_hex_readers=tuple(_hex_reader(kind) for _, kind in indexed),
-                    data_hex_readers=hex_readers
-                    if all(r is not None for r in hex_readers)
-                    else None,
                 )
                 self._by_hex["0x" + topic.hex()] = self.specs[topic]
-                spec = self.specs[topic]
-                if spec.data_hex_readers is not None and None not in spec.topic_hex_readers:
-                    self._hex_plans["0x" + topic.hex()] = (
-                        spec,
-                        tuple((n, r, i + 1) for i, ((n, _), r) in enumerate(zip(spec.indexed, spec.topic_hex_readers, strict=True))),
-                        tuple((n, r, 2 + 64 * i) for i, ((n, _), r) in enumerate(zip(spec.data, spec.data_hex_readers, strict=True))),
-                        2 + 64 * len(spec.data),
-                    )  # fmt: skip
+                fast = _compile_hex_decoder(self.specs[topic])
+                if fast is not None:
+                    self._hex_decoders["0x" + topic.hex()] = fast
         self.unknown = 0
-
-    def _decode_hex(self, log: Mapping[str, Any], topics: Sequence[str]) -> DecodedEvent | None:
-        """The fast path for JSON-RPC logs whose fields are all static: None to take the
-        general path (dynamic fields, an unknown topic, or an unexpected shape)."""
-        plan = self._hex_plans.get(topics[0])
-        if plan is None:
-            return None
-        spec, topic_plan, data_plan, data_length = plan
-        data = log["data"]
-        if len(topics) != len(topic_plan) + 1 or len(data) < data_length:
-            return None
-        args = {name: read(topics[i][2:]) for name, read, i in topic_plan}
-        for name, read, start in data_plan:
-            args[name] = read(data[start : start + 64])
-        return DecodedEvent(spec.contract, spec.name, _checksum_text(log["address"]),
-                            int(log["blockNumber"], 16), log["blockHash"], log["transactionHash"],
-                            int(log["logIndex"], 16), args)  # fmt: skip
 
     def topics_of(self, names: Iterable[str]) -> list[str]:
         wanted = set(names)
@@ -204,9 +205,12 @@ class EventDecoder:
         """Decode one raw log (as ``eth_getLogs`` returns it); None for an unknown topic."""
         topics = log["topics"]
         if topics and isinstance(topics[0], str) and isinstance(log["data"], str):
-            fast = self._decode_hex(log, topics)
-            if fast is not None:
-                return fast
+            # The fast path for JSON-RPC logs; None for the general path (dynamic fields, an
+            # unknown topic, an unexpected shape).
+            fast = self._hex_decoders.get(topics[0])
+            decoded = fast(log, topics) if fast is not None else None
+            if decoded is not None:
+                return decoded
         spec = self.specs.get(_bytes(topics[0])) if topics else None
         if spec is None or len(topics) != len(spec.indexed) + 1:
             self.unknown += 1

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     index_range_max: int = Field(
         default=100_000, ge=1, description="largest block range the indexer grows to"
     )
+    index_pipeline: bool | None = Field(
+        default=None,
+        description="read and decode ranges in a worker process while the loader writes: true, "
+        "false, or unset to do so for long, dense backfills",
+    )
     demo_seed: int = Field(default=2026, description="seed of the demo scenario")
     demo_scale: float = Field(
         default=0.3, gt=0, le=10, description="size of the demo scenario (1.0: a lively year)"

@@ -23,7 +23,7 @@ from ledger.circularity.records import FlowRecords, load_records, records_from_r
 from ledger.circularity.report import headline
 from ledger.clients import Suite
 from ledger.indexer.extract import RpcSource, as_int
-from ledger.indexer.rows import apply_to_lots, rows_of
+from ledger.indexer.rows import LotOp, apply_lot_ops, rows_of
 from ledger.store.db import EVENT_TABLES, Store
 
 __all__ = ["Mismatch", "VerifyReport", "chain_rows", "compare_metrics", "pilot_headlines", "verify"]
@@ -101,12 +101,12 @@ def chain_rows(
     to_block: int,
     *,
     progress: Callable[[int], None] = lambda _: None,
-) -> tuple[dict[str, list[dict[str, Any]]], list[Any], int]:
-    """The rows the chain's logs give over [from_block, to_block], its lot events, and the event count."""
+) -> tuple[dict[str, list[dict[str, Any]]], list[LotOp], int]:
+    """The rows the chain's logs give over [from_block, to_block], its lot operations, and the event count."""
     source = _source(suite)
     addresses = list(suite.manifest.addresses.values())
     tables: dict[str, list[dict[str, Any]]] = {}
-    lot_events: list[Any] = []
+    lot_ops: list[LotOp] = []
     events = 0
     try:
         start = from_block
@@ -119,13 +119,13 @@ def chain_rows(
             batch = rows_of(decoded, lambda n, h=headers: h[n].ts)  # type: ignore[misc]
             for name, rows in batch.tables.items():
                 tables.setdefault(name, []).extend(rows)
-            lot_events.extend(batch.lot_events)
+            lot_ops.extend(batch.lot_ops)
             events += batch.events
             progress(end)
             start = end + 1
     finally:
         source.close()
-    return tables, lot_events, events
+    return tables, lot_ops, events
 
 
 def _store_rows(store: Store, name: str, from_block: int, to_block: int) -> list[dict[str, Any]]:
@@ -243,7 +243,7 @@ def verify(
     if start > to_block:
         raise ValueError(f"the block range is empty: from {start} to {to_block}")
     report = VerifyReport(start, to_block)
-    tables, lot_events, report.events = chain_rows(suite, start, to_block, progress=progress)
+    tables, lot_ops, report.events = chain_rows(suite, start, to_block, progress=progress)
     keep = _pilot_filter(pilot, tables)
     for name in EVENT_TABLES:
         chain = [r for r in tables.get(name, []) if keep(name, r)]
@@ -257,8 +257,7 @@ def verify(
     )
     if whole:
         lots: dict[int, dict[str, Any]] = {}
-        ts = {r["block_number"]: r["ts"] for rows in tables.values() for r in rows if "ts" in r}
-        apply_to_lots(lots, lot_events, lambda n: ts[n])
+        apply_lot_ops(lots, lot_ops)
         with store.engine.connect() as conn:
             stored_lots = {
                 r["lot_id"]: dict(r) for r in conn.execute(select(store.tables["lot"])).mappings()

@@ -1,35 +1,22 @@
-"""Event indexer: extract (RPC) -> decode (eth_abi) -> load (SQL), with reorg handling."""
+"""Event indexer: extract (RPC) -> decode (eth_abi) -> load (SQL), with reorg handling.
+
+The package imports its parts on first use, so the indexer's worker process
+(``python -m ledger.indexer.worker``) starts without the SQL and web3 stacks it does not need.
+"""
 
 from __future__ import annotations
 
-from ledger.clients import Suite
-from ledger.indexer.extract import BlockRanges, RpcSource
-from ledger.indexer.run import Indexer, Progress
-from ledger.store.db import Store
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ledger.indexer.run import Indexer, Progress, indexer_for
 
 __all__ = ["Indexer", "Progress", "indexer_for"]
 
 
-def indexer_for(
-    suite: Suite,
-    store: Store,
-    *,
-    confirmations: int = 0,
-    initial_range: int = 100,
-    max_range: int = 100_000,
-) -> Indexer:
-    """An indexer over the suite's deployment, reading the chain the suite is connected to."""
-    chain = suite.chain
-    url = getattr(chain, "url", "")
-    source = RpcSource(url if url else chain.w3)
-    return Indexer(
-        store,
-        source,
-        suite.decoder,
-        list(suite.manifest.addresses.values()),
-        chain_id=suite.manifest.chain_id,
-        genesis=suite.manifest.genesis_hash,
-        start_block=suite.manifest.deploy_block,
-        confirmations=confirmations,
-        ranges=BlockRanges(initial=initial_range, maximum=max(initial_range, max_range)),
-    )
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from ledger.indexer import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module 'ledger.indexer' has no attribute {name!r}")

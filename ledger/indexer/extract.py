@@ -11,13 +11,15 @@ import itertools
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
-from web3 import Web3
 
 from ledger.errors import LedgerError
+
+if TYPE_CHECKING:
+    from web3 import Web3
 
 __all__ = [
     "BlockRanges",
@@ -73,15 +75,15 @@ class RpcSource:
     """JSON-RPC calls the indexer needs, over HTTP (with batching) or an in-process provider."""
 
     def __init__(self, endpoint: str | Web3, *, timeout: float = 30.0, retries: int = 5) -> None:
-        self.retries = retries
-        if isinstance(endpoint, Web3):
-            self._w3: Web3 | None = endpoint
-            self._http: httpx.Client | None = None
-            self.url = "in-process"
-        else:
-            self._w3 = None
-            self._http = httpx.Client(timeout=timeout)
+        self.timeout, self.retries = timeout, retries
+        if isinstance(endpoint, str):
+            self._w3: Web3 | None = None
+            self._http: httpx.Client | None = httpx.Client(timeout=timeout)
             self.url = endpoint
+        else:
+            self._w3 = endpoint
+            self._http = None
+            self.url = "in-process"
         self._ids = itertools.count(1)
 
     def close(self) -> None:
@@ -216,10 +218,13 @@ class BlockRanges:
         self.size = initial
         self.minimum, self.maximum, self.target_logs = minimum, maximum, target_logs
 
-    def shrink(self) -> None:
+    def shrink(self, cause: Exception | None = None) -> None:
+        """Halve the range after `cause` (a refusal or a fault that outlasted its retries)."""
         if self.size <= self.minimum:
+            because = f" ({cause})" if cause is not None else ""
             raise IndexerError(
-                "the provider refuses even a one-block range; raise its log limit or use another node"
+                f"the node fails even a one-block range{because}: check that it is reachable, "
+                "raise its log limit or use another node"
             )
         self.size = max(self.minimum, self.size // 2)
 

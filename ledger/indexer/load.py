@@ -2,102 +2,91 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 
-from ledger.events import DecodedEvent
 from ledger.indexer.extract import Header
-from ledger.indexer.rows import RowBatch, apply_to_lots, lots_created, lots_needed, rows_of
+from ledger.indexer.prepare import Prepared
+from ledger.indexer.rows import (
+    DRAW,
+    HOLD,
+    NEW,
+    SPLIT,
+    LotOp,
+    apply_lot_ops,
+    lots_created,
+    lots_needed,
+)
 from ledger.store.db import EVENT_TABLES, Store
 
-__all__ = ["load_batch", "rebuild_lots", "rollback"]
+__all__ = ["load_prepared", "rebuild_lots", "rollback"]
 
 
-def load_batch(
-    store: Store,
-    events: Sequence[DecodedEvent],
-    headers: dict[int, Header],
-    *,
-    chain_id: int,
-    genesis: str,
-    checkpoint: Header,
-) -> RowBatch:
-    """Write the rows of `events`, their blocks and the new checkpoint in one transaction."""
-    batch = rows_of(events, lambda n: headers[n].ts)
+def load_prepared(store: Store, batch: Prepared, *, chain_id: int, genesis: str) -> None:
+    """Write the rows of a prepared range, its blocks and the new checkpoint in one transaction."""
     with store.engine.begin() as conn:
         blocks = [
             {"number": h.number, "hash": h.hash, "parent_hash": h.parent_hash, "ts": h.ts}
-            for h in headers.values()
+            for h in batch.headers.values()
         ]
         store.insert_ignore(conn, "block", blocks)
         for table in EVENT_TABLES:
-            store.insert_ignore(conn, table, batch.tables.get(table, []))
-        if batch.lot_events:
-            created = lots_created(batch.lot_events)
-            lots = store.lots(conn, lots_needed(batch.lot_events) | created)
+            store.insert_tuples(conn, table, batch.rows.get(table, ()))
+        if batch.lot_ops:
+            created = lots_created(batch.lot_ops)
+            lots = store.lots(conn, lots_needed(batch.lot_ops) | created)
             if created & lots.keys():
                 # This range was loaded before (its checkpoint was lost or moved back): folding
-                # its events again would draw lots twice, so derive lots from the event rows.
+                # its operations again would draw lots twice, so derive lots from the event rows.
                 conn.execute(delete(store.tables["lot"]))
                 rebuild_lots(conn, store)
             else:
-                touched = apply_to_lots(lots, batch.lot_events, lambda n: headers[n].ts)
+                touched = apply_lot_ops(lots, batch.lot_ops)
                 store.upsert(conn, "lot", [lots[i] for i in sorted(touched)], "lot_id")
+        checkpoint = batch.headers[batch.to_block]
         store.set_checkpoint(conn, chain_id, genesis, checkpoint.number, checkpoint.hash)
-    return batch
 
 
-def _lot_events(conn: Connection, store: Store) -> Iterable[DecodedEvent]:
-    """Lot events rebuilt from the event tables, in log order."""
+def _lot_ops(conn: Connection, store: Store) -> list[LotOp]:
+    """The lot operations of every stored event row, in log order."""
     t = store.tables
-    rows: list[tuple[int, int, str, dict[str, Any]]] = []
+    keyed: list[tuple[int, int, int, LotOp]] = []  # (block, log index, position, operation)
     for r in conn.execute(select(t["intake"])).mappings():
-        rows.append((r["block_number"], r["log_index"], "MaterialTakenIn", {
-            "lotId": r["lot_id"], "pilot": r["pilot_id"], "maker": r["maker"], "materialId": r["material_id"],
-            "grams": r["grams"], "recycledBp": r["recycled_bp"]}))  # fmt: skip
-    inputs: dict[int, list[tuple[int, int, int]]] = {}
+        keyed.append((r["block_number"], r["log_index"], 0, (NEW, r["lot_id"], r["block_number"], r["ts"],
+                      r["pilot_id"], r["material_id"], r["maker"], r["grams"], r["recycled_bp"], "intake")))  # fmt: skip
+    transformations = {
+        r["transform_id"]: r for r in conn.execute(select(t["transformation"])).mappings()
+    }
     for r in conn.execute(select(t["transformation_input"])).mappings():
-        inputs.setdefault(r["transform_id"], []).append((r["position"], r["lot_id"], r["grams"]))
-    outputs: dict[int, list[tuple[int, int, int]]] = {}
+        x = transformations[r["transform_id"]]
+        keyed.append(
+            (x["block_number"], x["log_index"], r["position"], (DRAW, r["lot_id"], r["grams"]))
+        )
     for r in conn.execute(select(t["transformation_output"])).mappings():
-        outputs.setdefault(r["transform_id"], []).append(
-            (r["position"], r["material_id"], r["grams"])
-        )
-    for r in conn.execute(select(t["transformation"])).mappings():
-        ins = sorted(inputs.get(r["transform_id"], []))
-        outs = sorted(outputs.get(r["transform_id"], []))
-        rows.append((r["block_number"], r["log_index"], "MaterialTransformed", {
-            "pilot": r["pilot_id"], "maker": r["maker"], "firstOutputLot": r["transform_id"],
-            "inputLots": [lot for _, lot, _ in ins], "inputGrams": [g for _, _, g in ins],
-            "outputs": [(m, g) for _, m, g in outs], "recycledBp": r["recycled_bp"]}))  # fmt: skip
+        x = transformations[r["transform_id"]]
+        keyed.append((x["block_number"], x["log_index"], 1_000_000 + r["position"], (NEW, r["lot_id"],
+                      x["block_number"], x["ts"], x["pilot_id"], r["material_id"], x["maker"], r["grams"],
+                      x["recycled_bp"], "transform")))  # fmt: skip
     for r in conn.execute(select(t["transfer"])).mappings():
-        rows.append((r["block_number"], r["log_index"], "LotTransferred", {
-            "lotId": r["lot_id"], "to": r["recipient"], "receivedLot": r["received_lot"], "grams": r["grams"]}))  # fmt: skip
+        op: LotOp = (
+            (HOLD, r["lot_id"], r["recipient"])
+            if r["received_lot"] == r["lot_id"]
+            else (SPLIT, r["lot_id"], r["received_lot"], r["block_number"], r["ts"], r["recipient"], r["grams"])
+        )  # fmt: skip
+        keyed.append((r["block_number"], r["log_index"], 0, op))
     for r in conn.execute(select(t["dispatch"])).mappings():
-        rows.append(
-            (
-                r["block_number"],
-                r["log_index"],
-                "MaterialDispatched",
-                {"lotId": r["lot_id"], "grams": r["grams"]},
-            )
-        )
-    rows.sort(key=lambda row: (row[0], row[1]))
-    for number, index, name, args in rows:
-        yield DecodedEvent("MaterialLedger", name, "", number, "", "", index, args)
+        keyed.append((r["block_number"], r["log_index"], 0, (DRAW, r["lot_id"], r["grams"])))
+    keyed.sort(key=itemgetter(0, 1, 2))
+    return [k[3] for k in keyed]
 
 
 def rebuild_lots(conn: Connection, store: Store) -> int:
     """Recompute the lot table from the event tables; returns the number of lots."""
-    ts = {
-        int(r.number): int(r.ts)
-        for r in conn.execute(select(store.tables["block"].c.number, store.tables["block"].c.ts))
-    }
     lots: dict[int, dict[str, Any]] = {}
-    apply_to_lots(lots, _lot_events(conn, store), lambda n: ts[n])
+    apply_lot_ops(lots, _lot_ops(conn, store))
     if lots:
         conn.execute(insert(store.tables["lot"]), list(lots.values()))
     return len(lots)

@@ -1,24 +1,38 @@
 """From decoded events to table rows, and the current state of lots: pure functions.
 
-``rows_of(events, ts_of)`` turns decoded events into rows per table; ``apply_to_lots`` folds
-material events over the lots they touch. Both are replayed identically for a backfill, an
-incremental run or a rebuild after a reorg.
+``rows_of(events, ts_of)`` turns decoded events into rows per table and into *lot operations*;
+``apply_lot_ops`` folds those operations over the lots they touch. Both are replayed identically
+for a backfill, an incremental run, a rebuild after a reorg and an audit.
+
+A lot operation is a plain tuple (cheap to fold and to send between processes):
+
+- ``(NEW, lot_id, block, ts, pilot_id, material_id, holder, grams, recycled_bp, origin)``
+- ``(DRAW, lot_id, grams)``: grams taken from a lot (a transformation input or a dispatch)
+- ``(HOLD, lot_id, holder)``: a whole lot handed over (it keeps its id)
+- ``(SPLIT, lot_id, new_lot, block, ts, holder, grams)``: part of a lot handed over as a child
+  lot with its parent's pilot, material and recycled content
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.events import DecodedEvent, text_of
 
-__all__ = ["LOT_EVENTS", "RowBatch", "apply_to_lots", "rows_of"]
+__all__ = [
+    "DRAW", "HOLD", "LOT_EVENTS", "NEW", "SPLIT", "LotOp", "RowBatch", "apply_lot_ops",
+    "lots_created", "lots_needed", "rows_of",
+]  # fmt: skip
 
 LOT_EVENTS = frozenset(
     {"MaterialTakenIn", "MaterialTransformed", "LotTransferred", "MaterialDispatched"}
 )
+
+NEW, SPLIT, DRAW, HOLD = 0, 1, 2, 3
+LotOp = tuple[Any, ...]
 
 
 @dataclass
@@ -26,7 +40,7 @@ class RowBatch:
     """Rows per table name, in log order."""
 
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    lot_events: list[DecodedEvent] = field(default_factory=list)
+    lot_ops: list[LotOp] = field(default_factory=list)
     events: int = 0
 
     def add(self, table: str, row: dict[str, Any]) -> None:
@@ -46,17 +60,19 @@ def _ref(event: DecodedEvent, ts: int) -> dict[str, Any]:
 def rows_of(events: Iterable[DecodedEvent], ts_of: Callable[[int], int]) -> RowBatch:
     """Rows for every known event; events of no table (ERC-20 Transfer, forwarder) are skipped."""
     batch = RowBatch()
-    tables = batch.tables
+    tables, ops = batch.tables, batch.lot_ops
     for event in events:
         batch.events += 1
         a = event.args
-        ref = _ref(event, ts_of(event.block_number))
+        block, ts = event.block_number, ts_of(event.block_number)
+        ref = _ref(event, ts)
         name = event.name
         if name == "MaterialTakenIn":
             tables["intake"].append({**ref, "lot_id": a["lotId"], "pilot_id": a["pilot"], "maker": a["maker"],
                                  "material_id": a["materialId"], "source": a["source"], "grams": a["grams"],
                                  "recycled_bp": a["recycledBp"], "evidence": a["evidence"]})  # fmt: skip
-            batch.lot_events.append(event)
+            ops.append((NEW, a["lotId"], block, ts, a["pilot"], a["materialId"], a["maker"], a["grams"],
+                        a["recycledBp"], "intake"))  # fmt: skip
         elif name == "MaterialTransformed":
             first = a["firstOutputLot"]
             outputs = a["outputs"]
@@ -67,21 +83,26 @@ def rows_of(events: Iterable[DecodedEvent], ts_of: Callable[[int], int]) -> RowB
                                          "evidence": a["evidence"]})  # fmt: skip
             for i, (lot, grams) in enumerate(zip(a["inputLots"], a["inputGrams"], strict=True)):
                 tables["transformation_input"].append({"transform_id": first, "position": i, "lot_id": lot,
-                                                   "grams": grams, "block_number": event.block_number})  # fmt: skip
+                                                   "grams": grams, "block_number": block})  # fmt: skip
+                ops.append((DRAW, lot, grams))
             for i, (material, grams) in enumerate(outputs):
                 tables["transformation_output"].append({"transform_id": first, "position": i, "lot_id": first + i,
                                                     "material_id": material, "grams": grams,
-                                                    "block_number": event.block_number})  # fmt: skip
-            batch.lot_events.append(event)
+                                                    "block_number": block})  # fmt: skip
+                ops.append((NEW, first + i, block, ts, a["pilot"], material, a["maker"], grams,
+                            a["recycledBp"], "transform"))  # fmt: skip
         elif name == "LotTransferred":
             tables["transfer"].append({**ref, "pilot_id": a["pilot"], "sender": a["from"], "recipient": a["to"],
                                    "lot_id": a["lotId"], "received_lot": a["receivedLot"], "grams": a["grams"],
                                    "evidence": a["evidence"]})  # fmt: skip
-            batch.lot_events.append(event)
+            if a["receivedLot"] == a["lotId"]:
+                ops.append((HOLD, a["lotId"], a["to"]))
+            else:
+                ops.append((SPLIT, a["lotId"], a["receivedLot"], block, ts, a["to"], a["grams"]))
         elif name == "MaterialDispatched":
             tables["dispatch"].append({**ref, "pilot_id": a["pilot"], "maker": a["maker"], "lot_id": a["lotId"],
                                    "grams": a["grams"], "fate": a["fate"], "evidence": a["evidence"]})  # fmt: skip
-            batch.lot_events.append(event)
+            ops.append((DRAW, a["lotId"], a["grams"]))
         elif name == "ContributionRecorded":
             tables["contribution"].append({**ref, "contribution_id": a["contributionId"], "pilot_id": a["pilot"],
                                        "maker": a["maker"], "kind": a["kind"], "amount": a["amount"],
@@ -122,77 +143,45 @@ def rows_of(events: Iterable[DecodedEvent], ts_of: Callable[[int], int]) -> RowB
     return batch
 
 
-def apply_to_lots(
-    lots: MutableMapping[int, dict[str, Any]],
-    events: Iterable[DecodedEvent],
-    ts_of: Callable[[int], int],
-) -> set[int]:
-    """Fold lot events (in log order) into `lots` (lot id -> row); returns the lot ids touched.
+def _lot_row(lot_id: int, block: int, ts: int, pilot: int, material: int, holder: str, grams: int,
+             recycled_bp: int, origin: str, parent: int | None) -> dict[str, Any]:  # fmt: skip
+    return {"lot_id": lot_id, "pilot_id": pilot, "material_id": material, "holder": holder, "grams": grams,
+            "initial_grams": grams, "recycled_bp": recycled_bp, "origin": origin, "parent_lot": parent,
+            "created_block": block, "created_ts": ts}  # fmt: skip
 
-    `lots` must already hold every existing lot that the events draw from.
+
+def apply_lot_ops(lots: MutableMapping[int, dict[str, Any]], ops: Iterable[LotOp]) -> set[int]:
+    """Fold lot operations (in log order) into `lots` (lot id -> row); returns the lot ids touched.
+
+    `lots` must already hold every existing lot that the operations draw from or hand over.
     """
     touched: set[int] = set()
-
-    def create(lot_id: int, event: DecodedEvent, **values: Any) -> None:
-        lots[lot_id] = {"lot_id": lot_id, "created_block": event.block_number,
-                        "created_ts": ts_of(event.block_number), "parent_lot": None, **values}  # fmt: skip
+    for op in ops:
+        kind, lot_id = op[0], op[1]
+        if kind == NEW:
+            _, _, block, ts, pilot, material, holder, grams, recycled_bp, origin = op
+            lots[lot_id] = _lot_row(lot_id, block, ts, pilot, material, holder, grams, recycled_bp,
+                                    origin, None)  # fmt: skip
+        elif kind == DRAW:
+            lots[lot_id]["grams"] -= op[2]
+        elif kind == HOLD:
+            lots[lot_id]["holder"] = op[2]
+        else:  # SPLIT
+            _, _, new_lot, block, ts, holder, grams = op
+            parent = lots[lot_id]
+            parent["grams"] -= grams
+            lots[new_lot] = _lot_row(new_lot, block, ts, parent["pilot_id"], parent["material_id"], holder,
+                                     grams, parent["recycled_bp"], "transfer", lot_id)  # fmt: skip
+            touched.add(new_lot)
         touched.add(lot_id)
-
-    def draw(lot_id: int, grams: int) -> dict[str, Any]:
-        row = lots[lot_id]
-        row["grams"] -= grams
-        touched.add(lot_id)
-        return row
-
-    for event in events:
-        a: Mapping[str, Any] = event.args
-        if event.name == "MaterialTakenIn":
-            create(a["lotId"], event, pilot_id=a["pilot"], material_id=a["materialId"], holder=a["maker"],
-                   grams=a["grams"], initial_grams=a["grams"], recycled_bp=a["recycledBp"], origin="intake")  # fmt: skip
-        elif event.name == "MaterialTransformed":
-            for lot, grams in zip(a["inputLots"], a["inputGrams"], strict=True):
-                draw(lot, grams)
-            for i, (material, grams) in enumerate(a["outputs"]):
-                create(a["firstOutputLot"] + i, event, pilot_id=a["pilot"], material_id=material,
-                       holder=a["maker"], grams=grams, initial_grams=grams, recycled_bp=a["recycledBp"],
-                       origin="transform")  # fmt: skip
-        elif event.name == "LotTransferred":
-            lot, received = a["lotId"], a["receivedLot"]
-            if received == lot:
-                lots[lot]["holder"] = a["to"]
-                touched.add(lot)
-            else:
-                parent = draw(lot, a["grams"])
-                create(received, event, pilot_id=parent["pilot_id"], material_id=parent["material_id"],
-                       holder=a["to"], grams=a["grams"], initial_grams=a["grams"],
-                       recycled_bp=parent["recycled_bp"], origin="transfer")  # fmt: skip
-                lots[received]["parent_lot"] = lot
-        elif event.name == "MaterialDispatched":
-            draw(a["lotId"], a["grams"])
     return touched
 
 
-def lots_needed(events: Iterable[DecodedEvent]) -> set[int]:
-    """Existing lots that lot events draw from or hand over (to load before `apply_to_lots`)."""
-    needed: set[int] = set()
-    for event in events:
-        a = event.args
-        if event.name == "MaterialTransformed":
-            needed.update(a["inputLots"])
-        elif event.name in ("LotTransferred", "MaterialDispatched"):
-            needed.add(a["lotId"])
-    return needed
+def lots_needed(ops: Iterable[LotOp]) -> set[int]:
+    """Lots that operations draw from or hand over (to load before `apply_lot_ops`)."""
+    return {op[1] for op in ops if op[0] != NEW}
 
 
-def lots_created(events: Iterable[DecodedEvent]) -> set[int]:
-    """Lots that lot events create (intakes, transformation outputs, partial hand-overs)."""
-    created: set[int] = set()
-    for event in events:
-        a = event.args
-        if event.name == "MaterialTakenIn":
-            created.add(a["lotId"])
-        elif event.name == "MaterialTransformed":
-            created.update(range(a["firstOutputLot"], a["firstOutputLot"] + len(a["outputs"])))
-        elif event.name == "LotTransferred" and a["receivedLot"] != a["lotId"]:
-            created.add(a["receivedLot"])
-    return created
+def lots_created(ops: Iterable[LotOp]) -> set[int]:
+    """Lots that operations create (intakes, transformation outputs, partial hand-overs)."""
+    return {op[1] if op[0] == NEW else op[2] for op in ops if op[0] in (NEW, SPLIT)}

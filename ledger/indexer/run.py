@@ -5,10 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ledger.events import EventDecoder
 from ledger.indexer.extract import (
@@ -18,13 +16,16 @@ from ledger.indexer.extract import (
     RangeTooLarge,
     RpcSource,
     TransientRpcError,
-    as_hex,
-    as_int,
 )
-from ledger.indexer.load import load_batch, rollback
-from ledger.store.db import Store
+from ledger.indexer.load import load_prepared, rollback
+from ledger.indexer.prepare import Prepared, prepare
+from ledger.indexer.worker import PrepareWorker
+from ledger.store.db import COLUMNS, Store
 
-__all__ = ["Indexer", "Progress"]
+if TYPE_CHECKING:
+    from ledger.clients import Suite
+
+__all__ = ["Indexer", "Progress", "indexer_for"]
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ class Progress:
     reorg_to: int | None = None
 
 
-#: A fetched range: its last block, its raw logs and the headers of their blocks (and the last).
-Fetched = tuple[int, list[dict[str, Any]], dict[int, "Header"]]
+#: A worker process prepares ranges ahead of the loader only for a backfill this dense: the
+#: previous batch held at least this many logs and more than two ranges are left.
+PIPELINE_LOGS = 1_000
 
 
 class Indexer:
@@ -57,17 +59,31 @@ class Indexer:
         start_block: int,
         confirmations: int = 0,
         ranges: BlockRanges | None = None,
-        prefetch: bool = True,
+        pipeline: bool | None = None,
     ) -> None:
+        """`pipeline`: prepare every range in a worker process (True), none (False), or those
+        of a long and dense backfill (None, the default). Only over HTTP."""
         self.store, self.source, self.decoder = store, source, decoder
         self.addresses = list(addresses)
         self.chain_id, self.genesis = chain_id, genesis
         self.start_block = start_block
         self.confirmations = confirmations
         self.ranges = ranges or BlockRanges()
-        self.prefetch = prefetch
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="indexer-prefetch")
-        self._prefetch: tuple[int, int, Future[Fetched]] | None = None
+        self.pipeline = pipeline if source.url != "in-process" else False
+        self._worker: PrepareWorker | None = None
+        self._last_logs = 0
+
+    def close(self) -> None:
+        """Stop the worker process, if one runs (the indexer can still step afterwards)."""
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def __enter__(self) -> Indexer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def _cursor(self) -> Header | None:
         checkpoint = self.store.checkpoint()
@@ -94,22 +110,41 @@ class Indexer:
         base = max(self.start_block - 1, 0)
         return self.source.headers([base])[base]
 
-    def _fetch(self, from_block: int, to_block: int) -> Fetched:
-        raw = self.source.logs(self.addresses, from_block, to_block)
-        headers = self.source.headers({as_int(log["blockNumber"]) for log in raw} | {to_block})
-        return to_block, raw, headers
+    def _prepare_here(self, first: int, head: int) -> Prepared:
+        while True:
+            try:
+                return prepare(self.source, self.decoder, self.addresses, first,
+                               min(first + self.ranges.size - 1, head), COLUMNS)  # fmt: skip
+            except (RangeTooLarge, TransientRpcError) as exc:
+                self.ranges.shrink(exc)
 
-    def _take_prefetched(self, from_block: int, head: int) -> Fetched | None:
-        """The prefetched range if it starts where we are and ends within the head; else None."""
-        prefetch, self._prefetch = self._prefetch, None
-        if prefetch is None:
-            return None
-        start, end, future = prefetch
-        try:
-            result = future.result()
-        except (RangeTooLarge, TransientRpcError):
-            return None  # fetched again (and the range shrunk) on the normal path
-        return result if start == from_block and end <= head else None
+    def _worker_ready(self, first: int, head: int) -> bool:
+        """Whether to take this batch from the worker process; starts it when a backfill
+        turns out long and dense (it is used once it has started, meanwhile we go on here)."""
+        if self._worker is None:
+            dense = self._last_logs >= PIPELINE_LOGS and head - first + 1 > 2 * self.ranges.size
+            if not (self.pipeline or (self.pipeline is None and dense)):
+                return False
+            source = self.source
+            self._worker = PrepareWorker(source.url, self.decoder.abis, self.addresses, COLUMNS,
+                                         timeout=source.timeout, retries=source.retries,
+                                         ranges=self.ranges)  # fmt: skip
+        return self._worker.poll_ready(wait=self.pipeline is True)
+
+    def _prepare_ahead(self, first: int, head: int) -> Prepared:
+        """The next batch from the worker process."""
+        worker = self._worker
+        assert worker is not None
+        while True:
+            if worker.run is None or worker.run[0] != first:
+                worker.start(first, head, self.ranges.size)
+            kind, payload = worker.receive()
+            if kind == "batch":
+                assert isinstance(payload, Prepared)
+                return payload
+            if kind == "error":
+                raise IndexerError(payload)
+            self.ranges.size = payload  # "done": the run ended where we are; start the next
 
     def step(self) -> Progress | None:
         """Index the next batch; None when at the (confirmed) head."""
@@ -121,6 +156,8 @@ class Indexer:
             if not moved:
                 moved = self.source.headers([cursor.number])[cursor.number].hash != cursor.hash
             if moved:
+                if self._worker is not None:
+                    self._worker.run = None  # what it prepares is from the old branch
                 ancestor = self._common_ancestor(min(cursor.number, chain_head))
                 rollback(self.store, ancestor, chain_id=self.chain_id, genesis=self.genesis,
                          old_head=cursor.number, now=int(time.time()))  # fmt: skip
@@ -128,44 +165,21 @@ class Indexer:
         last = cursor.number if cursor else self.start_block - 1
         head = chain_head - self.confirmations
         if last >= head:
+            self.close()  # at the head: a worker process is not worth keeping
             return None
-        fetched = self._take_prefetched(last + 1, head)
-        if fetched is None:
-            while True:
-                to_block = min(last + self.ranges.size, head)
-                try:
-                    fetched = self._fetch(last + 1, to_block)
-                except (RangeTooLarge, TransientRpcError):
-                    self.ranges.shrink()
-                    continue
-                break
-        to_block, raw, headers = fetched
-        for log in raw:
-            if headers[as_int(log["blockNumber"])].hash != as_hex(log["blockHash"]):
-                # The chain moved under us between the two calls: take the range again.
-                return Progress(last, head, 0, 0)
-        # While this batch is decoded and loaded, the next range is fetched (backfill only):
-        # the node works on it on the other core instead of waiting for us.
-        ahead = min(to_block + self.ranges.size, head)
-        if self.prefetch and ahead > to_block:
-            self._prefetch = (
-                to_block + 1,
-                ahead,
-                self._pool.submit(self._fetch, to_block + 1, ahead),
-            )
-        unknown_before = self.decoder.unknown
-        events = [e for e in (self.decoder.decode(log) for log in raw) if e is not None]
-        events.sort(key=attrgetter("block_number", "log_index"))
-        load_batch(
-            self.store,
-            events,
-            headers,
-            chain_id=self.chain_id,
-            genesis=self.genesis,
-            checkpoint=headers[to_block],
-        )
-        self.ranges.observe(len(raw))
-        return Progress(to_block, head, len(events), self.decoder.unknown - unknown_before)
+        ahead = self._worker_ready(last + 1, head)
+        batch = self._prepare_ahead(last + 1, head) if ahead else self._prepare_here(last + 1, head)
+        extends = cursor is None or (batch.parent is not None and batch.parent.hash == cursor.hash)
+        if not batch.consistent or not extends:
+            # The chain moved while the range was read: take it again (a reorg shows next step).
+            if self._worker is not None:
+                self._worker.run = None
+            return Progress(last, head, 0, 0)
+        load_prepared(self.store, batch, chain_id=self.chain_id, genesis=self.genesis)
+        self._last_logs = batch.logs
+        if not ahead:
+            self.ranges.observe(batch.logs)  # the worker adapts the ranges it reads itself
+        return Progress(batch.to_block, head, batch.events, batch.unknown)
 
     def run(
         self,
@@ -177,11 +191,41 @@ class Indexer:
     ) -> None:
         """Backfill to the head; with `follow`, keep following it until `stop` is set."""
         stop = stop or threading.Event()
-        while not stop.is_set():
-            progress = self.step()
-            if progress is not None:
-                on_progress(progress)
-                continue
-            if not follow:
-                return
-            stop.wait(poll)
+        try:
+            while not stop.is_set():
+                progress = self.step()
+                if progress is not None:
+                    on_progress(progress)
+                    continue
+                if not follow:
+                    return
+                stop.wait(poll)
+        finally:
+            self.close()
+
+
+def indexer_for(
+    suite: Suite,
+    store: Store,
+    *,
+    confirmations: int = 0,
+    initial_range: int = 100,
+    max_range: int = 100_000,
+    pipeline: bool | None = None,
+) -> Indexer:
+    """An indexer over the suite's deployment, reading the chain the suite is connected to."""
+    chain = suite.chain
+    url = getattr(chain, "url", "")
+    source = RpcSource(url if url else chain.w3)
+    return Indexer(
+        store,
+        source,
+        suite.decoder,
+        list(suite.manifest.addresses.values()),
+        chain_id=suite.manifest.chain_id,
+        genesis=suite.manifest.genesis_hash,
+        start_block=suite.manifest.deploy_block,
+        confirmations=confirmations,
+        ranges=BlockRanges(initial=initial_range, maximum=max(initial_range, max_range)),
+        pipeline=pipeline,
+    )

@@ -7,7 +7,6 @@ tables and Alembic migrations serve both.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,9 @@ from sqlmodel import SQLModel, create_engine
 
 from ledger.errors import ConfigError
 from ledger.store import models
+from ledger.store.rowtuples import tuples_of
 
-__all__ = ["EVENT_TABLES", "Store", "make_engine"]
+__all__ = ["COLUMNS", "EVENT_TABLES", "Store", "make_engine", "tuples_of"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -33,6 +33,11 @@ EVENT_TABLES = (
     "transformation_input", "transformation_output", "transfer", "dispatch", "contribution",
     "token_award", "award_budget", "reward", "reward_update", "redemption", "fulfilment",
 )  # fmt: skip
+
+#: Column names per table, in the order of the rows the loader takes as tuples.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(c.name for c in table.columns) for name, table in SQLModel.metadata.tables.items()
+}
 
 
 def make_engine(url: str) -> Engine:
@@ -60,16 +65,6 @@ def make_engine(url: str) -> Engine:
     raise ConfigError(
         f"Unsupported database URL {url!r}: use sqlite:///path or postgresql://user@host/db."
     )
-
-
-def _tuples(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    """Rows as value tuples in column order; a column a row lacks is NULL."""
-    getter = itemgetter(*columns)
-    try:
-        values = [getter(row) for row in rows]
-    except KeyError:
-        return [tuple(row.get(c) for c in columns) for row in rows]
-    return values if len(columns) > 1 else [(v,) for v in values]
 
 
 class Store:
@@ -124,28 +119,32 @@ class Store:
 
     def insert_ignore(self, conn: Connection, name: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert rows, skipping those whose key exists (re-running a range changes nothing)."""
+        if rows:
+            self.insert_tuples(conn, name, tuples_of(COLUMNS[name], rows))
+
+    def insert_tuples(self, conn: Connection, name: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """`insert_ignore` for rows already given as tuples in `COLUMNS[name]` order."""
         if not rows:
             return
-        table = self.tables[name]
-        columns = [c.name for c in table.columns]
+        columns = COLUMNS[name]
         # A plain driver-level executemany: SQLAlchemy's per-row parameter processing costs
         # more than the insert itself at indexing rates (every value here is an int, str or
         # bool the drivers take as is).
-        marker = "%s" if conn.dialect.name == "postgresql" else "?"
-        names = ", ".join(f'"{c}"' for c in columns)
-        values = ", ".join([marker] * len(columns))
         if conn.dialect.name == "postgresql" and len(rows) >= COPY_ROWS:
             self._copy_ignore(conn, name, columns, rows)
             return
+        names = ", ".join(f'"{c}"' for c in columns)
         if conn.dialect.name == "postgresql":
+            values = ", ".join(["%s"] * len(columns))
             sql = f'INSERT INTO "{name}" ({names}) VALUES ({values}) ON CONFLICT DO NOTHING'
         else:
+            values = ", ".join(["?"] * len(columns))
             sql = f'INSERT OR IGNORE INTO "{name}" ({names}) VALUES ({values})'
-        conn.exec_driver_sql(sql, _tuples(columns, rows))
+        conn.exec_driver_sql(sql, list(rows))
 
     @staticmethod
     def _copy_ignore(
-        conn: Connection, name: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+        conn: Connection, name: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
     ) -> None:
         """PostgreSQL: COPY into a transaction-local staging table, then one INSERT ... SELECT
         that skips existing keys (COPY alone cannot skip them)."""
@@ -157,7 +156,7 @@ class Store:
                 f'CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE "{name}") ON COMMIT DELETE ROWS'
             )
             with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-                for values in _tuples(columns, rows):
+                for values in rows:
                     copy.write_row(values)
             cursor.execute(
                 f'INSERT INTO "{name}" ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING'
@@ -179,7 +178,7 @@ class Store:
         updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != key)
         sql = (f'INSERT INTO "{name}" ({names}) VALUES ({values}) '
                f'ON CONFLICT ("{key}") DO UPDATE SET {updates}')  # fmt: skip
-        conn.exec_driver_sql(sql, _tuples(columns, rows))
+        conn.exec_driver_sql(sql, tuples_of(columns, rows))
 
     def set_checkpoint(
         self, conn: Connection, chain_id: int, genesis: str, number: int, block_hash: str

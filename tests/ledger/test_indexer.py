@@ -131,7 +131,8 @@ def test_incremental_indexing_with_reorgs_equals_scratch(
         wood = suite.manifest.materials["17 02 01"]
         tag = f"{random.getrandbits(32)}"
         incremental = _anvil_store(tmp_path, f"inc-{tag}.sqlite")
-        indexer = indexer_for(suite, incremental)
+        # Incrementally through the worker process, from scratch without it.
+        indexer = indexer_for(suite, incremental, pipeline=True)
         snapshots: list[str] = []
         unique = iter(range(1, 10**6))  # distinct evidence keeps re-sent transactions distinct
 
@@ -169,11 +170,65 @@ def test_incremental_indexing_with_reorgs_equals_scratch(
                 indexer.run()
         indexer.run()
         scratch = _anvil_store(tmp_path, f"scratch-{tag}.sqlite")
-        indexer_for(suite, scratch).run()
+        indexer_for(suite, scratch, pipeline=False).run()
         assert snapshot(incremental) == snapshot(scratch)
     finally:
         rpc("evm_revert", base)
         suite.tx._nonces.clear()
+
+
+@pytest.mark.anvil
+def test_batches_read_ahead_from_a_replaced_branch_are_undone(
+    anvil_suite: Suite, tmp_path: Path
+) -> None:
+    """The worker process reads ahead of the loader. When the chain reorganises under batches
+    it has already prepared, those are rolled back and the index equals one built from scratch."""
+    suite = anvil_suite
+    w3 = suite.chain.w3
+
+    def rpc(method: str, *params: Any) -> Any:
+        return w3.provider.make_request(method, list(params))["result"]  # type: ignore[arg-type]
+
+    base = rpc("evm_snapshot")
+    try:
+        (alice,) = makers(suite, 1)
+        wood = suite.manifest.materials["17 02 01"]
+        for grams in range(100, 110):
+            suite.materials.intake(alice, LEUVEN, wood, Source.DONATION, grams)
+        fork = rpc("evm_snapshot")
+        for grams in range(200, 220):
+            suite.materials.intake(alice, LEUVEN, wood, Source.DONATION, grams)
+        store = _anvil_store(tmp_path, "ahead.sqlite")
+        indexer = indexer_for(suite, store, initial_range=1, max_range=1, pipeline=True)
+        for _ in range(5):  # one block per batch: the worker has the old branch's blocks ready
+            assert indexer.step() is not None
+        time.sleep(2)
+        rpc("evm_revert", fork)
+        suite.tx._nonces.clear()
+        for grams in range(300, 303):
+            suite.materials.intake(alice, LEUVEN, wood, Source.DONATION, grams)
+        indexer.run()
+        scratch = _anvil_store(tmp_path, "ahead-scratch.sqlite")
+        indexer_for(suite, scratch, pipeline=False).run()
+        assert snapshot(store) == snapshot(scratch)
+        assert sorted(grams for *_, grams in _intake_grams(store)) == [
+            *range(100, 110),
+            *range(300, 303),
+        ]
+        with store.engine.connect() as conn:
+            (reorg,) = conn.execute(select(store.tables["reorg"])).mappings().all()
+        assert (
+            reorg["rows_removed"] >= 1
+        )  # a read-ahead batch of the old branch was loaded, then undone
+    finally:
+        rpc("evm_revert", base)
+        suite.tx._nonces.clear()
+
+
+def _intake_grams(store: Store) -> list[tuple[int, int]]:
+    table = store.tables["intake"]
+    with store.engine.connect() as conn:
+        return [(int(a), int(b)) for a, b in conn.execute(select(table.c.lot_id, table.c.grams))]
 
 
 CRASH_RUNS = 20
@@ -190,6 +245,25 @@ def _checkpoint(db: Path) -> int:
     except sqlite3.OperationalError:
         return -1
     return int(row[0]) if row else -1
+
+
+def _workers_of(data: Path) -> list[int]:
+    """Indexer worker processes started with `data` as their data directory."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            environment = (entry / "environ").read_bytes()
+        except OSError:
+            continue  # gone, or not ours
+        if (
+            b"ledger.indexer.worker" in command
+            and f"LOOPLEDGER_DATA_DIR={data}".encode() in environment
+        ):
+            found.append(int(entry.name))
+    return found
 
 
 @pytest.mark.anvil
@@ -214,7 +288,8 @@ def test_sigkill_at_random_points_loses_nothing(
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
     env.update({"LOOPLEDGER_CHAIN": anvil_chain.url, "LOOPLEDGER_CHAIN_ID": "31337",
                 "LOOPLEDGER_DATA_DIR": str(data), "LOOPLEDGER_DATABASE_URL": f"sqlite:///{db}",
-                "LOOPLEDGER_INDEX_RANGE": "1", "LOOPLEDGER_INDEX_RANGE_MAX": "1"})  # fmt: skip
+                "LOOPLEDGER_INDEX_RANGE": "1", "LOOPLEDGER_INDEX_RANGE_MAX": "1",
+                "LOOPLEDGER_INDEX_PIPELINE": "true"})  # fmt: skip
     command = [str(Path(sys.executable).parent / "loopledger"), "index"]
     rng = random.Random(20261122)
     kills = 0
@@ -238,6 +313,11 @@ def test_sigkill_at_random_points_loses_nothing(
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr
     assert kills >= CRASH_RUNS, f"only {kills} kills happened before the backfill finished"
+    # The killed indexers' worker processes notice their closed pipes and exit by themselves.
+    deadline = time.monotonic() + 30
+    while _workers_of(data) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _workers_of(data) == []
 
     resumed = Store.open(f"sqlite:///{db}")
     clean = _anvil_store(tmp_path, "clean.sqlite")

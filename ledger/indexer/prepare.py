@@ -1,0 +1,74 @@
+"""Extract and decode one block range into a batch the loader writes as it is.
+
+``prepare`` does every step of indexing a range that needs no database: the logs and headers
+from the node, decoding, rows per table (as tuples in the store's column order) and lot
+operations. Its result is plain data, so it can be computed in another process (see
+``ledger.indexer.worker``) while the loader writes the previous range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any
+
+from ledger.events import EventDecoder
+from ledger.indexer.extract import Header, RpcSource, as_hex, as_int
+from ledger.indexer.rows import LotOp, rows_of
+from ledger.store.rowtuples import tuples_of
+
+__all__ = ["Prepared", "prepare"]
+
+
+@dataclass
+class Prepared:
+    """One block range, ready to load."""
+
+    from_block: int
+    to_block: int
+    #: Headers of the blocks with logs and of `to_block` (the new checkpoint).
+    headers: dict[int, Header]
+    #: Header of the block before the range (None before block 0): the batch extends the
+    #: store only if this is the stored checkpoint.
+    parent: Header | None
+    rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    lot_ops: list[LotOp] = field(default_factory=list)
+    events: int = 0
+    unknown: int = 0
+    logs: int = 0
+    #: False when the chain moved between reading the logs and the headers: take it again.
+    consistent: bool = True
+
+
+def prepare(
+    source: RpcSource,
+    decoder: EventDecoder,
+    addresses: Sequence[str],
+    from_block: int,
+    to_block: int,
+    columns: Mapping[str, Sequence[str]],
+) -> Prepared:
+    """Logs of [from_block, to_block] decoded into rows, as tuples in `columns` order (the
+    store's `COLUMNS`); raises `RangeTooLarge` and `TransientRpcError` for the caller to shrink
+    the range or retry."""
+    raw = source.logs(addresses, from_block, to_block)
+    numbers = {as_int(log["blockNumber"]) for log in raw} | {to_block}
+    if from_block > 0:
+        numbers.add(from_block - 1)
+    headers = source.headers(numbers)
+    parent = headers.pop(from_block - 1, None)
+    batch = Prepared(from_block, to_block, headers, parent, logs=len(raw))
+    for log in raw:
+        if headers[as_int(log["blockNumber"])].hash != as_hex(log["blockHash"]):
+            batch.consistent = False
+            return batch
+    unknown_before = decoder.unknown
+    events = [e for e in map(decoder.decode, raw) if e is not None]
+    events.sort(key=attrgetter("block_number", "log_index"))
+    rows = rows_of(events, lambda n: headers[n].ts)
+    batch.rows = {name: tuples_of(columns[name], table) for name, table in rows.tables.items()}
+    batch.lot_ops = rows.lot_ops
+    batch.events = len(events)
+    batch.unknown = decoder.unknown - unknown_before
+    return batch
