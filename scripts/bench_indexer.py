@@ -3,8 +3,10 @@ per-event decoding (``contract.events.<Event>.get_logs``) of the same logs as th
 
     python scripts/bench_indexer.py [--events 100000]
 
-Prints JSON lines: one per store ({"store", "events", "events_per_s", "peak_rss_mb"}), measured
-in a fresh child process so each peak RSS is that backfill's own, and one for the baseline.
+Prints JSON lines: one per store ({"store", "events", "events_per_s", "peak_rss_mb",
+"worker_peak_rss_mb"}), each backfill measured in a fresh child process so each peak RSS is that
+backfill's own (the loader's, and the worker process's that reads and decodes ahead of it); one
+for SQLite with everything in one process (no worker) for comparison; one for the baseline.
 """
 
 from __future__ import annotations
@@ -71,8 +73,13 @@ def emit(suite: Suite, events: int) -> int:
 
 
 def _backfill(
-    url: str, rpc_url: str, manifest_json: str, artifacts_dir: str, queue: mp.Queue
-) -> None:  # type: ignore[type-arg]
+    url: str,
+    rpc_url: str,
+    manifest_json: str,
+    artifacts_dir: str,
+    pipeline: bool | None,
+    queue: mp.Queue,  # type: ignore[type-arg]
+) -> None:
     from ledger.chain import RpcChain
 
     settings = Settings(chain=rpc_url, chain_id=31337)
@@ -80,7 +87,7 @@ def _backfill(
     artifacts = build(settings.root, Path(artifacts_dir))
     suite = Suite(chain, Manifest.model_validate_json(manifest_json), artifacts)
     store = Store.open(url)
-    indexer = indexer_for(suite, store, initial_range=100, max_range=100_000)
+    indexer = indexer_for(suite, store, initial_range=100, max_range=100_000, pipeline=pipeline)
     total = 0
     started = time.perf_counter()
 
@@ -91,16 +98,19 @@ def _backfill(
     indexer.run(on_progress=count)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put({"events": total, "seconds": seconds, "peak_rss_mb": round(peak, 1)})
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # ended with the run
+    queue.put({"events": total, "seconds": seconds, "peak_rss_mb": round(peak, 1),
+               "worker_peak_rss_mb": round(worker, 1)})  # fmt: skip
 
 
 def backfill_in_child(
-    url: str, rpc_url: str, manifest: Manifest, artifacts_dir: Path
+    url: str, rpc_url: str, manifest: Manifest, artifacts_dir: Path, pipeline: bool | None = None
 ) -> dict[str, float]:
     context = mp.get_context("spawn")
     queue = context.Queue()
     child = context.Process(
-        target=_backfill, args=(url, rpc_url, manifest.model_dump_json(), str(artifacts_dir), queue)
+        target=_backfill,
+        args=(url, rpc_url, manifest.model_dump_json(), str(artifacts_dir), pipeline, queue),
     )
     child.start()
     result: dict[str, float] = queue.get()
@@ -151,12 +161,20 @@ def main() -> None:
         sqlite = backfill_in_child(
             f"sqlite:///{Path(tmp) / 'bench.sqlite'}", url, manifest, artifacts_dir
         )
+        single = backfill_in_child(
+            f"sqlite:///{Path(tmp) / 'single.sqlite'}", url, manifest, artifacts_dir, False
+        )
         with temporary_cluster() as server:
             pg = backfill_in_child(create_database(server), url, manifest, artifacts_dir)
-        for store, result in (("sqlite", sqlite), ("postgresql", pg)):
+        for store, result in (
+            ("sqlite", sqlite),
+            ("postgresql", pg),
+            ("sqlite_single_process", single),
+        ):
             rates[store] = result["events"] / result["seconds"]
             print(json.dumps({"store": store, "events": result["events"], "events_per_s": round(rates[store], 1),
-                              "peak_rss_mb": result["peak_rss_mb"]}), flush=True)  # fmt: skip
+                              "peak_rss_mb": result["peak_rss_mb"],
+                              "worker_peak_rss_mb": result["worker_peak_rss_mb"]}), flush=True)  # fmt: skip
         base = baseline(suite, manifest.deploy_block, head)
         print(json.dumps({"baseline": "web3_get_logs", **base}), flush=True)
         print(
