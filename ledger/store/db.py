@@ -106,13 +106,26 @@ class Store:
         return [(int(n), str(h)) for n, h in rows]
 
     def lots(self, conn: Connection, lot_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-        table = self.tables["lot"]
+        """Current rows of the given lots (those that exist), by lot id."""
         ids = sorted(set(lot_ids))
+        columns = COLUMNS["lot"]
+        key = columns.index("lot_id")
+        names = ", ".join(f'"{c}"' for c in columns)
+        # Driver level, like the writes below: this runs once per batch over thousands of ids.
+        queries: list[tuple[str, tuple[Any, ...]]]
+        if conn.dialect.name == "postgresql":
+            queries = (
+                [(f'SELECT {names} FROM "lot" WHERE "lot_id" = ANY(%s)', (ids,))] if ids else []
+            )
+        else:
+            queries = [
+                (f'SELECT {names} FROM "lot" WHERE "lot_id" IN ({", ".join("?" * len(chunk))})', tuple(chunk))
+                for chunk in (ids[i : i + 900] for i in range(0, len(ids), 900))
+            ]  # fmt: skip
         found: dict[int, dict[str, Any]] = {}
-        for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
-            for row in conn.execute(select(table).where(table.c.lot_id.in_(chunk))).mappings():
-                found[int(row["lot_id"])] = dict(row)
+        for sql, params in queries:
+            for row in conn.exec_driver_sql(sql, params):
+                found[int(row[key])] = dict(zip(columns, row, strict=True))
         return found
 
     # ---- writes ---------------------------------------------------------------------------------
@@ -131,7 +144,7 @@ class Store:
         # more than the insert itself at indexing rates (every value here is an int, str or
         # bool the drivers take as is).
         if conn.dialect.name == "postgresql" and len(rows) >= COPY_ROWS:
-            self._copy_ignore(conn, name, columns, rows)
+            self._copy(conn, name, columns, rows, "DO NOTHING")
             return
         names = ", ".join(f'"{c}"' for c in columns)
         if conn.dialect.name == "postgresql":
@@ -143,11 +156,15 @@ class Store:
         conn.exec_driver_sql(sql, list(rows))
 
     @staticmethod
-    def _copy_ignore(
-        conn: Connection, name: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    def _copy(
+        conn: Connection,
+        name: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        on_conflict: str,
     ) -> None:
         """PostgreSQL: COPY into a transaction-local staging table, then one INSERT ... SELECT
-        that skips existing keys (COPY alone cannot skip them)."""
+        with `on_conflict` for existing keys (COPY alone cannot skip or update them)."""
         names = ", ".join(f'"{c}"' for c in columns)
         stage = f'"stage_{name}"'
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -159,7 +176,7 @@ class Store:
                 for values in rows:
                     copy.write_row(values)
             cursor.execute(
-                f'INSERT INTO "{name}" ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING'
+                f'INSERT INTO "{name}" ({names}) SELECT {names} FROM {stage} ON CONFLICT {on_conflict}'
             )
             cursor.execute(f"DELETE FROM {stage}")
         finally:
@@ -176,8 +193,11 @@ class Store:
         names = ", ".join(f'"{c}"' for c in columns)
         values = ", ".join([marker] * len(columns))
         updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != key)
-        sql = (f'INSERT INTO "{name}" ({names}) VALUES ({values}) '
-               f'ON CONFLICT ("{key}") DO UPDATE SET {updates}')  # fmt: skip
+        on_conflict = f'("{key}") DO UPDATE SET {updates}'
+        if conn.dialect.name == "postgresql" and len(rows) >= COPY_ROWS:
+            self._copy(conn, name, columns, tuples_of(columns, rows), on_conflict)
+            return
+        sql = f'INSERT INTO "{name}" ({names}) VALUES ({values}) ON CONFLICT {on_conflict}'
         conn.exec_driver_sql(sql, tuples_of(columns, rows))
 
     def set_checkpoint(

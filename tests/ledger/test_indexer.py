@@ -20,6 +20,7 @@ from ledger.chain import AnvilChain
 from ledger.clients import IntakeSpec, Suite
 from ledger.indexer import indexer_for
 from ledger.store.db import EVENT_TABLES, Store
+from ledger.transact import Call
 from ledger.vocabulary import Fate, Role, Source
 
 LEUVEN = 1
@@ -393,6 +394,21 @@ def test_bulk_batches_load_exactly_on_both_stores(anvil_suite: Suite, store_url:
     report = verify(suite, store, pilot_ids=[LEUVEN])
     assert report.ok, [m.describe() for m in report.mismatches[:5]]
     assert report.lots_checked == 3 * COPY_ROWS
+    # Then one batch that draws from every stored lot: the bulk update of existing lots.
+    calls = [
+        suite.materials.call_data("dispatch", lot, 7, int(Fate.RECYCLED), b"\0" * 32).data
+        for lot in range(1, 3 * COPY_ROWS + 1)
+    ]
+    multicall = suite.materials.contract.encode_abi("multicall", args=[calls])
+    suite.tx.transact(alice, Call(suite.materials.address, bytes.fromhex(multicall[2:])))
+    indexer_for(suite, store, initial_range=10_000, max_range=10_000).run()
+    report = verify(suite, store, pilot_ids=[LEUVEN])
+    assert report.ok, [m.describe() for m in report.mismatches[:5]]
+    with store.engine.connect() as conn:
+        held = {int(r.lot_id): int(r.grams) for r in conn.execute(select(store.tables["lot"]))}
+    assert (
+        held == {lot: suite.materials.lot(lot).grams for lot in held} and len(held) == 3 * COPY_ROWS
+    )
     before = snapshot(store)
     back = suite.manifest.deploy_block
     back_hash = "0x" + bytes(suite.chain.w3.eth.get_block(back)["hash"]).hex()
