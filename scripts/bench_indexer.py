@@ -98,7 +98,7 @@ def _backfill(
     indexer.run(on_progress=count)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # ended with the run
+    worker = indexer.worker_peak_rss_mb  # 0 when no worker process ran
     queue.put({"events": total, "seconds": seconds, "peak_rss_mb": round(peak, 1),
                "worker_peak_rss_mb": round(worker, 1)})  # fmt: skip
 

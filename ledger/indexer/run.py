@@ -72,10 +72,14 @@ class Indexer:
         self.pipeline = pipeline if source.url != "in-process" else False
         self._worker: PrepareWorker | None = None
         self._last_logs = 0
+        #: Largest peak memory of a worker process this indexer has run, in MB (benchmarks).
+        self.worker_peak_rss_mb = 0.0
 
     def close(self) -> None:
         """Stop the worker process, if one runs (the indexer can still step afterwards)."""
         if self._worker is not None:
+            peak = self._worker.peak_rss_mb()
+            self.worker_peak_rss_mb = max(self.worker_peak_rss_mb, peak or 0.0)
             self._worker.close()
             self._worker = None
 

@@ -153,6 +153,17 @@ class PrepareWorker:
                 self.run = None
             return kind, payload
 
+    def peak_rss_mb(self) -> float | None:
+        """The child's peak resident memory so far (Linux; None elsewhere or once it has ended)."""
+        try:
+            status = Path(f"/proc/{self._process.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return None
+
     def close(self) -> None:
         """Stop the child; it holds nothing that needs saving."""
         for stream in (self._stdin, self._stdout):
