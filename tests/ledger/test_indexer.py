@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -418,3 +419,30 @@ def test_bulk_batches_load_exactly_on_both_stores(anvil_suite: Suite, store_url:
         )
     indexer_for(suite, store, initial_range=10_000, max_range=10_000).run()
     assert snapshot(store) == before
+
+
+def test_worker_reports_what_stops_it() -> None:
+    """A fault the worker process cannot get past reaches the parent as a clear IndexerError,
+    and so does the worker process dying."""
+    from ledger.indexer.extract import BlockRanges, IndexerError
+    from ledger.indexer.worker import PrepareWorker
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    ranges = BlockRanges(initial=4, minimum=1, maximum=4)
+    worker = PrepareWorker(url, {}, [], {}, timeout=1, retries=0, ranges=ranges)
+    try:
+        assert worker.poll_ready(wait=True)
+        worker.start(1, 10, ranges.size)
+        kind, message = worker.receive()
+        assert kind == "error"
+        assert "one-block range" in message and "ConnectError" in message and url in message
+        assert worker.run is None
+        os.kill(worker._process.pid, signal.SIGKILL)
+        worker._process.wait()
+        with pytest.raises(IndexerError, match="prepare process stopped"):
+            worker.start(1, 10, 1)
+            worker.receive()
+    finally:
+        worker.close()
