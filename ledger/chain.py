@@ -142,7 +142,11 @@ class AnvilChain(Chain):
     url: str = ""
 
     @classmethod
-    def start(cls, settings: Settings, *, state_dir: Path | None = None) -> AnvilChain:
+    def start(
+        cls, settings: Settings, *, state_dir: Path | None = None, persist: bool = True
+    ) -> AnvilChain:
+        """Start anvil; with `persist` its state is kept in `state_dir` (default: the data
+        directory) across restarts, without it the chain is throwaway (benchmarks)."""
         binary = anvil_binary(settings.root)
         host, port = settings.anvil_host, settings.anvil_port
         if not _port_free(host, port):
@@ -161,14 +165,14 @@ class AnvilChain(Chain):
             "--chain-id", str(DEV_CHAIN_ID),
             "--accounts", str(settings.anvil_accounts),
             "--mnemonic", ANVIL_MNEMONIC,
-            "--state", str(state_file),
-            # Blocks, transactions and logs are in every dump; a periodic dump bounds what a
-            # hard kill can lose, a clean stop dumps everything.
-            "--state-interval", "10",
             "--gas-limit", "60000000",
             "--code-size-limit", "49152",
         ]  # fmt: skip
-        if not state_file.exists():
+        if persist:
+            # Blocks, transactions and logs are in every dump; a periodic dump bounds what a
+            # hard kill can lose, a clean stop dumps everything.
+            args += ["--state", str(state_file), "--state-interval", "10"]
+        if not (persist and state_file.exists()):
             # A new chain starts its clock a little over a year back, so that the demo scenario
             # can lay a year of history that ends today (block times must only move forward).
             args += ["--timestamp", str(int(time.time()) - GENESIS_LEAD_SECONDS)]
@@ -181,7 +185,7 @@ class AnvilChain(Chain):
         url = f"http://{host}:{port}"
         w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": settings.rpc_timeout}))
         chain = cls(w3=w3, accounts=dev_accounts(settings.anvil_accounts), process=process,
-                    state_file=state_file, url=url)  # fmt: skip
+                    state_file=state_file if persist else None, url=url)  # fmt: skip
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
@@ -200,7 +204,8 @@ class AnvilChain(Chain):
 
     @property
     def label(self) -> str:
-        return f"local anvil at {self.url} (state in {self.state_file})"
+        kept = f"state in {self.state_file}" if self.state_file else "state not kept"
+        return f"local anvil at {self.url} ({kept})"
 
     def close(self) -> None:
         """Stop anvil gracefully so it writes its state, then make sure it is gone."""

@@ -80,7 +80,7 @@ def scratch_suite(*, port: int | None = None) -> Iterator[Suite]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(chain="anvil", data_dir=Path(tmp), anvil_port=port)
         artifacts = build(settings.root, settings.build_cache)
-        chain = AnvilChain.start(settings)
+        chain = AnvilChain.start(settings, persist=False)  # a throwaway chain: no state dumps
         try:
             manifest, _ = deploy(
                 chain,
