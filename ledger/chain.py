@@ -167,6 +167,10 @@ class AnvilChain(Chain):
             "--mnemonic", ANVIL_MNEMONIC,
             "--gas-limit", "60000000",
             "--code-size-limit", "49152",
+            # Past blocks' states beyond those anvil keeps in memory would go to ~/.foundry/anvil/tmp,
+            # which a killed anvil never clears (tens of GB over many runs). Nothing here reads
+            # state at an old block: calls are at "latest", the indexer reads logs and headers.
+            "--max-persisted-states", "0",
         ]  # fmt: skip
         if persist:
             # Blocks, transactions and logs are in every dump; a periodic dump bounds what a
