@@ -169,7 +169,6 @@ class EventDecoder:
     def __init__(self, abis: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         self.abis = {contract: list(abi) for contract, abi in abis.items()}
         self.specs: dict[bytes, EventSpec] = {}
-        self._by_hex: dict[str, EventSpec] = {}
         #: topic (hex) -> generated decoder of JSON-RPC logs, for events whose fields are static
         self._hex_decoders: dict[str, Callable[..., DecodedEvent | None]] = {}
         for contract, abi in abis.items():
@@ -191,7 +190,6 @@ class EventDecoder:
                     topic_readers=tuple(_word_reader(kind) for _, kind in indexed),
                     data_readers=readers if all(r is not None for r in readers) else None,
                 )
-                self._by_hex["0x" + topic.hex()] = self.specs[topic]
                 fast = _compile_hex_decoder(self.specs[topic])
                 if fast is not None:
                     self._hex_decoders["0x" + topic.hex()] = fast

@@ -23,13 +23,9 @@ from typing import Any
 from ledger.events import DecodedEvent, text_of
 
 __all__ = [
-    "DRAW", "HOLD", "LOT_EVENTS", "NEW", "SPLIT", "LotOp", "RowBatch", "apply_lot_ops",
+    "DRAW", "HOLD", "NEW", "SPLIT", "LotOp", "RowBatch", "apply_lot_ops",
     "lots_created", "lots_needed", "rows_of",
 ]  # fmt: skip
-
-LOT_EVENTS = frozenset(
-    {"MaterialTakenIn", "MaterialTransformed", "LotTransferred", "MaterialDispatched"}
-)
 
 NEW, SPLIT, DRAW, HOLD = 0, 1, 2, 3
 LotOp = tuple[Any, ...]
@@ -42,9 +38,6 @@ class RowBatch:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     lot_ops: list[LotOp] = field(default_factory=list)
     events: int = 0
-
-    def add(self, table: str, row: dict[str, Any]) -> None:
-        self.tables[table].append(row)
 
 
 def _ref(event: DecodedEvent, ts: int) -> dict[str, Any]:

@@ -83,12 +83,6 @@ class Indexer:
             self._worker.close()
             self._worker = None
 
-    def __enter__(self) -> Indexer:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
     def _cursor(self) -> Header | None:
         checkpoint = self.store.checkpoint()
         if checkpoint is None:

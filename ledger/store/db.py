@@ -20,14 +20,14 @@ from ledger.errors import ConfigError
 from ledger.store import models
 from ledger.store.rowtuples import tuples_of
 
-__all__ = ["COLUMNS", "EVENT_TABLES", "Store", "make_engine", "tuples_of"]
+__all__ = ["COLUMNS", "COPY_ROWS", "EVENT_TABLES", "Store", "make_engine"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
-#: Tables filled from logs, in the order rows are inserted (parents first).
 #: From this many rows on, PostgreSQL inserts go through COPY.
 COPY_ROWS = 200
 
+#: Tables filled from logs, in the order rows are inserted (parents first).
 EVENT_TABLES = (
     "pilot", "role_change", "material_class", "pause_change", "intake", "transformation",
     "transformation_input", "transformation_output", "transfer", "dispatch", "contribution",
@@ -188,7 +188,7 @@ class Store:
         """Insert rows, replacing every other column of an existing key (driver level, as above)."""
         if not rows:
             return
-        columns = [c.name for c in self.tables[name].columns]
+        columns = COLUMNS[name]
         marker = "%s" if conn.dialect.name == "postgresql" else "?"
         names = ", ".join(f'"{c}"' for c in columns)
         values = ", ".join([marker] * len(columns))

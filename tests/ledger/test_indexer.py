@@ -9,6 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +105,21 @@ def test_rerunning_a_range_changes_nothing(memory_suite: Suite, store_url: str) 
     assert snapshot(store) == before
 
 
+def _rpc(suite: Suite, method: str, *params: Any) -> Any:
+    return suite.chain.w3.provider.make_request(method, list(params))["result"]  # type: ignore[arg-type]
+
+
+@contextmanager
+def _restored(suite: Suite) -> Iterator[None]:
+    """Run a block on the shared anvil chain, then put the chain back as it was."""
+    base = _rpc(suite, "evm_snapshot")
+    try:
+        yield
+    finally:
+        _rpc(suite, "evm_revert", base)
+        suite.tx._nonces.clear()  # the restored chain has other nonces
+
+
 def _anvil_store(tmp_path: Path, name: str) -> Store:
     return Store.open(f"sqlite:///{tmp_path / name}")
 
@@ -122,13 +140,8 @@ def test_incremental_indexing_with_reorgs_equals_scratch(
     anvil_suite: Suite, tmp_path: Path, plan: list[tuple[str, int]]
 ) -> None:
     suite = anvil_suite
-    w3 = suite.chain.w3
-
-    def rpc(method: str, *params: Any) -> Any:
-        return w3.provider.make_request(method, list(params))["result"]  # type: ignore[arg-type]
-
-    base = rpc("evm_snapshot")
-    try:
+    rpc = partial(_rpc, suite)
+    with _restored(suite):
         alice, bob = makers(suite)
         wood = suite.manifest.materials["17 02 01"]
         tag = f"{random.getrandbits(32)}"
@@ -174,9 +187,6 @@ def test_incremental_indexing_with_reorgs_equals_scratch(
         scratch = _anvil_store(tmp_path, f"scratch-{tag}.sqlite")
         indexer_for(suite, scratch, pipeline=False).run()
         assert snapshot(incremental) == snapshot(scratch)
-    finally:
-        rpc("evm_revert", base)
-        suite.tx._nonces.clear()
 
 
 @pytest.mark.anvil
@@ -186,13 +196,8 @@ def test_batches_read_ahead_from_a_replaced_branch_are_undone(
     """The worker process reads ahead of the loader. When the chain reorganises under batches
     it has already prepared, those are rolled back and the index equals one built from scratch."""
     suite = anvil_suite
-    w3 = suite.chain.w3
-
-    def rpc(method: str, *params: Any) -> Any:
-        return w3.provider.make_request(method, list(params))["result"]  # type: ignore[arg-type]
-
-    base = rpc("evm_snapshot")
-    try:
+    rpc = partial(_rpc, suite)
+    with _restored(suite):
         (alice,) = makers(suite, 1)
         wood = suite.manifest.materials["17 02 01"]
         for grams in range(100, 110):
@@ -213,24 +218,17 @@ def test_batches_read_ahead_from_a_replaced_branch_are_undone(
         scratch = _anvil_store(tmp_path, "ahead-scratch.sqlite")
         indexer_for(suite, scratch, pipeline=False).run()
         assert snapshot(store) == snapshot(scratch)
-        assert sorted(grams for *_, grams in _intake_grams(store)) == [
-            *range(100, 110),
-            *range(300, 303),
-        ]
+        assert sorted(_intake_grams(store)) == [*range(100, 110), *range(300, 303)]
         with store.engine.connect() as conn:
             (reorg,) = conn.execute(select(store.tables["reorg"])).mappings().all()
-        assert (
-            reorg["rows_removed"] >= 1
-        )  # a read-ahead batch of the old branch was loaded, then undone
-    finally:
-        rpc("evm_revert", base)
-        suite.tx._nonces.clear()
+        # A read-ahead batch of the old branch was loaded, then undone.
+        assert reorg["rows_removed"] >= 1
 
 
-def _intake_grams(store: Store) -> list[tuple[int, int]]:
+def _intake_grams(store: Store) -> list[int]:
     table = store.tables["intake"]
     with store.engine.connect() as conn:
-        return [(int(a), int(b)) for a, b in conn.execute(select(table.c.lot_id, table.c.grams))]
+        return [int(grams) for (grams,) in conn.execute(select(table.c.grams))]
 
 
 CRASH_RUNS = 20
@@ -332,18 +330,17 @@ def test_sigkill_at_random_points_loses_nothing(
 @pytest.mark.anvil
 def test_reorg_rolls_back_on_both_stores(anvil_suite: Suite, store_url: str) -> None:
     suite = anvil_suite
-    w3 = suite.chain.w3
     alice, bob = makers(suite)
     wood = suite.manifest.materials["17 02 01"]
     suite.materials.intake(alice, LEUVEN, wood, Source.DONATION, 1_000)
-    fork = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    fork = _rpc(suite, "evm_snapshot")
     suite.materials.transfer(alice, 1, bob.address, 400)
     suite.materials.intake(alice, LEUVEN, wood, Source.DONATION, 2_000)
     store = Store.open(store_url)
     indexer = indexer_for(suite, store)
     indexer.run()
     assert len(snapshot(store)["lot"]) == 3
-    w3.provider.make_request("evm_revert", [fork])  # type: ignore[arg-type]
+    _rpc(suite, "evm_revert", fork)
     suite.tx._nonces.clear()
     suite.materials.dispatch(alice, 1, 300, Fate.REUSED)
     indexer.run()
