@@ -21,7 +21,10 @@ from datetime import UTC, datetime
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from eth_utils import is_checksum_address
+from eth_utils import is_checksum_address, to_checksum_address
+from sqlalchemy import insert
+
+from ledger.store.db import Store
 
 __all__ = [
     "AuthError",
@@ -29,6 +32,7 @@ __all__ = [
     "SessionSigner",
     "SiweMessage",
     "hash_api_key",
+    "issue_api_key",
     "new_api_key",
     "parse_siwe",
     "verify_siwe",
@@ -204,3 +208,13 @@ def new_api_key() -> str:
 
 def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def issue_api_key(store: Store, address: str, label: str) -> str:
+    """A new API key for `address`; only its hash is stored, so show the key once."""
+    key = new_api_key()
+    with store.engine.begin() as conn:
+        conn.execute(insert(store.tables["api_key"]).values(
+            key_hash=hash_api_key(key), address=to_checksum_address(address), label=label[:100],
+            created_at=int(time.time()), revoked=False))  # fmt: skip
+    return key

@@ -13,7 +13,9 @@ from fastapi.staticfiles import StaticFiles
 
 from api.routes import audit, auth, epcis, lots, pilots, records, wallet
 from api.state import GatewayState
-from api.writes import FieldErrors
+from ledger.errors import LedgerError
+from ledger.write.plan import WriteRejected
+from ledger.write.rpc import redact
 
 __all__ = ["create_app"]
 
@@ -36,6 +38,13 @@ def _error(
     if fields:
         body["error"]["fields"] = fields  # type: ignore[index]
     return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+def _location(loc: tuple[object, ...]) -> tuple[object, ...]:
+    """A field's path in the body, without the tag of a one-or-many body (see routes.records)."""
+    if len(loc) > 1 and loc[0] == "body" and loc[1] in ("batch", "record"):
+        return (loc[0], *loc[2:])
+    return loc
 
 
 def _page(name: str) -> Callable[[], FileResponse]:
@@ -68,16 +77,24 @@ def create_app(state: GatewayState) -> FastAPI:
         return _error(exc.status_code, CODES.get(exc.status_code, "http_error"), str(exc.detail),
                       headers=dict(exc.headers or {}))  # fmt: skip
 
-    @app.exception_handler(FieldErrors)
-    async def field_errors(_: Request, exc: FieldErrors) -> JSONResponse:
-        fields = [{"field": f, "message": m} for f, m in exc.fields]
-        message = "the request is invalid; see fields" if exc.status == 422 else exc.fields[0][1]
+    @app.exception_handler(WriteRejected)
+    async def write_rejected(_: Request, exc: WriteRejected) -> JSONResponse:
+        fields = [{"field": f, "message": redact(m)} for f, m in exc.reasons]
+        message = (
+            "the request is invalid; see fields" if exc.status == 422 else fields[0]["message"]
+        )
         return _error(exc.status, CODES.get(exc.status, "http_error"), message, fields)
+
+    @app.exception_handler(LedgerError)
+    async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
+        # The chain or the store failed underneath a request: say so, without URLs or keys.
+        return _error(503, "unavailable", redact(str(exc)))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+            {"field": ".".join(str(p) for p in _location(e["loc"])), "message": e["msg"]}
+            for e in exc.errors()
         ]
         return _error(422, "invalid_input", "the request is invalid; see fields", fields)
 

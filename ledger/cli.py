@@ -299,15 +299,15 @@ def up(
 
     import uvicorn
 
-    from api.custody import DemoCustody, demo_access
+    from api.assemble import custody_of, relayer_for, write_service
+    from api.demo import demo_access
     from api.main import create_app
     from api.state import GatewayState
-    from api.writes import start_write_service
     from ledger.chain import _port_free
     from ledger.indexer import indexer_for
-    from ledger.runtime import open_runtime
+    from ledger.runtime import open_runtime, relayer_account
     from ledger.store.db import Store
-    from pilots.seed import seed_scenario
+    from pilots.seed import DemoCustody, seed_scenario
 
     settings = _settings(chain, data_dir, database_url=database_url, api_port=port)
     if not _port_free(settings.api_host, settings.api_port):
@@ -338,9 +338,21 @@ def up(
             target=follower.run, kwargs={"follow": True, "stop": stop, "poll": 0.2}, daemon=True
         )
         thread.start()
-        custody = DemoCustody(settings.demo_seed, rt.pilots) if local else None
-        writes = start_write_service(rt.suite, data_dir=settings.data_path,
-                                     keystore_password=settings.keystore_password, demo_custody=custody)  # fmt: skip
+        demo_keys = [DemoCustody(settings.demo_seed, rt.pilots)] if local else []
+        custody = custody_of(settings.data_path, settings.keystore_secret(), *demo_keys)
+        relayer = relayer_for(
+            rt.suite, store, custody, relayer_account(settings, rt.chain, rt.pilots)
+        )
+        relaying = threading.Thread(target=relayer.run, args=(stop,), name="relayer", daemon=True)
+        relaying.start()
+        writes = write_service(
+            rt.suite,
+            store,
+            custody,
+            data_dir=settings.data_path,
+            relayer=relayer,
+            wait=settings.write_wait,
+        )
         app = create_app(GatewayState(store, rt.pilots, writes))
         base = f"http://{settings.api_host}:{settings.api_port}"
         lines = [f"[green]LoopLedger is up[/] on {rt.chain.label}",
@@ -369,7 +381,41 @@ def up(
         finally:
             stop.set()
             thread.join(timeout=10)
+            relaying.join(timeout=10)
     console.print("stopped cleanly.")
+
+
+@app.command()
+@friendly
+def relay(
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Run the relayer: the one process that sends the store's queued writes to the chain,
+    exactly once, until Ctrl-C. Start one per chain; it resumes from the queue after a crash."""
+    import threading
+
+    from api.assemble import custody_of, relayer_for
+    from ledger.runtime import open_runtime, relayer_account
+    from ledger.store.db import Store
+    from pilots.seed import DemoCustody
+
+    settings = _settings(chain, data_dir, database_url=database_url)
+    _stop_on_sigterm()
+    with open_runtime(settings) as rt:
+        store = Store.open(settings.effective_database_url)
+        demo_keys = [DemoCustody(settings.demo_seed, rt.pilots)] if settings.local else []
+        custody = custody_of(settings.data_path, settings.keystore_secret(), *demo_keys)
+        account = relayer_account(settings, rt.chain, rt.pilots)
+        relayer = relayer_for(rt.suite, store, custody, account)
+        console.print(f"relaying as {account.address} on {rt.chain.label}; Ctrl-C stops")
+        stop = threading.Event()
+        try:
+            relayer.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+    console.print(f"stopped: {relayer.batches} batches, {relayer.requests} requests sent")
 
 
 keys_app = typer.Typer(
@@ -395,7 +441,7 @@ def keys_add(
 
     settings = _settings(data_dir=data_dir)
     private = bytes.fromhex(sys.stdin.readline().strip().removeprefix("0x")) if import_key else None
-    account = Keystore(settings.data_path / "keys", settings.keystore_password).create(
+    account = Keystore(settings.data_path / "keys", settings.keystore_secret()).create(
         name, private
     )
     console.print(
@@ -414,7 +460,7 @@ def keys_issue(
     """Issue an API key for an account; it is shown once, only its hash is stored."""
     from eth_utils import is_address
 
-    from api.writes import issue_api_key
+    from api.auth import issue_api_key
     from ledger.store.db import Store
 
     if not is_address(address):
@@ -686,26 +732,35 @@ def epcis_import(
     """Record a document's events as the maker, relayed in one all-or-nothing transaction."""
     import json
 
-    from ledger.audit.epcis import prepare_import, schema_path
+    from ledger.audit.epcis import plan_import, schema_path
     from ledger.keystore import Keystore
     from ledger.runtime import open_runtime
+    from ledger.write.shell import Writer
 
     settings = _settings(chain, data_dir)
     try:
         doc = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise LedgerError(f"cannot read {file} as JSON: {exc}") from exc
-    maker = Keystore(settings.data_path / "keys", settings.keystore_password).load(key)
+    maker = Keystore(settings.data_path / "keys", settings.keystore_secret()).load(key)
     with open_runtime(settings) as rt:
         found = _pilot_of(rt.pilots, pilot)
-        plan, call = prepare_import(rt.suite, doc, schema=schema_path(settings.root), pilot_id=found.id,
-                                    pilot_code=found.code, maker=maker.address)  # fmt: skip
+        plan = plan_import(
+            doc,
+            schema=schema_path(settings.root),
+            chain_id=rt.manifest.chain_id,
+            pilot_code=found.code,
+        )
+        planned = Writer(rt.suite).prepare(
+            maker.address, found.id, plan.records, where=plan.where, handles=True
+        )
+        ((call, _),) = planned.calls
         receipt = rt.suite.tx.relay(maker, call)
     console.print(
-        f"recorded {plan.events} events in block {receipt.block_number}, tx {receipt.tx_hash}",
+        f"recorded {len(plan.records)} events in block {receipt.block_number}, tx {receipt.tx_hash}",
         soft_wrap=True,
     )
-    for uri, lot in plan.lots.items():
+    for uri, lot in planned.lots.items():
         console.print(f"  {uri} -> lot {lot}", soft_wrap=True, highlight=False)
 
 

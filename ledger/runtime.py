@@ -6,16 +6,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.build import Artifact, build
 from ledger.chain import Chain, connect
 from ledger.clients import Suite
 from ledger.deploy import Manifest, deploy
+from ledger.errors import ConfigError
 from ledger.settings import Settings
 from pilots.model import Pilot, load_pilots
 
-__all__ = ["Runtime", "dev_admins", "open_runtime"]
+__all__ = ["Runtime", "dev_admins", "open_runtime", "relayer_account"]
 
 
 def dev_admins(chain: Chain, pilots: list[Pilot]) -> dict[int, LocalAccount]:
@@ -23,6 +25,32 @@ def dev_admins(chain: Chain, pilots: list[Pilot]) -> dict[int, LocalAccount]:
     if len(chain.accounts) <= len(pilots):
         return {}
     return {p.id: chain.accounts[p.id] for p in pilots}
+
+
+def relayer_account(settings: Settings, chain: Chain, pilots: list[Pilot]) -> LocalAccount:
+    """The key that sends relayed batches: never the operator's, and with no role anywhere.
+
+    On a development chain it is the last funded account; on a network it is
+    ``LOOPLEDGER_RELAYER_KEY``. It sits in the internet-facing relayer, so a leak costs gas
+    money, not the pilots' administration."""
+    if settings.local:
+        if len(chain.accounts) <= len(pilots) + 1:
+            raise ConfigError("the development chain has no spare account for the relayer")
+        return chain.accounts[-1]
+    if not settings.relayer_key:
+        raise ConfigError(
+            "set LOOPLEDGER_RELAYER_KEY: a funded key with no role that pays for relayed "
+            "requests (not the operator key)"
+        )
+    try:
+        account: LocalAccount = Account.from_key(settings.relayer_key)
+    except (ValueError, TypeError):
+        raise ConfigError("LOOPLEDGER_RELAYER_KEY is not a hex private key") from None
+    if chain.accounts and account.address == chain.accounts[0].address:
+        raise ConfigError(
+            "LOOPLEDGER_RELAYER_KEY is the operator's key: give the relayer a key of its own"
+        )
+    return account
 
 
 @dataclass

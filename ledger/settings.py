@@ -11,7 +11,12 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEV_CHAIN_ID", "Settings", "project_root"]
+from ledger.errors import ConfigError
+
+__all__ = ["DEV_CHAIN_ID", "DEV_KEYSTORE_PASSWORD", "Settings", "project_root"]
+
+#: The keystore password of development chains: public, so refused on any other chain.
+DEV_KEYSTORE_PASSWORD = "loopledger-dev"
 
 #: Chain id of the embedded chains (anvil's default; eth-tester uses 131277322940537).
 DEV_CHAIN_ID = 31337
@@ -53,8 +58,17 @@ class Settings(BaseSettings):
     operator_key: str | None = Field(
         default=None, description="hex private key of the operator account on a real network"
     )
+    relayer_key: str | None = Field(
+        default=None,
+        description="hex private key of the relayer account on a real network: it pays for "
+        "relayed requests and must hold no role (never the operator's key)",
+    )
     keystore_password: str = Field(
-        default="loopledger-dev", description="password of the local encrypted keystore"
+        default=DEV_KEYSTORE_PASSWORD,
+        description="password of the encrypted keystore (required, not the default, on a network)",
+    )
+    write_wait: float = Field(
+        default=30.0, gt=0, le=300, description="longest a write request waits with ?wait= (s)"
     )
     confirmations: int = Field(
         default=0, ge=0, description="blocks the indexer stays behind the head"
@@ -107,6 +121,20 @@ class Settings(BaseSettings):
     def chain_label(self) -> str:
         """Short name of the chain setting, used to keep files of different chains apart."""
         return self.chain if self.chain in ("memory", "anvil") else "rpc"
+
+    @property
+    def local(self) -> bool:
+        """True for the embedded development chains, whose keys are public."""
+        return self.chain in ("memory", "anvil")
+
+    def keystore_secret(self) -> str:
+        """The keystore password; the public development default only on a development chain."""
+        if not self.local and self.keystore_password == DEV_KEYSTORE_PASSWORD:
+            raise ConfigError(
+                "LOOPLEDGER_KEYSTORE_PASSWORD is the public development default: set a password "
+                "of your own for a keystore on a network chain"
+            )
+        return self.keystore_password
 
     @property
     def effective_database_url(self) -> str:

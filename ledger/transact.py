@@ -229,17 +229,8 @@ class Transactor:
         ``unsafe_sign_hash``: the same signature as ``sign_typed_data`` (a test compares them),
         at a fraction of its cost, which matters when the gateway signs every request.
         """
-        if self.forwarder is None:
-            raise LedgerError("no forwarder is configured for relayed requests")
         to = to_checksum_address(call.to)
-        struct = keccak(
-            FORWARD_REQUEST_TYPEHASH
-            + encode(
-                ["address", "address", "uint256", "uint256", "uint256", "uint48", "bytes32"],
-                [signer.address, to, 0, gas, nonce, deadline, keccak(call.data)],
-            )
-        )
-        digest = keccak(b"\x19\x01" + self._domain_separator() + struct)
+        digest = self.request_digest(signer.address, to, gas, nonce, deadline, call.data)
         signed = signer.unsafe_sign_hash(Hash32(digest))
         return {
             "from": signer.address,
@@ -250,6 +241,21 @@ class Transactor:
             "data": call.data,
             "signature": bytes(signed.signature),
         }
+
+    def request_digest(
+        self, sender: str, to: str, gas: int, nonce: int, deadline: int, data: bytes
+    ) -> bytes:
+        """The EIP-712 digest a forward request's signature covers (value is always 0)."""
+        if self.forwarder is None:
+            raise LedgerError("no forwarder is configured for relayed requests")
+        struct = keccak(
+            FORWARD_REQUEST_TYPEHASH
+            + encode(
+                ["address", "address", "uint256", "uint256", "uint256", "uint48", "bytes32"],
+                [sender, to, 0, gas, nonce, deadline, keccak(data)],
+            )
+        )
+        return keccak(b"\x19\x01" + self._domain_separator() + struct)
 
     def _domain_separator(self) -> bytes:
         if self._domain is None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from ledger.clients import Suite
 from ledger.errors import LedgerError
@@ -16,7 +16,7 @@ from ledger.vocabulary import ContributionKind, Fate, Role, Source
 from pilots.model import Pilot
 from pilots.scenario import Action, plan_pilot
 
-__all__ = ["SeedReport", "demo_account", "seed_scenario"]
+__all__ = ["DemoCustody", "SeedReport", "demo_account", "seed_scenario"]
 
 YEAR = 365 * 86_400
 
@@ -148,3 +148,24 @@ def _execute(
             return False
         suite.catalogue.redeem(member, reward_id, relay=True)
     return True
+
+
+class DemoCustody:
+    """The demo scenario's makers and members (development chains only)."""
+
+    def __init__(self, seed: int, pilots: Sequence[Pilot]) -> None:
+        self.accounts: dict[str, LocalAccount] = {}
+        for pilot in pilots:
+            for role, count in (
+                ("maker", pilot.scenario.makers),
+                ("member", pilot.scenario.members),
+            ):
+                for i in range(count):
+                    account = demo_account(seed, pilot, role, i)
+                    self.accounts[account.address] = account
+
+    def holds(self, address: str) -> bool:
+        return to_checksum_address(address) in self.accounts
+
+    def key_for(self, address: str) -> LocalAccount | None:
+        return self.accounts.get(to_checksum_address(address))

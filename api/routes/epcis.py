@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query
+from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
-from api.idempotency import fingerprint, idempotent
-from api.writes import FieldErrors
-from ledger.audit.epcis import (
-    EpcisRejected,
-    document,
-    export_events,
-    prepare_import,
-    schema_path,
-    store_tables,
-)
-from ledger.errors import LedgerError
-from ledger.relay import Job
+from api.routes.records import IdempotencyKey, Wait, answer
+from ledger.audit.epcis import document, export_events, plan_import, schema_path, store_tables
 from ledger.settings import project_root
 from ledger.vocabulary import Role
 
@@ -55,32 +46,39 @@ def export(
     return document(events)
 
 
-@router.post("/api/pilots/{pilot}/epcis", status_code=201,
-             summary="Record an EPCIS 2.0 document's events as the signed-in maker (all or nothing)")  # fmt: skip
+@router.post(
+    "/api/pilots/{pilot}/epcis",
+    status_code=202,
+    summary="Record an EPCIS 2.0 document's events as the signed-in maker (all or nothing)",
+)
 def import_document(
     pilot: PilotDep,
     state: StateDep,
     writes: WritesDep,
     account: AccountDep,
     doc: Annotated[dict[str, Any], Body(examples=[EXAMPLE])],
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKey = None,
+    wait: Wait = None,
 ) -> JSONResponse:
-    def run() -> tuple[int, dict[str, Any]]:
-        writes.throttle(account)
-        writes.require(pilot.id, account, Role.MAKER, "maker")
-        signer = writes.signer(account)
-        try:
-            plan, call = prepare_import(writes.suite, doc, schema=schema_path(project_root()), pilot_id=pilot.id,
-                                        pilot_code=pilot.code, maker=account)  # fmt: skip
-        except EpcisRejected as exc:
-            raise FieldErrors(list(exc.reasons)) from exc
-        except LedgerError as exc:
-            raise HTTPException(status_code=503, detail=str(exc)) from exc
-        planned = writes.simulate(account, [("document", call)])
-        result = writes.run(Job(signer=signer, calls=planned))
-        return 201, {"tx_hash": result.tx_hash, "block_number": result.block_number, "events": plan.events,
-                     "lots": plan.lots}  # fmt: skip
-
-    return idempotent(
-        state.store, account, idempotency_key, fingerprint("epcis", pilot.id, doc), run
+    writes.throttle(account)
+    writes.require(pilot.id, account, Role.MAKER, "maker")
+    plan = plan_import(
+        doc, schema=schema_path(project_root()), chain_id=writes.chain_id, pilot_code=pilot.code
     )
+    job, replayed = writes.submit(
+        account=account,
+        pilot=pilot.id,
+        kind="epcis",
+        content=doc,
+        idem_key=idempotency_key,
+        records=lambda: plan.records,
+        where=plan.where,
+        handles=True,
+    )
+    reply = answer(state, writes, job, wait, len(plan.records), replayed)
+    if reply.status_code != 201:
+        return reply
+    # The lots of the document, by its own names (its epcClass identifiers).
+    content = {**json.loads(bytes(reply.body)), "lots": job.handles}
+    replay = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse(status_code=201, content=content, headers=replay)

@@ -1,40 +1,40 @@
-"""Makers' records: intakes, transformations, hand-overs, dispatches and contributions.
+"""Makers' records: intakes, transformations, hand-overs, dispatches and contributions; relayed
+signed requests; and the jobs they become.
 
-Each endpoint takes one record or a batch (`records`), checks everything before anything is sent
-(see api/writes.py), relays the batch as one all-or-nothing job signed with the maker's custodial
-key, and answers with the transaction, the events it emitted and, with `wait=indexed`, the
-indexed lots. An `Idempotency-Key` header makes a retried request record nothing twice.
+Each endpoint takes one record or a batch (`records`), checks everything before anything is
+queued (see api/writes.py), and queues the batch as one all-or-nothing job signed with the
+maker's custodial key. It answers 202 with the job, or, with ``wait=confirmed`` or
+``wait=indexed``, once the job is mined (or indexed) and at most the gateway's wait bound later:
+201 with the transaction, the events and the lots created, 422 if the ledger refused it, or
+202 if it is still on its way (``GET /api/jobs/{id}`` follows it). An `Idempotency-Key` header
+makes a retried request record nothing twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from eth_abi import encode
-from eth_utils import to_checksum_address
-from fastapi import APIRouter, Header, Query
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from fastapi import APIRouter, Header, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag
 from sqlalchemy import func, select
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
-from api.idempotency import fingerprint, idempotent
 from api.state import GatewayState
 from api.writes import (
     MAX_BATCH,
     ContributionIn,
     DispatchIn,
-    FieldErrors,
     IntakeIn,
     TransferIn,
     TransformIn,
     WriteService,
+    created_lots,
 )
-from ledger.events import DecodedEvent
-from ledger.relay import Job, JobResult
-from ledger.transact import EXECUTE_ALL, REQUEST_FIELDS, REQUEST_TYPE, Call
 from ledger.vocabulary import Role
+from ledger.write.plan import WriteRejected
+from ledger.write.queue import JobView, fingerprint
 
 router = APIRouter(tags=["makers"])
 
@@ -51,9 +51,17 @@ class EventOut(BaseModel):
     args: dict[str, Any]
 
 
-class WriteOut(BaseModel):
-    tx_hash: str
-    block_number: int
+class JobOut(BaseModel):
+    job_id: str
+    state: Literal["queued", "sent", "confirmed", "failed"]
+    kind: str
+    status_url: str
+    tx_hash: str | None = None
+    block_number: int | None = None
+    error: dict[str, Any] | None = None
+
+
+class WriteOut(JobOut):
     records: int
     events: list[EventOut]
     lots: list[int] = Field(description="lots created by the records")
@@ -66,48 +74,51 @@ IdempotencyKey = Annotated[
     Header(alias="Idempotency-Key", description="retrying with the same key records nothing twice"),
 ]
 Wait = Annotated[
-    Literal["confirmed", "indexed"],
-    Query(description="answer once the transaction is mined, or once the indexer has stored it"),
+    Literal["confirmed", "indexed"] | None,
+    Query(
+        description="hold the answer until the job is mined, or stored by the indexer, for at "
+        "most the gateway's wait bound; without it the answer is 202 with the job at once"
+    ),
 ]
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, list | tuple):
-        return [_json(v) for v in value]
-    if isinstance(value, int) and abs(value) > 2**53:
-        return str(value)
-    return value
+def job_out(job: JobView) -> JobOut:
+    return JobOut(
+        job_id=job.job_id,
+        state=job.state,  # type: ignore[arg-type]
+        kind=job.kind,
+        status_url=f"/api/jobs/{job.job_id}",
+        tx_hash=job.tx_hash,
+        block_number=job.block_number,
+        error=job.error,
+    )
 
 
-def _created(events: Sequence[DecodedEvent]) -> list[int]:
-    lots: list[int] = []
-    for e in events:
-        a = e.args
-        if e.name == "MaterialTakenIn":
-            lots.append(int(a["lotId"]))
-        elif e.name == "MaterialTransformed":
-            lots += range(int(a["firstOutputLot"]), int(a["firstOutputLot"]) + len(a["outputs"]))
-        elif e.name == "LotTransferred" and a["receivedLot"] != a["lotId"]:
-            lots.append(int(a["receivedLot"]))
-    return lots
-
-
-def _answer(state: GatewayState, result: JobResult, records: int, wait: str) -> dict[str, Any]:
-    events = [e for e in result.all_events() if e.name not in ("Transfer",)]
-    lots = _created(events)
-    indexed = wait == "indexed" and state.wait_indexed(result.block_number)
-    body = WriteOut(
-        tx_hash=result.tx_hash,
-        block_number=result.block_number,
+def answer(
+    state: GatewayState,
+    writes: WriteService,
+    job: JobView,
+    wait: str | None,
+    records: int,
+    replayed: bool = False,
+) -> JSONResponse:
+    """201 with what a confirmed job recorded, 422 when it failed, else 202 with the job."""
+    job = writes.settle(job, wait)
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    if job.state == "failed":
+        reasons = (job.error or {}).get("reasons") or [["records", "the ledger refused it"]]
+        raise WriteRejected([(str(f), str(m)) for f, m in reasons])
+    if job.state != "confirmed" or job.result is None:
+        body = job_out(job).model_dump()
+        return JSONResponse(status_code=202, content=body, headers=headers)
+    events = job.result["events"]
+    lots = created_lots(events)
+    assert job.block_number is not None
+    indexed = wait == "indexed" and state.wait_indexed(job.block_number)
+    out = WriteOut(
+        **job_out(job).model_dump(),
         records=records,
-        events=[
-            EventOut(
-                name=e.name, log_index=e.log_index, args={k: _json(v) for k, v in e.args.items()}
-            )
-            for e in events
-        ],
+        events=[EventOut(**e) for e in events],
         lots=lots,
         indexed=indexed,
     )
@@ -117,8 +128,8 @@ def _answer(state: GatewayState, result: JobResult, records: int, wait: str) -> 
             rows = conn.execute(
                 select(table).where(table.c.lot_id.in_(lots)).order_by(table.c.lot_id)
             )
-            body.indexed_lots = [dict(r) for r in rows.mappings()]
-    return body.model_dump()
+            out.indexed_lots = [dict(r) for r in rows.mappings()]
+    return JSONResponse(status_code=201, content=out.model_dump(), headers=headers)
 
 
 def _write(
@@ -127,109 +138,172 @@ def _write(
     account: str,
     pilot: int,
     kind: str,
-    batch: Batch[Any],
+    body: Any,
     key: str | None,
-    wait: str,
-    build: Callable[[str, int, Sequence[Any]], list[tuple[str, Call]]],
+    wait: str | None,
 ) -> JSONResponse:
-    def run() -> tuple[int, dict[str, Any]]:
-        writes.throttle(account)
-        writes.require(pilot, account, Role.MAKER, "maker")
-        signer = writes.signer(account)
-        planned = writes.simulate(account, build(account, pilot, batch.records))
-        result = writes.run(Job(signer=signer, calls=planned))
-        return 201, _answer(state, result, len(batch.records), wait)
-
-    body = [r.model_dump(mode="json") for r in batch.records]
-    return idempotent(state.store, account, key, fingerprint(kind, pilot, body), run)
+    records = body.records if isinstance(body, Batch) else [body]
+    writes.throttle(account)
+    writes.require(pilot, account, Role.MAKER, "maker")
+    job, replayed = writes.submit(
+        account=account,
+        pilot=pilot,
+        kind=kind,
+        content=[r.model_dump(mode="json") for r in records],
+        idem_key=key,
+        records=lambda: [r.record() for r in records],
+    )
+    return answer(state, writes, job, wait, len(records), replayed)
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    201: {"model": WriteOut, "description": "recorded on chain"},
+    201: {"model": WriteOut, "description": "recorded on chain (with wait=confirmed or indexed)"},
+    202: {"model": JobOut, "description": "accepted: queued, or sent and not yet mined"},
     401: {"description": "not signed in"},
     403: {"description": "not a maker of this pilot, suspended, or no custodial key"},
-    409: {"description": "a request with this Idempotency-Key is still running"},
-    422: {"description": "invalid input: one message per field; nothing was sent"},
+    409: {"description": "a request with this Idempotency-Key is still being accepted"},
+    422: {"description": "invalid input: one message per field; nothing was recorded"},
     429: {"description": "too many writes from this account"},
 }
 
 
-@router.post("/api/pilots/{pilot}/intakes", status_code=201, responses=_RESPONSES,
-             summary="Record material taken in (one or a batch)")  # fmt: skip
-def post_intakes(batch: Batch[IntakeIn], pilot: PilotDep, state: StateDep, writes: WritesDep,
-                 account: AccountDep, idempotency_key: IdempotencyKey = None, wait: Wait = "confirmed") -> JSONResponse:  # fmt: skip
-    return _write(
-        state,
-        writes,
-        account,
-        pilot.id,
-        "intake",
-        batch,
-        idempotency_key,
-        wait,
-        writes.intake_calls,
-    )
+def _one_or_many(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "records" in value else "record"
 
 
-@router.post("/api/pilots/{pilot}/transformations", status_code=201, responses=_RESPONSES,
-             summary="Record transformations: inputs -> outputs + loss, mass-balanced")  # fmt: skip
-def post_transformations(batch: Batch[TransformIn], pilot: PilotDep, state: StateDep, writes: WritesDep,
-                         account: AccountDep, idempotency_key: IdempotencyKey = None,
-                         wait: Wait = "confirmed") -> JSONResponse:  # fmt: skip
-    return _write(
-        state,
-        writes,
-        account,
-        pilot.id,
-        "transform",
-        batch,
-        idempotency_key,
-        wait,
-        writes.transform_calls,
-    )
+# One record, or a batch {"records": [...]}: chosen by the body's shape, so that a bad record's
+# errors name its fields only (no union of both readings).
+IntakeBody = Annotated[
+    Annotated[Batch[IntakeIn], Tag("batch")] | Annotated[IntakeIn, Tag("record")],
+    Discriminator(_one_or_many),
+]
+TransformBody = Annotated[
+    Annotated[Batch[TransformIn], Tag("batch")] | Annotated[TransformIn, Tag("record")],
+    Discriminator(_one_or_many),
+]
+TransferBody = Annotated[
+    Annotated[Batch[TransferIn], Tag("batch")] | Annotated[TransferIn, Tag("record")],
+    Discriminator(_one_or_many),
+]
+DispatchBody = Annotated[
+    Annotated[Batch[DispatchIn], Tag("batch")] | Annotated[DispatchIn, Tag("record")],
+    Discriminator(_one_or_many),
+]
+ContributionBody = Annotated[
+    Annotated[Batch[ContributionIn], Tag("batch")] | Annotated[ContributionIn, Tag("record")],
+    Discriminator(_one_or_many),
+]
 
 
-@router.post("/api/pilots/{pilot}/transfers", status_code=201, responses=_RESPONSES,
-             summary="Hand lots (or parts) over to other makers")  # fmt: skip
-def post_transfers(batch: Batch[TransferIn], pilot: PilotDep, state: StateDep, writes: WritesDep,
-                   account: AccountDep, idempotency_key: IdempotencyKey = None, wait: Wait = "confirmed") -> JSONResponse:  # fmt: skip
-    return _write(
-        state,
-        writes,
-        account,
-        pilot.id,
-        "transfer",
-        batch,
-        idempotency_key,
-        wait,
-        writes.transfer_calls,
-    )
+@router.post(
+    "/api/pilots/{pilot}/intakes",
+    status_code=202,
+    responses=_RESPONSES,
+    summary="Record material taken in (one record or a batch)",
+)
+def post_intakes(
+    body: IntakeBody,
+    pilot: PilotDep,
+    state: StateDep,
+    writes: WritesDep,
+    account: AccountDep,
+    idempotency_key: IdempotencyKey = None,
+    wait: Wait = None,
+) -> JSONResponse:
+    return _write(state, writes, account, pilot.id, "intake", body, idempotency_key, wait)
 
 
-@router.post("/api/pilots/{pilot}/dispatches", status_code=201, responses=_RESPONSES,
-             summary="Record where material leaves the system (its fate)")  # fmt: skip
-def post_dispatches(batch: Batch[DispatchIn], pilot: PilotDep, state: StateDep, writes: WritesDep,
-                    account: AccountDep, idempotency_key: IdempotencyKey = None, wait: Wait = "confirmed") -> JSONResponse:  # fmt: skip
-    return _write(
-        state,
-        writes,
-        account,
-        pilot.id,
-        "dispatch",
-        batch,
-        idempotency_key,
-        wait,
-        writes.dispatch_calls,
-    )
+@router.post(
+    "/api/pilots/{pilot}/transformations",
+    status_code=202,
+    responses=_RESPONSES,
+    summary="Record transformations: inputs -> outputs + loss, mass-balanced",
+)
+def post_transformations(
+    body: TransformBody,
+    pilot: PilotDep,
+    state: StateDep,
+    writes: WritesDep,
+    account: AccountDep,
+    idempotency_key: IdempotencyKey = None,
+    wait: Wait = None,
+) -> JSONResponse:
+    return _write(state, writes, account, pilot.id, "transform", body, idempotency_key, wait)
 
 
-@router.post("/api/pilots/{pilot}/contributions", status_code=201, responses=_RESPONSES,
-             summary="Record contributions: workshops, repair and mentoring time, donated products")  # fmt: skip
-def post_contributions(batch: Batch[ContributionIn], pilot: PilotDep, state: StateDep, writes: WritesDep,
-                       account: AccountDep, idempotency_key: IdempotencyKey = None,
-                       wait: Wait = "confirmed") -> JSONResponse:  # fmt: skip
-    return _write(state, writes, account, pilot.id, "contribution", batch, idempotency_key, wait,
-                  writes.contribution_calls)  # fmt: skip
+@router.post(
+    "/api/pilots/{pilot}/transfers",
+    status_code=202,
+    responses=_RESPONSES,
+    summary="Hand lots (or parts) over to other makers",
+)
+def post_transfers(
+    body: TransferBody,
+    pilot: PilotDep,
+    state: StateDep,
+    writes: WritesDep,
+    account: AccountDep,
+    idempotency_key: IdempotencyKey = None,
+    wait: Wait = None,
+) -> JSONResponse:
+    return _write(state, writes, account, pilot.id, "transfer", body, idempotency_key, wait)
+
+
+@router.post(
+    "/api/pilots/{pilot}/dispatches",
+    status_code=202,
+    responses=_RESPONSES,
+    summary="Record where material leaves the system (its fate)",
+)
+def post_dispatches(
+    body: DispatchBody,
+    pilot: PilotDep,
+    state: StateDep,
+    writes: WritesDep,
+    account: AccountDep,
+    idempotency_key: IdempotencyKey = None,
+    wait: Wait = None,
+) -> JSONResponse:
+    return _write(state, writes, account, pilot.id, "dispatch", body, idempotency_key, wait)
+
+
+@router.post(
+    "/api/pilots/{pilot}/contributions",
+    status_code=202,
+    responses=_RESPONSES,
+    summary="Record contributions: workshops, repair and mentoring time, donated products",
+)
+def post_contributions(
+    body: ContributionBody,
+    pilot: PilotDep,
+    state: StateDep,
+    writes: WritesDep,
+    account: AccountDep,
+    idempotency_key: IdempotencyKey = None,
+    wait: Wait = None,
+) -> JSONResponse:
+    return _write(state, writes, account, pilot.id, "contribution", body, idempotency_key, wait)
+
+
+@router.get(
+    "/api/jobs/{job_id}",
+    response_model=JobOut,
+    tags=["jobs"],
+    summary="A write job: queued, sent (with its transaction), confirmed or failed",
+)
+def get_job(
+    job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+    state: StateDep,
+    writes: WritesDep,
+    account: AccountDep,
+) -> JobOut:
+    job = writes.queue.get(job_id)
+    if job is None or job.account != account:
+        raise HTTPException(status_code=404, detail=f"no job {job_id} of {account}")
+    return job_out(job)
+
+
+# ---- relayed requests a client signed ---------------------------------------------------------
 
 
 class ForwardRequestIn(BaseModel):
@@ -238,7 +312,9 @@ class ForwardRequestIn(BaseModel):
     value: int = Field(0, ge=0, le=0, description="always 0: the ledger takes no ether")
     gas: int = Field(gt=0, le=10_000_000)
     deadline: int = Field(gt=0, lt=2**48)
-    data: str = Field(pattern=r"^0x([0-9a-fA-F]{2})*$")
+    data: str = Field(
+        pattern=r"^0x([0-9a-fA-F]{2}){4,8192}$", description="calldata, at most 8 KiB"
+    )
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
 
 
@@ -246,41 +322,91 @@ class RelayIn(BaseModel):
     requests: list[ForwardRequestIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-@router.post("/api/relay", status_code=201, responses=_RESPONSES,
-             summary="Relay EIP-712 signed requests (ERC-2771) of self-custody makers and members")  # fmt: skip
+def relayable_selectors(writes: WriteService) -> dict[str, set[bytes]]:
+    """State-changing functions of each suite contract (by address): what /api/relay accepts."""
+    out: dict[str, set[bytes]] = {}
+    for name, address in writes.suite.manifest.addresses.items():
+        if name == "LedgerForwarder":
+            continue
+        out[address.lower()] = {
+            function_signature_to_4byte_selector(
+                f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
+            )
+            for item in writes.suite.artifacts[name].abi
+            if item.get("type") == "function"
+            and item.get("stateMutability") in ("nonpayable", "payable")
+        }
+    return out
+
+
+def _abi_type(item: dict[str, Any]) -> str:
+    kind = str(item["type"])
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in item["components"]) + ")" + kind[5:]
+    return kind
+
+
+@router.post(
+    "/api/relay",
+    status_code=202,
+    responses=_RESPONSES,
+    summary="Relay EIP-712 signed requests (ERC-2771) of self-custody makers and members",
+)
 def relay(
-    body: RelayIn, state: StateDep, writes: WritesDep, wait: Wait = "confirmed"
+    body: RelayIn,
+    state: StateDep,
+    writes: WritesDep,
+    account: AccountDep,
+    idempotency_key: IdempotencyKey = None,
+    wait: Wait = None,
 ) -> JSONResponse:
-    forwarder = writes.suite.tx.forwarder
-    assert forwarder is not None
-    targets = {
-        a.lower() for n, a in writes.suite.manifest.addresses.items() if n != "LedgerForwarder"
-    }
-    errors: list[tuple[str, str]] = []
-    requests: list[dict[str, Any]] = []
-    for i, r in enumerate(body.requests):
-        request = {"from": to_checksum_address(r.from_), "to": to_checksum_address(r.to), "value": 0, "gas": r.gas, "deadline": r.deadline,
-                   "data": bytes.fromhex(r.data[2:]), "signature": bytes.fromhex(r.signature[2:])}  # fmt: skip
-        if r.to.lower() not in targets:
-            errors.append((f"requests.{i}.to", "not a LoopLedger contract of this deployment"))
-        elif not forwarder.functions.verify(request).call():
-            errors.append((f"requests.{i}.signature", "the signature, nonce or deadline is not valid "
-                                                      "for this forwarder and chain"))  # fmt: skip
-        requests.append(request)
-    if errors:
-        raise FieldErrors(errors)
-    signer = requests[0]["from"]
-    writes.throttle(signer)
-    try:
-        data = EXECUTE_ALL + encode(
-            [REQUEST_TYPE + "[]"], [[tuple(r[k] for k in REQUEST_FIELDS) for r in requests]]
-        )
-        writes.gas_of(writes.suite.tx.relayer.address if writes.suite.tx.relayer else signer,
-                      Call(forwarder.address, data))  # fmt: skip
-    except Exception as exc:
-        raise FieldErrors([("requests", f"the ledger refuses it: {exc}")]) from exc
-    result = writes.run(Job(presigned=requests))
-    return JSONResponse(status_code=201, content=_answer(state, result, len(requests), wait))
+    signers = sorted({to_checksum_address(r.from_) for r in body.requests})
+    writes.throttle(account)
+    for signer in signers:
+        if signer != account:
+            writes.throttle(signer)
+    requests: list[dict[str, Any]] = [
+        {
+            "from": to_checksum_address(r.from_),
+            "to": to_checksum_address(r.to),
+            "value": 0,
+            "gas": r.gas,
+            "deadline": r.deadline,
+            "data": bytes.fromhex(r.data[2:]),
+            "signature": bytes.fromhex(r.signature[2:]),
+        }
+        for r in body.requests
+    ]
+    content = [r.model_dump(mode="json", by_alias=True) for r in body.requests]
+    request_hash = fingerprint("relay", 0, content)
+    if idempotency_key is not None:
+        earlier = writes.queue.replay(account, idempotency_key, request_hash)
+        if earlier is not None:
+            return answer(state, writes, earlier, wait, len(requests), replayed=True)
+    allowed = relayable_selectors(writes)
+    reasons: list[tuple[str, str]] = []
+    for i, r in enumerate(requests):
+        selectors = allowed.get(r["to"].lower())
+        if selectors is None:
+            reasons.append((f"requests.{i}.to", "not a LoopLedger contract of this deployment"))
+        elif r["data"][:4] not in selectors:
+            reasons.append((f"requests.{i}.data", "not a state-changing function of the ledger"))
+    if reasons:
+        raise WriteRejected(reasons)
+    nonces = writes.relay_nonces(requests)
+    reasons = writes.check_relayed(requests, nonces)
+    if reasons:
+        raise WriteRejected(reasons)
+    job, replayed = writes.queue.submit(
+        account=account,
+        kind="relay",
+        pilot_id=None,
+        request_hash=request_hash,
+        idem_key=idempotency_key,
+        presigned=[(int(n), r) for n, r in zip(nonces, requests, strict=True) if n is not None],
+    )
+    writes.wake()
+    return answer(state, writes, job, wait, len(requests), replayed)
 
 
 class Page(BaseModel):

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Annotated, Any
 
 from eth_utils import is_address, to_checksum_address
-from fastapi import APIRouter, Header, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, literal, select, union_all
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
-from api.idempotency import fingerprint, idempotent
-from api.routes.records import Limit, Offset, Page
-from api.writes import FieldErrors
-from ledger.relay import Job
+from api.routes.records import IdempotencyKey, Limit, Offset, Page, Wait, answer
+from ledger.write.plan import Redemption
 
 router = APIRouter(tags=["members"])
 
@@ -151,39 +150,46 @@ class ReceiptOut(BaseModel):
     fulfilment_tx: str | None = None
 
 
-@router.post("/api/pilots/{pilot}/redemptions", status_code=201,
-             summary="Redeem points for a reward (the signed-in member's custodial key signs)")  # fmt: skip
-def redeem(body: RedeemIn, pilot: PilotDep, state: StateDep, writes: WritesDep, account: AccountDep,
-           idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> JSONResponse:  # fmt: skip
-    def run() -> tuple[int, dict[str, Any]]:
-        writes.throttle(account)
-        reward = next(
-            (r for r in rewards_of(state, pilot.id) if r.reward_id == body.reward_id), None
-        )
-        if reward is None:
-            raise FieldErrors(
-                [("reward_id", f"no reward {body.reward_id} in {pilot.code}'s catalogue")]
-            )
-        signer = writes.signer(account)
-        balance = writes.suite.token.balance_of(account)
-        if balance < reward.cost:
-            raise FieldErrors(
-                [("reward_id", f"the reward costs {reward.cost} points; the balance is {balance}")]
-            )
-        call = writes.suite.catalogue.call_data("redeem", body.reward_id)
-        planned = writes.simulate(account, [("reward_id", call)])
-        result = writes.run(Job(signer=signer, calls=planned))
-        event = next(e for e in result.all_events() if e.name == "RewardRedeemed")
-        rid = int(event.args["redemptionId"])
-        # The receipt page and the partner read the index: answer once it holds the redemption.
-        indexed = state.wait_indexed(result.block_number, timeout=30)
-        return 201, {"indexed": indexed, "redemption_id": str(rid), "reward_id": str(body.reward_id), "cost": reward.cost,
-                     "tx_hash": result.tx_hash, "block_number": result.block_number,
-                     "receipt_url": f"/receipt?id={rid}"}  # fmt: skip
-
-    return idempotent(
-        state.store, account, idempotency_key, fingerprint("redeem", pilot.id, body.reward_id), run
+@router.post(
+    "/api/pilots/{pilot}/redemptions",
+    status_code=202,
+    summary="Redeem points for a reward (the signed-in member's custodial key signs)",
+)
+def redeem(
+    body: RedeemIn,
+    pilot: PilotDep,
+    state: StateDep,
+    writes: WritesDep,
+    account: AccountDep,
+    idempotency_key: IdempotencyKey = None,
+    wait: Wait = None,
+) -> JSONResponse:
+    """Queued like every write; with ``wait=indexed`` the answer (201) carries the redemption id
+    and its receipt link once the index holds it, which is what the partner reads."""
+    writes.throttle(account)
+    job, replayed = writes.submit(
+        account=account,
+        pilot=pilot.id,
+        kind="redeem",
+        content=body.reward_id,
+        idem_key=idempotency_key,
+        records=lambda: [Redemption(body.reward_id)],
+        where=lambda _: "reward_id",
     )
+    reply = answer(state, writes, job, wait, 1, replayed)
+    if reply.status_code != 201:
+        return reply
+    content = json.loads(bytes(reply.body))
+    event = next(e for e in content["events"] if e["name"] == "RewardRedeemed")
+    rid = int(event["args"]["redemptionId"])
+    content.update(
+        redemption_id=str(rid),
+        reward_id=str(body.reward_id),
+        cost=int(event["args"]["cost"]),
+        receipt_url=f"/receipt?id={rid}",
+    )
+    replay = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse(status_code=201, content=content, headers=replay)
 
 
 @router.get("/api/redemptions/{redemption_id}", response_model=ReceiptOut,

@@ -37,7 +37,7 @@ async function confirmRedeem() {
   if (!pending) return;
   $("confirm-yes").disabled = true;
   try {
-    const out = await api("POST", `/api/pilots/${$("pilot").value}/redemptions`, { reward_id: Number(pending.rewardId) },
+    const out = await api("POST", `/api/pilots/${$("pilot").value}/redemptions?wait=indexed`, { reward_id: Number(pending.rewardId) },
       { "Idempotency-Key": pending.key });
     $("result").className = "result ok";
     $("result").innerHTML = `Redeemed: show the partner <a id="receipt-link" href="${esc(out.receipt_url)}">receipt ${esc(out.redemption_id)}</a> ` +

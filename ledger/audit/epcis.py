@@ -17,21 +17,21 @@ evidence, and the chain reference of the record: block, transaction, log). ``eve
 CBV 2.0 event hash (``ni:///sha-256;...?ver=CBV2.0``), computed by the
 ``epcis-event-hash-generator`` package over the event without its eventID and chain reference.
 
-Import turns a document into one all-or-nothing ledger call: a ``multicall`` that first asserts
-the id of the next lot (``expectNextLot``), so that events can refer to lots created by earlier
-events of the same document. A document that does not map (unknown unit, missing quantity or
-material, unbalanced mass, a lot the maker does not hold, an unsupported event) is rejected as a
-whole, naming each event and the reason; nothing of it is sent.
+Import turns a document into the write planner's records (one per event; lots that earlier events
+create are named by their epcClass), which the planner turns into one all-or-nothing job: a
+``multicall`` that first asserts the id of the next lot (``expectNextLot``). A document that does
+not map (unknown unit, missing quantity or material, unbalanced mass, a lot the maker does not
+hold, an unsupported event) is rejected as a whole, naming each event and the reason; nothing of
+it is queued.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,12 +39,20 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from ledger.errors import LedgerError
-from ledger.transact import Call
 from ledger.vocabulary import Fate, Source
+from ledger.write.plan import (
+    Dispatch,
+    Intake,
+    LotRef,
+    Record,
+    Transfer,
+    Transform,
+    WriteRejected,
+    to_grams,
+)
 
 __all__ = [
     "CONTEXT",
-    "EpcisRejected",
     "ImportPlan",
     "document",
     "event_hash",
@@ -58,7 +66,6 @@ __all__ = [
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 NS = "https://loopledger.eu/epcis/"
 CONTEXT: list[Any] = [EPCIS_CONTEXT, {"ll": NS}]
-UNITS = {"GRM": Decimal(1), "KGM": Decimal(1000), "TNE": Decimal(1_000_000)}
 #: Extension fields that say where a record sits on chain: not part of the event's identity.
 CHAIN_REFS = ("ll:block", "ll:tx", "ll:log")
 FATE_DISPOSITION = {Fate.IN_USE: "retail_sold", Fate.REUSED: "active", Fate.REPAIRED: "active",
@@ -195,267 +202,167 @@ def export_events(
 # ---- import -----------------------------------------------------------------------------------
 
 
-class EpcisRejected(LedgerError):
-    """A document that does not map onto ledger actions: every reason, per event."""
-
-    def __init__(self, reasons: list[tuple[str, str]]) -> None:
-        super().__init__("; ".join(f"{where}: {why}" for where, why in reasons))
-        self.reasons = reasons
-
-
 @dataclass
 class ImportPlan:
-    """The ledger calls of a document, in order, and the lot each document lot became."""
+    """What a document becomes: the planner's records, one per event, in order."""
 
-    calls: list[Call] = field(default_factory=list)
-    lots: dict[str, int] = field(default_factory=dict)
-    events: int = 0
-    first_lot: int = 0
+    records: list[Record]
+    #: the document's name of each event, for the reasons of a rejection
+    names: list[str]
 
-
-@dataclass
-class _LotState:
-    lot_id: int
-    grams: int
+    def where(self, index: int) -> str:
+        return self.names[index]
 
 
-class _Reader:
-    """Reads the quantities and lots of one event, collecting reasons instead of raising."""
+def _quantity_grams(element: Mapping[str, Any], what: str) -> int:
+    if "quantity" not in element:
+        raise ValueError(f"{what} has no quantity")
+    unit = element.get("uom")
+    if unit not in ("GRM", "KGM", "TNE"):
+        raise ValueError(f"{what} has unit {unit!r}: use GRM, KGM or TNE")
+    try:
+        return to_grams(element["quantity"], str(unit))
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
 
-    def __init__(self, where: str, reasons: list[tuple[str, str]]) -> None:
-        self.where, self.reasons = where, reasons
 
-    def fail(self, why: str) -> None:
-        self.reasons.append((self.where, why))
+def _evidence(event: Mapping[str, Any]) -> bytes:
+    given = event.get("ll:evidence")
+    if isinstance(given, str) and re.fullmatch(r"0x[0-9a-fA-F]{64}", given):
+        return bytes.fromhex(given[2:])
+    return bytes.fromhex(event_hash(event).split(";")[1].split("?")[0])
 
-    def grams(self, element: Mapping[str, Any], what: str) -> int | None:
-        if "quantity" not in element:
-            self.fail(f"{what} has no quantity")
-            return None
-        unit = element.get("uom")
-        if unit not in UNITS:
-            self.fail(f"{what} has unit {unit!r}: use GRM, KGM or TNE")
-            return None
-        try:
-            grams = Decimal(str(element["quantity"])) * UNITS[unit]
-        except InvalidOperation:
-            self.fail(f"{what} has a quantity that is not a number")
-            return None
-        if grams <= 0 or grams != grams.to_integral_value():
-            self.fail(
-                f"{what} is {element['quantity']} {unit}: it must be a positive whole number of grams"
+
+def _record(
+    event: Mapping[str, Any], *, chain_id: int, pilot_code: str, created: set[str]
+) -> Record:
+    """The planner's record of one event; ValueError says why it does not map. `created` holds
+    the lots earlier events create (a document may reuse ids that are on chain elsewhere)."""
+
+    def lot(uri: str) -> LotRef:
+        match = LOT_URI.match(uri)
+        if uri in created or match is None:
+            return uri  # a lot an earlier event of the document creates
+        if int(match.group(1)) != chain_id:
+            raise ValueError(f"lot {uri!r} belongs to another ledger (chain {match.group(1)})")
+        return int(match.group(2))
+
+    def new_lot(uri: str) -> str:
+        created.add(uri)
+        return uri
+
+    place = (event.get("bizLocation") or {}).get("id", "")
+    found = PILOT_URI.match(place)
+    if found is not None and found.group(1) != pilot_code:
+        raise ValueError(
+            f"the event is located in pilot {found.group(1)}, the import is for {pilot_code}"
+        )
+    kind, action = event.get("type"), event.get("action")
+    if kind == "ObjectEvent" and action in ("ADD", "OBSERVE", "DELETE"):
+        quantities = event.get("quantityList") or []
+        if len(quantities) != 1:
+            raise ValueError(
+                "an ObjectEvent needs exactly one quantityList element (a lot and its quantity)"
             )
-            return None
-        return int(grams)
+        uri, grams = (
+            str(quantities[0].get("epcClass", "")),
+            _quantity_grams(quantities[0], "the quantity"),
+        )
+        if action == "ADD":
+            source = str(event.get("ll:source", "")).upper()
+            if source not in Source.__members__:
+                raise ValueError(
+                    f"unknown or missing source {event.get('ll:source')!r} (ll:source)"
+                )
+            material = event.get("ll:material")
+            if not isinstance(material, str):
+                raise ValueError("the material code is missing (ll:material)")
+            return Intake(material, Source[source], grams, _evidence(event), creates=new_lot(uri))
+        if action == "OBSERVE":
+            targets = [
+                d.get("destination", "")
+                for d in event.get("destinationList") or []
+                if d.get("type") == "owning_party"
+            ]
+            party = PARTY_URI.match(targets[0]) if len(targets) == 1 else None
+            if party is None:
+                raise ValueError(
+                    "a hand-over needs one owning_party destination urn:loopledger:party:<address>"
+                )
+            received = event.get("ll:receivedLot")
+            return Transfer(
+                lot(uri),
+                to_checksum_address(party.group(1)),
+                grams,
+                _evidence(event),
+                creates=received if isinstance(received, str) else None,
+            )
+        fate = str(event.get("ll:fate", "")).upper()
+        if fate not in Fate.__members__:
+            by_disposition = {"retail_sold": "IN_USE", "destroyed": "INCINERATED"}
+            fate = by_disposition.get(str(event.get("disposition")), "")
+        if fate not in Fate.__members__:
+            raise ValueError(
+                "the fate of a dispatch is missing: give ll:fate (reused, recycled, ...)"
+            )
+        return Dispatch(lot(uri), grams, Fate[fate], _evidence(event))
+    if kind == "TransformationEvent":
+        ins, outs = event.get("inputQuantityList") or [], event.get("outputQuantityList") or []
+        if not ins or not outs:
+            raise ValueError("a TransformationEvent needs inputQuantityList and outputQuantityList")
+        codes = event.get("ll:outputMaterials")
+        if not isinstance(codes, list) or len(codes) != len(outs):
+            codes = [event.get("ll:material")] * len(outs)
+        if not all(isinstance(c, str) for c in codes):
+            raise ValueError("the output material codes are missing (ll:outputMaterials)")
+        loss = event.get("ll:loss", 0)
+        if not isinstance(loss, int) or isinstance(loss, bool) or loss < 0:
+            raise ValueError(f"ll:loss must be a whole number of grams, not {loss!r}")
+        return Transform(
+            inputs=tuple(
+                (lot(str(e.get("epcClass", ""))), _quantity_grams(e, f"input {i}"))
+                for i, e in enumerate(ins)
+            ),
+            outputs=tuple(
+                (str(c), _quantity_grams(e, f"output {i}"))
+                for i, (e, c) in enumerate(zip(outs, codes, strict=True))
+            ),
+            loss=loss,
+            evidence=_evidence(event),
+            creates=tuple(new_lot(str(e.get("epcClass", ""))) for e in outs),
+        )
+    raise ValueError(
+        f"unsupported event: {kind} {action or ''}".strip()
+        + " (ObjectEvent ADD/OBSERVE/DELETE and TransformationEvent map onto the ledger)"
+    )
 
 
 def plan_import(
-    doc: Mapping[str, Any],
-    *,
-    schema: Path,
-    chain_id: int,
-    pilot_id: int,
-    pilot_code: str,
-    maker: str,
-    next_lot: int,
-    materials: Mapping[str, int],
-    read_lot: Callable[[int], tuple[str, int, int] | None],
-    is_maker: Callable[[str], bool],
-    encode: Callable[..., Call],
+    doc: Mapping[str, Any], *, schema: Path, chain_id: int, pilot_code: str
 ) -> ImportPlan:
-    """Map a document onto ledger calls for `maker` in `pilot`, or raise EpcisRejected.
-
-    `read_lot(id)` gives (holder, grams, pilot) of a lot on chain; `encode(fn, *args)` the
-    material ledger's calldata; `next_lot` the id the next created lot will have.
-    """
+    """The planner's records of a document, one per event, or WriteRejected naming each event
+    that does not map. The planner then checks them against the chain (lots held, mass balance,
+    recipients) like any other write."""
     problems = validate(doc, schema)
     if problems:
-        raise EpcisRejected([("document", p) for p in problems[:20]])
+        raise WriteRejected([("document", p) for p in problems[:20]])
     events = doc["epcisBody"]["eventList"]
+    records: list[Record] = []
+    names: list[str] = []
     reasons: list[tuple[str, str]] = []
-    plan = ImportPlan(events=len(events), first_lot=next_lot)
-    known: dict[str, _LotState] = {}
-    counter = next_lot
-    calls: list[Call] = [encode("expectNextLot", next_lot)]
-
-    def lot_of(reader: _Reader, uri: str, what: str) -> _LotState | None:
-        if uri in known:
-            return known[uri]
-        match = LOT_URI.match(uri)
-        if match is None or int(match.group(1)) != chain_id:
-            reader.fail(
-                f"{what} {uri!r} is neither a lot of an earlier event nor a lot of this ledger"
-            )
-            return None
-        lot = read_lot(int(match.group(2)))
-        if lot is None:
-            reader.fail(f"{what} {uri!r} does not exist on this ledger")
-            return None
-        holder, grams, lot_pilot = lot
-        if holder != maker or lot_pilot != pilot_id:
-            reader.fail(f"{what} {uri!r} is not held by {maker} in pilot {pilot_code}")
-            return None
-        known[uri] = _LotState(int(match.group(2)), grams)
-        return known[uri]
-
-    def draw(reader: _Reader, state: _LotState | None, grams: int | None, what: str) -> bool:
-        if state is None or grams is None:
-            return False
-        if grams > state.grams:
-            reader.fail(f"{what} draws {grams} g, only {state.grams} g are left")
-            return False
-        state.grams -= grams
-        return True
-
-    def material(reader: _Reader, code: Any, what: str) -> int:
-        if not isinstance(code, str) or code not in materials:
-            reader.fail(f"{what}: unknown or missing material code {code!r} (ll:material)")
-            return 0
-        return materials[code]
-
-    def evidence(event: Mapping[str, Any]) -> bytes:
-        given = event.get("ll:evidence")
-        if isinstance(given, str) and re.fullmatch(r"0x[0-9a-fA-F]{64}", given):
-            return bytes.fromhex(given[2:])
-        return bytes.fromhex(event_hash(event).split(";")[1].split("?")[0])
-
+    created: set[str] = set()
     for index, event in enumerate(events):
-        reader = _Reader(f"event {index} ({event.get('type')})", reasons)
-        place = (event.get("bizLocation") or {}).get("id", "")
-        found = PILOT_URI.match(place)
-        if found is not None and found.group(1) != pilot_code:
-            reader.fail(
-                f"the event is located in pilot {found.group(1)}, the import is for {pilot_code}"
+        name = f"event {index} ({event.get('type')})"
+        names.append(name)
+        try:
+            records.append(
+                _record(event, chain_id=chain_id, pilot_code=pilot_code, created=created)
             )
-            continue
-        kind, action = event.get("type"), event.get("action")
-        if kind == "ObjectEvent" and action in ("ADD", "OBSERVE", "DELETE"):
-            quantities = event.get("quantityList") or []
-            if len(quantities) != 1:
-                reader.fail(
-                    "an ObjectEvent needs exactly one quantityList element (a lot and its quantity)"
-                )
-                continue
-            element = quantities[0]
-            grams = reader.grams(element, "the quantity")
-            uri = element["epcClass"]
-            if action == "ADD":
-                source = str(event.get("ll:source", "")).upper()
-                if source not in Source.__members__:
-                    reader.fail(f"unknown or missing source {event.get('ll:source')!r} (ll:source)")
-                material_id = material(reader, event.get("ll:material"), "the intake")
-                if uri in known:
-                    reader.fail(f"lot {uri!r} is created twice")
-                if (
-                    grams is None
-                    or source not in Source.__members__
-                    or not material_id
-                    or uri in known
-                ):
-                    continue
-                calls.append(
-                    encode(
-                        "intake", pilot_id, material_id, int(Source[source]), grams, evidence(event)
-                    )
-                )
-                known[uri] = _LotState(counter, grams)
-                plan.lots[uri] = counter
-                counter += 1
-            elif action == "OBSERVE":
-                targets = [d.get("destination", "") for d in event.get("destinationList") or []
-                           if d.get("type") == "owning_party"]  # fmt: skip
-                party = PARTY_URI.match(targets[0]) if len(targets) == 1 else None
-                if party is None:
-                    reader.fail(
-                        "a hand-over needs one owning_party destination urn:loopledger:party:<address>"
-                    )
-                    continue
-                recipient = to_checksum_address(party.group(1))
-                if recipient == maker or not is_maker(recipient):
-                    reader.fail(f"{recipient} is not another maker of pilot {pilot_code}")
-                    continue
-                state = lot_of(reader, uri, "lot")
-                whole = state is not None and grams == state.grams
-                if not draw(reader, state, grams, f"lot {uri!r}"):
-                    continue
-                assert state is not None and grams is not None
-                calls.append(encode("transfer", state.lot_id, recipient, grams, evidence(event)))
-                received = event.get("ll:receivedLot")
-                if not whole:
-                    if isinstance(received, str):
-                        known[received] = _LotState(
-                            counter, 0
-                        )  # held by the recipient, not the maker
-                        plan.lots[received] = counter
-                    counter += 1
-            else:
-                fate_name = str(event.get("ll:fate", "")).upper()
-                if fate_name not in Fate.__members__:
-                    by_disposition = {"retail_sold": "IN_USE", "destroyed": "INCINERATED"}
-                    fate_name = by_disposition.get(str(event.get("disposition")), "")
-                if fate_name not in Fate.__members__:
-                    reader.fail(
-                        "the fate of a dispatch is missing: give ll:fate (reused, recycled, ...)"
-                    )
-                    continue
-                state = lot_of(reader, uri, "lot")
-                if draw(reader, state, grams, f"lot {uri!r}"):
-                    assert state is not None and grams is not None
-                    calls.append(
-                        encode(
-                            "dispatch", state.lot_id, grams, int(Fate[fate_name]), evidence(event)
-                        )
-                    )
-        elif kind == "TransformationEvent":
-            ins, outs = event.get("inputQuantityList") or [], event.get("outputQuantityList") or []
-            if not ins or not outs:
-                reader.fail("a TransformationEvent needs inputQuantityList and outputQuantityList")
-                continue
-            drawn: list[tuple[int, int]] = []
-            ok = True
-            for i, element in enumerate(ins):
-                grams = reader.grams(element, f"input {i}")
-                state = lot_of(reader, element["epcClass"], f"input {i}")
-                if draw(reader, state, grams, f"input {i}"):
-                    assert state is not None and grams is not None
-                    drawn.append((state.lot_id, grams))
-                else:
-                    ok = False
-            codes = event.get("ll:outputMaterials")
-            if not isinstance(codes, list) or len(codes) != len(outs):
-                codes = [event.get("ll:material")] * len(outs)
-            made: list[tuple[int, int]] = []
-            for i, (element, code) in enumerate(zip(outs, codes, strict=True)):
-                grams = reader.grams(element, f"output {i}")
-                material_id = material(reader, code, f"output {i}")
-                if grams is None or not material_id:
-                    ok = False
-                    continue
-                made.append((material_id, grams))
-            loss = event.get("ll:loss", 0)
-            if not isinstance(loss, int) or loss < 0:
-                reader.fail(f"ll:loss must be a whole number of grams, not {loss!r}")
-                ok = False
-            if ok:
-                consumed, produced = sum(g for _, g in drawn), sum(g for _, g in made)
-                if produced + loss != consumed:
-                    reader.fail(
-                        f"unbalanced mass: inputs {consumed} g, outputs {produced} g, loss {loss} g"
-                    )
-                    continue
-                calls.append(encode("transform", [lot for lot, _ in drawn], [g for _, g in drawn],
-                                    [tuple(m) for m in made], loss, evidence(event)))  # fmt: skip
-                for element, (_, grams) in zip(outs, made, strict=True):
-                    known[element["epcClass"]] = _LotState(counter, grams)
-                    plan.lots[element["epcClass"]] = counter
-                    counter += 1
-        else:
-            reader.fail(f"unsupported event: {kind} {action or ''}".strip() + " (ObjectEvent ADD/OBSERVE/DELETE "
-                        "and TransformationEvent map onto the ledger)")  # fmt: skip
+        except ValueError as exc:
+            reasons.append((name, str(exc)))
     if reasons:
-        raise EpcisRejected(reasons)
-    plan.calls = calls
-    return plan
+        raise WriteRejected(reasons)
+    return ImportPlan(records, names)
 
 
 def store_tables(
@@ -489,26 +396,3 @@ def store_tables(
                 ).mappings()
             ]
     return out
-
-
-def prepare_import(
-    suite: Any, doc: Mapping[str, Any], *, schema: Path, pilot_id: int, pilot_code: str, maker: str
-) -> tuple[ImportPlan, Call]:
-    """The plan of a document for `maker` and the one `multicall` that records it."""
-    from ledger.vocabulary import Role
-
-    materials = suite.materials
-
-    def read_lot(lot_id: int) -> tuple[str, int, int] | None:
-        if not 0 < lot_id <= materials.lot_count():
-            return None
-        lot = materials.lot(lot_id)
-        return lot.holder, lot.grams, lot.pilot
-
-    plan = plan_import(
-        doc, schema=schema, chain_id=suite.manifest.chain_id, pilot_id=pilot_id, pilot_code=pilot_code,
-        maker=maker, next_lot=materials.lot_count() + 1, materials=suite.manifest.materials, read_lot=read_lot,
-        is_maker=lambda who: bool(suite.registry.roles_of(pilot_id, who) & Role.MAKER),
-        encode=materials.call_data,
-    )  # fmt: skip
-    return plan, materials.call_data("multicall", [c.data for c in plan.calls])

@@ -6,7 +6,7 @@ The store is a rebuildable index of the chain: dropping it and indexing again gi
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer
+from sqlalchemy import BigInteger, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -17,13 +17,14 @@ __all__ = [
     "Contribution",
     "Dispatch",
     "Fulfilment",
-    "IdempotentRequest",
     "Intake",
     "LotState",
     "MaterialClass",
     "PauseChange",
     "Pilot",
     "Redemption",
+    "RelayBatch",
+    "RelayRequest",
     "Reorg",
     "Reward",
     "RewardUpdate",
@@ -33,6 +34,7 @@ __all__ = [
     "Transformation",
     "TransformationInput",
     "TransformationOutput",
+    "WriteJob",
 ]
 
 
@@ -268,16 +270,67 @@ class ApiKey(SQLModel, table=True):
     revoked: bool = False
 
 
-class IdempotentRequest(SQLModel, table=True):
-    """A write request made with an Idempotency-Key: replayed, never executed twice."""
+class WriteJob(SQLModel, table=True):
+    """An accepted write: a row before anything is sent, then its fate on chain.
 
-    __tablename__ = "idempotent_request"
-    account: str = Field(primary_key=True, max_length=42)
-    key: str = Field(primary_key=True, max_length=200)
+    States: ``queued`` (accepted, waiting for the relayer), ``sent`` (in a broadcast batch),
+    ``confirmed`` (mined; `result` holds its events), ``failed`` (`error` holds the reasons;
+    nothing of it is on chain). An Idempotency-Key is unique per account while it is kept.
+    """
+
+    __tablename__ = "write_job"
+    __table_args__ = (UniqueConstraint("account", "idem_key", name="uq_write_job_idem"),)
+    job_id: str = Field(primary_key=True, max_length=32)
+    account: str = Field(max_length=42, index=True)
+    kind: str = Field(max_length=40)
+    pilot_id: int | None = None
+    idem_key: str | None = Field(default=None, max_length=200)
     request_hash: str = Field(max_length=64)
-    status_code: int | None = None
-    response: str | None = None
-    created_at: int
+    #: the custodial key that signs the calls; None for requests the client signed
+    signer: str | None = Field(default=None, max_length=42)
+    #: JSON: [{"to", "data", "gas"}] to sign, or the client's signed requests
+    calls: str = Field(sa_type=Text)
+    #: JSON: the lot id each lot the records name by a handle becomes (EPCIS documents)
+    handles: str | None = Field(default=None, sa_type=Text)
+    state: str = Field(max_length=12, index=True)
+    batch_id: int | None = Field(default=None, index=True)
+    tx_hash: str | None = Field(default=None, max_length=66)
+    block_number: int | None = None
+    result: str | None = Field(default=None, sa_type=Text)
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: float
+    updated_at: float
+
+
+class RelayRequest(SQLModel, table=True):
+    """A signed forward request of a job. One per (signer, forwarder nonce): a request is
+    signed once and never again with another nonce, so it can execute at most once."""
+
+    __tablename__ = "relay_request"
+    signer: str = Field(primary_key=True, max_length=42)
+    nonce: int = Field(primary_key=True)
+    job_id: str = Field(max_length=32, index=True)
+    position: int
+    deadline: int
+    #: JSON of the ForwardRequestData, hex-encoded
+    request: str = Field(sa_type=Text)
+    #: broadcast at least once, so public: it could still execute until its deadline
+    exposed: bool = False
+
+
+class RelayBatch(SQLModel, table=True):
+    """One forwarder transaction of the relayer and every signed attempt at it (same nonce)."""
+
+    __tablename__ = "relay_batch"
+    batch_id: int | None = Field(default=None, primary_key=True)
+    relayer_nonce: int
+    #: JSON: [[job id, signer, forwarder nonce]] of each request, in the order they run
+    requests: str = Field(sa_type=Text)
+    #: JSON: [{"hash", "raw", "max_fee", "tip", "sent_at"}], the last one the newest
+    attempts: str = Field(sa_type=Text)
+    state: str = Field(max_length=12, index=True)
+    block_number: int | None = None
+    created_at: float
 
 
 def _widen_integers() -> None:

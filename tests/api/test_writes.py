@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -21,14 +22,14 @@ from sqlalchemy import delete, insert, select, update
 
 from api.main import create_app
 from api.state import GatewayState
+from api.assemble import custody_of, relayer_for, write_service
+from api.auth import issue_api_key
 from api.writes import (
     FateName,
     KindName,
     RateLimiter,
     SourceName,
     WriteService,
-    issue_api_key,
-    start_write_service,
 )
 from ledger.build import Artifact
 from ledger.chain import AnvilChain
@@ -39,6 +40,7 @@ from ledger.keystore import Keystore
 from ledger.runtime import dev_admins
 from ledger.store.db import Store
 from ledger.vocabulary import ContributionKind, Fate, Role, Source
+from ledger.write.relayer import Relayer
 from pilots.model import Pilot
 from tests.conftest import anvil_settings
 from tests.ledger.test_indexer import LEUVEN, story
@@ -49,7 +51,8 @@ PASSWORD = "test-keystore-password"
 
 @dataclass
 class Gateway:
-    client: TestClient
+    client: TestClient  # answers writes synchronously (?wait=confirmed unless told otherwise)
+    raw: TestClient  # no default query: writes answer 202 with their job
     suite: Suite
     store: Store
     writes: WriteService
@@ -59,6 +62,7 @@ class Gateway:
     member: LocalAccount  # community member, key in the keystore
     outsider: LocalAccount  # no role anywhere, key in the keystore
     keys: dict[str, str]
+    relayer: Relayer
 
     def as_(self, who: str) -> dict[str, str]:
         return {"X-API-Key": self.keys[who]}
@@ -93,17 +97,28 @@ def gw(
     follower = threading.Thread(target=indexer_for(suite, store).run,
                                 kwargs={"follow": True, "stop": stop, "poll": 0.05}, daemon=True)  # fmt: skip
     follower.start()
-    writes = start_write_service(
-        suite, data_dir=data, keystore_password=PASSWORD, rate=1000, burst=1000
-    )
+    custody = custody_of(data, PASSWORD)
+    relayer = relayer_for(suite, store, custody, chain.accounts[-1])
+    relaying = threading.Thread(target=relayer.run, args=(stop,), daemon=True)
+    relaying.start()
+    writes = write_service(suite, store, custody, data_dir=data, relayer=relayer, rate=1000, burst=1000)
     state = GatewayState(store, pilots, writes)
     keys = {name: issue_api_key(store, a.address, name)
             for name, a in (("alice", alice), ("bob", bob), ("member", member), ("outsider", outsider))}  # fmt: skip
-    with TestClient(create_app(state)) as client:
-        yield Gateway(client, suite, store, writes, state, alice, bob, member, outsider, keys)
+    app = create_app(state)
+    with TestClient(app) as client, TestClient(app) as raw:
+        client.event_hooks = {"request": [_wait_confirmed]}
+        yield Gateway(client, raw, suite, store, writes, state, alice, bob, member, outsider, keys, relayer)
     stop.set()
     follower.join(timeout=10)
+    relaying.join(timeout=10)
     chain.close()
+
+
+def _wait_confirmed(request: httpx.Request) -> None:
+    """Writes of `gw.client` answer once mined, as they did before the queue (unless told)."""
+    if request.method == "POST" and "wait" not in request.url.params:
+        request.url = request.url.copy_add_param("wait", "confirmed")
 
 
 def _wood(**extra: Any) -> dict[str, Any]:
@@ -133,7 +148,7 @@ def test_intake_batch_is_recorded_and_indexed(gw: Gateway) -> None:
         ]
     }
     reply = gw.client.post(
-        "/api/pilots/LEU/intakes?wait=indexed", json=body, headers=gw.as_("alice")
+        "/api/pilots/LEU/intakes", json=body, headers=gw.as_("alice"), params={"wait": "indexed"}
     )
     assert reply.status_code == 201, reply.text
     out = reply.json()
@@ -399,18 +414,19 @@ def test_relay_of_self_signed_requests(gw: Gateway) -> None:
         "data": "0x" + request["data"].hex(),
         "signature": "0x" + request["signature"].hex(),
     }
-    reply = gw.client.post("/api/relay", json={"requests": [wire]})
+    reply = gw.client.post("/api/relay", json={"requests": [wire]}, headers=gw.as_("bob"))
     assert reply.status_code == 201, reply.text
     lot = reply.json()["lots"][0]
     assert gw.suite.materials.lot(lot).holder == gw.bob.address  # attributed to the signer
-    replayed = gw.client.post("/api/relay", json={"requests": [wire]})
+    replayed = gw.client.post("/api/relay", json={"requests": [wire]}, headers=gw.as_("bob"))
     assert replayed.status_code == 422 and "requests.0.signature" in _error_fields(replayed)
     forged = {**wire, "gas": wire["gas"] + 1}
-    assert gw.client.post("/api/relay", json={"requests": [forged]}).status_code == 422
+    refused = gw.client.post("/api/relay", json={"requests": [forged]}, headers=gw.as_("bob"))
+    assert refused.status_code == 422
 
 
 def test_concurrent_writes_share_transactions(gw: Gateway) -> None:
-    before_batches, before = gw.writes.batcher.batches, gw.suite.materials.lot_count()
+    before_batches, before = gw.relayer.batches, gw.suite.materials.lot_count()
 
     def post(i: int) -> int:
         reply = gw.client.post("/api/pilots/LEU/intakes", headers=gw.as_("alice"),
@@ -421,7 +437,7 @@ def test_concurrent_writes_share_transactions(gw: Gateway) -> None:
     with ThreadPoolExecutor(8) as pool:
         blocks = list(pool.map(post, range(16)))
     assert gw.suite.materials.lot_count() == before + 80
-    assert gw.writes.batcher.batches - before_batches < 16  # several requests per transaction
+    assert gw.relayer.batches - before_batches < 16  # several requests per transaction
     assert len(set(blocks)) < 16
 
 
@@ -512,36 +528,3 @@ def test_openapi_lists_every_endpoint(gw: Gateway, tmp_path: Path) -> None:
     assert {"/api/pilots/{pilot}/intakes", "/api/pilots/{pilot}/transformations", "/api/relay",
             "/api/auth/siwe", "/api/accounts/{address}/wallet", "/api/redemptions/{redemption_id}",
             "/api/audit/verify", "/api/lots/{lot_id}/trail"} <= paths  # fmt: skip
-
-
-def test_a_failing_job_fails_alone_in_its_batch(gw: Gateway) -> None:
-    from ledger.contract_errors import ContractRevert
-    from ledger.relay import Job, RelayBatcher
-
-    wood = gw.suite.manifest.materials["17 02 01"]
-    good = gw.suite.materials.call_data(
-        "intake", LEUVEN, wood, int(Source.DONATION), 321, b"\x00" * 32
-    )
-    bad = gw.suite.materials.call_data(
-        "dispatch", 5, 1, int(Fate.RECYCLED), b"\x00" * 32
-    )  # bob's lot
-    batcher = RelayBatcher(gw.suite, window=0.5).start()
-    try:
-        jobs = [Job(signer=gw.alice, calls=[(good, 400_000)]), Job(signer=gw.alice, calls=[(bad, 400_000)]),
-                Job(signer=gw.alice, calls=[(good, 400_000)])]  # fmt: skip
-        futures = [batcher.submit(job) for job in jobs]
-        ok_first, ok_last = futures[0].result(60), futures[2].result(60)
-        with pytest.raises(ContractRevert):
-            futures[1].result(60)
-    finally:
-        batcher.stop()
-    assert ok_first.tx_hash != ok_last.tx_hash or ok_first.events != ok_last.events
-    lots = [
-        e.args["lotId"]
-        for r in (ok_first, ok_last)
-        for e in r.all_events()
-        if e.name == "MaterialTakenIn"
-    ]
-    assert len(lots) == 2 and all(
-        gw.suite.materials.lot(lot).holder == gw.alice.address for lot in lots
-    )
