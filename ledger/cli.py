@@ -6,7 +6,7 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -19,6 +19,7 @@ from ledger.errors import LedgerError
 from ledger.settings import Settings
 
 if TYPE_CHECKING:
+    from ledger.runtime import Runtime
     from pilots.model import Pilot
 
 app = typer.Typer(
@@ -176,12 +177,11 @@ def index(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ledger.indexer import indexer_for
-    from ledger.runtime import open_runtime
     from ledger.store.db import Store
 
     settings = _settings(chain, data_dir, database_url=database_url)
     _stop_on_sigterm()
-    with open_runtime(settings) as rt:
+    with _runtime_when_reachable(settings) as rt:
         store = Store.open(settings.effective_database_url)
         if rebuild:
             store.clear()
@@ -385,6 +385,35 @@ def up(
     console.print("stopped cleanly.")
 
 
+@contextlib.contextmanager
+def _runtime_when_reachable(settings: Settings, *, attempts: int = 30) -> Iterator[Runtime]:
+    """The runtime, waiting (with backoff) while the chain's endpoint fails: a supervised
+    process comes back by itself after an outage instead of exiting."""
+    from ledger.errors import ChainUnreachable
+    from ledger.write.rpc import redact
+
+    delay = 0.5
+    for attempt in range(attempts):
+        stack = contextlib.ExitStack()
+        try:
+            from ledger.runtime import open_runtime
+
+            rt = stack.enter_context(open_runtime(settings))
+        except (ChainUnreachable, OSError) as exc:
+            stack.close()
+            if attempt == attempts - 1:
+                raise ChainUnreachable(f"the chain did not answer: {redact(str(exc))}") from None
+            console.print(
+                f"the chain does not answer ({type(exc).__name__}); retrying in {delay:.1f} s"
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            continue
+        with stack:
+            yield rt
+        return
+
+
 @app.command()
 @friendly
 def relay(
@@ -397,13 +426,13 @@ def relay(
     import threading
 
     from api.assemble import custody_of, relayer_for
-    from ledger.runtime import open_runtime, relayer_account
+    from ledger.runtime import relayer_account
     from ledger.store.db import Store
     from pilots.seed import DemoCustody
 
     settings = _settings(chain, data_dir, database_url=database_url)
     _stop_on_sigterm()
-    with open_runtime(settings) as rt:
+    with _runtime_when_reachable(settings) as rt:
         store = Store.open(settings.effective_database_url)
         demo_keys = [DemoCustody(settings.demo_seed, rt.pilots)] if settings.local else []
         custody = custody_of(settings.data_path, settings.keystore_secret(), *demo_keys)

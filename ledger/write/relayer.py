@@ -132,7 +132,9 @@ class Relayer:
             try:
                 busy = self.step()
                 backoff = 0.1
-            except (LedgerError, RpcError) as exc:
+            except Exception as exc:  # a fault of the node or the store: retried
+                # Every state the relayer acts on is in the store and on chain, so whatever
+                # failed halfway is found again by the next step.
                 log.warning("relaying paused (%s); retrying in %.1f s", redact(str(exc)), backoff)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -607,12 +609,17 @@ class Relayer:
                     ),
                 )
             )
-            # Never broadcast: the signatures never left the store; their nonces are free again.
-            conn.execute(
-                delete(self.signed).where(
-                    (self.signed.c.job_id == job_id) & (self.signed.c.exposed.is_(False))
+            # Never broadcast: the signatures never left the store, so their nonces are free
+            # again, and so are those of the signer's later requests, which are signed afresh
+            # without the gap.
+            for e in entries:
+                conn.execute(
+                    delete(self.signed).where(
+                        (self.signed.c.signer == e.signer)
+                        & (self.signed.c.nonce >= e.nonce)
+                        & (self.signed.c.exposed.is_(False))
+                    )
                 )
-            )
         if exposed:
             self._burn(job_id, exposed)
 

@@ -20,10 +20,10 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, insert, select, update
 
-from api.main import create_app
-from api.state import GatewayState
 from api.assemble import custody_of, relayer_for, write_service
 from api.auth import issue_api_key
+from api.main import create_app
+from api.state import GatewayState
 from api.writes import (
     FateName,
     KindName,
@@ -101,14 +101,18 @@ def gw(
     relayer = relayer_for(suite, store, custody, chain.accounts[-1])
     relaying = threading.Thread(target=relayer.run, args=(stop,), daemon=True)
     relaying.start()
-    writes = write_service(suite, store, custody, data_dir=data, relayer=relayer, rate=1000, burst=1000)
+    writes = write_service(
+        suite, store, custody, data_dir=data, relayer=relayer, rate=1000, burst=1000
+    )
     state = GatewayState(store, pilots, writes)
     keys = {name: issue_api_key(store, a.address, name)
             for name, a in (("alice", alice), ("bob", bob), ("member", member), ("outsider", outsider))}  # fmt: skip
     app = create_app(state)
     with TestClient(app) as client, TestClient(app) as raw:
         client.event_hooks = {"request": [_wait_confirmed]}
-        yield Gateway(client, raw, suite, store, writes, state, alice, bob, member, outsider, keys, relayer)
+        yield Gateway(
+            client, raw, suite, store, writes, state, alice, bob, member, outsider, keys, relayer
+        )
     stop.set()
     follower.join(timeout=10)
     relaying.join(timeout=10)

@@ -27,10 +27,10 @@ from ledger.deploy import deploy
 from ledger.indexer import indexer_for
 from ledger.runtime import dev_admins
 from ledger.settings import project_root
-from ledger.write.plan import WriteRejected
-from ledger.write.shell import Writer
 from ledger.store.db import Store
 from ledger.vocabulary import Role
+from ledger.write.plan import WriteRejected
+from ledger.write.shell import Writer
 from pilots.model import Pilot
 from tests.api.test_writes import Gateway, gw  # noqa: F401  (the module-scoped gateway fixture)
 from tests.conftest import anvil_settings
@@ -217,9 +217,7 @@ def test_a_document_is_all_or_nothing_on_chain(gw: Gateway) -> None:  # noqa: F8
 
 
 def test_rejection_names_every_event(gw: Gateway) -> None:  # noqa: F811
-    bad = _doc(
-        {**PALLETS, "ll:source": "moon"}, {**SOLD, "ll:fate": None, "disposition": "active"}
-    )
+    bad = _doc({**PALLETS, "ll:source": "moon"}, {**SOLD, "ll:fate": None, "disposition": "active"})
     with pytest.raises(WriteRejected) as caught:
         plan_import(bad, schema=SCHEMA, chain_id=gw.suite.manifest.chain_id, pilot_code="LEU")
     where = [w for w, _ in caught.value.reasons]
