@@ -532,3 +532,112 @@ def test_openapi_lists_every_endpoint(gw: Gateway, tmp_path: Path) -> None:
     assert {"/api/pilots/{pilot}/intakes", "/api/pilots/{pilot}/transformations", "/api/relay",
             "/api/auth/siwe", "/api/accounts/{address}/wallet", "/api/redemptions/{redemption_id}",
             "/api/audit/verify", "/api/lots/{lot_id}/trail"} <= paths  # fmt: skip
+
+
+# ---- the durable queue: 202 and jobs, one record or many ----------------------------------------
+
+
+def test_a_write_is_a_job_answered_at_once(gw: Gateway) -> None:
+    before = gw.suite.materials.lot_count()
+    body = _wood(quantity=777, unit="g")
+    reply = gw.raw.post("/api/pilots/LEU/intakes", json=body, headers=gw.as_("alice"))
+    assert reply.status_code == 202, reply.text
+    job = reply.json()
+    assert job["state"] in ("queued", "sent", "confirmed") and job["status_url"].endswith(
+        job["job_id"]
+    )
+    deadline = time.monotonic() + 30
+    while (state := gw.raw.get(job["status_url"], headers=gw.as_("alice")).json())[
+        "state"
+    ] != "confirmed":
+        assert time.monotonic() < deadline, state
+        time.sleep(0.05)
+    assert state["tx_hash"].startswith("0x") and state["block_number"] > 0
+    assert gw.suite.materials.lot_count() == before + 1
+    assert gw.suite.materials.lot(before + 1).grams == 777  # one record, no {"records": [...]}
+    # Jobs are their account's: another account is told there is no such job.
+    assert gw.raw.get(job["status_url"], headers=gw.as_("bob")).status_code == 404
+    assert gw.raw.get(job["status_url"]).status_code == 401
+
+
+def test_a_retry_with_the_key_finds_the_queued_job(gw: Gateway) -> None:
+    """The retry of a request whose answer was lost (202, still queued, or confirmed) names the
+    same job; nothing is planned or recorded again, however the chain moved in between."""
+    before = gw.suite.materials.lot_count()
+    headers = {**gw.as_("alice"), "Idempotency-Key": "queued-retry-1"}
+    first = gw.raw.post("/api/pilots/LEU/intakes", json=_wood(), headers=headers)
+    second = gw.raw.post("/api/pilots/LEU/intakes", json=_wood(), headers=headers)
+    assert first.status_code == 202 and second.status_code in (201, 202)
+    assert second.json()["job_id"] == first.json()["job_id"]
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    done = gw.client.post("/api/pilots/LEU/intakes", json=_wood(), headers=headers)
+    assert done.status_code == 201 and done.json()["job_id"] == first.json()["job_id"]
+    assert gw.suite.materials.lot_count() == before + 1
+
+
+def test_idempotency_keys_expire(gw: Gateway) -> None:
+    headers = {**gw.as_("alice"), "Idempotency-Key": "expiring-key"}
+    first = gw.client.post("/api/pilots/LEU/intakes", json=_wood(), headers=headers)
+    assert first.status_code == 201
+    jobs = gw.store.tables["write_job"]
+    with gw.store.engine.begin() as conn:  # a day and a second later
+        aged = update(jobs).where(jobs.c.job_id == first.json()["job_id"])
+        conn.execute(aged.values(created_at=time.time() - 86_401))
+    other = gw.client.post("/api/pilots/LEU/intakes", json=_wood(quantity=3), headers=headers)
+    assert other.status_code == 201 and other.json()["job_id"] != first.json()["job_id"]
+
+
+# ---- /api/relay: signed-in, rate-limited per account, the suite's state-changing calls only -------
+
+
+def _wire(request: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **request,
+        "data": "0x" + request["data"].hex(),
+        "signature": "0x" + request["signature"].hex(),
+    }
+
+
+def test_relay_needs_sign_in_and_takes_only_state_changing_calls(gw: Gateway) -> None:
+    wood = gw.suite.manifest.materials["17 02 01"]
+    intake = gw.suite.materials.call_data(
+        "intake", LEUVEN, wood, int(Source.DONATION), 555, b"\0" * 32
+    )
+    request = _wire(gw.suite.tx.request_for(gw.bob, intake))
+    anonymous = gw.client.post("/api/relay", json={"requests": [request]})
+    assert anonymous.status_code == 401
+    view = _wire(gw.suite.tx.request_for(gw.bob, gw.suite.materials.call_data("lotCount")))
+    refused = gw.client.post("/api/relay", json={"requests": [view]}, headers=gw.as_("bob"))
+    assert refused.status_code == 422 and "requests.0.data" in _error_fields(refused)
+    # The same signed request twice in one body: it can run once, so the body is refused whole.
+    twice = gw.client.post(
+        "/api/relay", json={"requests": [request, request]}, headers=gw.as_("bob")
+    )
+    assert twice.status_code == 422 and "requests.1.signature" in _error_fields(twice)
+    before = gw.suite.materials.lot_count()
+    ok = gw.client.post("/api/relay", json={"requests": [request]}, headers=gw.as_("bob"))
+    assert ok.status_code == 201, ok.text
+    assert gw.suite.materials.lot_count() == before + 1
+
+
+def test_relay_is_rate_limited_per_signed_in_account(gw: Gateway) -> None:
+    saved = gw.writes.limiter
+    gw.writes.limiter = RateLimiter(rate=0.01, burst=1)
+    wood = gw.suite.manifest.materials["17 02 01"]
+    try:
+        replies = []
+        for _ in range(2):  # a fresh signing key per post does not reset the account's bucket
+            stranger = Account.create()
+            call = gw.suite.materials.call_data(
+                "intake", LEUVEN, wood, int(Source.DONATION), 1, b"\0" * 32
+            )
+            request = _wire(gw.suite.tx.request_for(stranger, call))
+            replies.append(
+                gw.client.post(
+                    "/api/relay", json={"requests": [request]}, headers=gw.as_("outsider")
+                )
+            )
+    finally:
+        gw.writes.limiter = saved
+    assert replies[0].status_code == 422  # not a maker: refused by the simulation, nothing sent
+    assert replies[1].status_code == 429
