@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
@@ -75,10 +74,13 @@ def import_document(
         where=plan.where,
         handles=True,
     )
-    reply = answer(state, writes, job, wait, len(plan.records), replayed)
-    if reply.status_code != 201:
-        return reply
     # The lots of the document, by its own names (its epcClass identifiers).
-    content = {**json.loads(bytes(reply.body)), "lots": job.handles}
-    replay = {"Idempotent-Replayed": "true"} if replayed else {}
-    return JSONResponse(status_code=201, content=content, headers=replay)
+    return answer(
+        state,
+        writes,
+        job,
+        wait,
+        len(plan.records),
+        replayed,
+        amend=lambda content: {**content, "lots": job.handles},
+    )

@@ -12,6 +12,7 @@ makes a retried request record nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
@@ -101,8 +102,10 @@ def answer(
     wait: str | None,
     records: int,
     replayed: bool = False,
+    amend: Callable[[dict[str, Any]], dict[str, Any]] = lambda content: content,
 ) -> JSONResponse:
-    """201 with what a confirmed job recorded, 422 when it failed, else 202 with the job."""
+    """201 with what a confirmed job recorded (`amend` adds what the resource says of it), 422
+    when it failed, else 202 with the job."""
     job = writes.settle(job, wait)
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     if job.state == "failed":
@@ -129,7 +132,7 @@ def answer(
                 select(table).where(table.c.lot_id.in_(lots)).order_by(table.c.lot_id)
             )
             out.indexed_lots = [dict(r) for r in rows.mappings()]
-    return JSONResponse(status_code=201, content=out.model_dump(), headers=headers)
+    return JSONResponse(status_code=201, content=amend(out.model_dump()), headers=headers)
 
 
 def _write(
@@ -195,94 +198,49 @@ ContributionBody = Annotated[
 ]
 
 
-@router.post(
-    "/api/pilots/{pilot}/intakes",
-    status_code=202,
-    responses=_RESPONSES,
-    summary="Record material taken in (one record or a batch)",
+def _records_route(kind: str, path: str, body: Any, summary: str) -> None:
+    """POST /api/pilots/{pilot}/<path>: one record or a batch of `kind`."""
+
+    def post(
+        body: Any,
+        pilot: PilotDep,
+        state: StateDep,
+        writes: WritesDep,
+        account: AccountDep,
+        idempotency_key: IdempotencyKey = None,
+        wait: Wait = None,
+    ) -> JSONResponse:
+        return _write(state, writes, account, pilot.id, kind, body, idempotency_key, wait)
+
+    post.__annotations__ = {**post.__annotations__, "body": body}
+    post.__name__ = f"post_{path}"
+    router.add_api_route(
+        f"/api/pilots/{{pilot}}/{path}",
+        post,
+        methods=["POST"],
+        status_code=202,
+        responses=_RESPONSES,
+        summary=summary,
+    )
+
+
+_records_route("intake", "intakes", IntakeBody, "Record material taken in (one record or a batch)")
+_records_route(
+    "transform",
+    "transformations",
+    TransformBody,
+    "Record transformations: inputs -> outputs + loss, mass-balanced",
 )
-def post_intakes(
-    body: IntakeBody,
-    pilot: PilotDep,
-    state: StateDep,
-    writes: WritesDep,
-    account: AccountDep,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = None,
-) -> JSONResponse:
-    return _write(state, writes, account, pilot.id, "intake", body, idempotency_key, wait)
-
-
-@router.post(
-    "/api/pilots/{pilot}/transformations",
-    status_code=202,
-    responses=_RESPONSES,
-    summary="Record transformations: inputs -> outputs + loss, mass-balanced",
+_records_route("transfer", "transfers", TransferBody, "Hand lots (or parts) over to other makers")
+_records_route(
+    "dispatch", "dispatches", DispatchBody, "Record where material leaves the system (its fate)"
 )
-def post_transformations(
-    body: TransformBody,
-    pilot: PilotDep,
-    state: StateDep,
-    writes: WritesDep,
-    account: AccountDep,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = None,
-) -> JSONResponse:
-    return _write(state, writes, account, pilot.id, "transform", body, idempotency_key, wait)
-
-
-@router.post(
-    "/api/pilots/{pilot}/transfers",
-    status_code=202,
-    responses=_RESPONSES,
-    summary="Hand lots (or parts) over to other makers",
+_records_route(
+    "contribution",
+    "contributions",
+    ContributionBody,
+    "Record contributions: workshops, repair and mentoring time, donated products",
 )
-def post_transfers(
-    body: TransferBody,
-    pilot: PilotDep,
-    state: StateDep,
-    writes: WritesDep,
-    account: AccountDep,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = None,
-) -> JSONResponse:
-    return _write(state, writes, account, pilot.id, "transfer", body, idempotency_key, wait)
-
-
-@router.post(
-    "/api/pilots/{pilot}/dispatches",
-    status_code=202,
-    responses=_RESPONSES,
-    summary="Record where material leaves the system (its fate)",
-)
-def post_dispatches(
-    body: DispatchBody,
-    pilot: PilotDep,
-    state: StateDep,
-    writes: WritesDep,
-    account: AccountDep,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = None,
-) -> JSONResponse:
-    return _write(state, writes, account, pilot.id, "dispatch", body, idempotency_key, wait)
-
-
-@router.post(
-    "/api/pilots/{pilot}/contributions",
-    status_code=202,
-    responses=_RESPONSES,
-    summary="Record contributions: workshops, repair and mentoring time, donated products",
-)
-def post_contributions(
-    body: ContributionBody,
-    pilot: PilotDep,
-    state: StateDep,
-    writes: WritesDep,
-    account: AccountDep,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = None,
-) -> JSONResponse:
-    return _write(state, writes, account, pilot.id, "contribution", body, idempotency_key, wait)
 
 
 @router.get(

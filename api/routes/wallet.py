@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated, Any
 
@@ -176,20 +175,19 @@ def redeem(
         records=lambda: [Redemption(body.reward_id)],
         where=lambda _: "reward_id",
     )
-    reply = answer(state, writes, job, wait, 1, replayed)
-    if reply.status_code != 201:
-        return reply
-    content = json.loads(bytes(reply.body))
-    event = next(e for e in content["events"] if e["name"] == "RewardRedeemed")
-    rid = int(event["args"]["redemptionId"])
-    content.update(
-        redemption_id=str(rid),
-        reward_id=str(body.reward_id),
-        cost=int(event["args"]["cost"]),
-        receipt_url=f"/receipt?id={rid}",
-    )
-    replay = {"Idempotent-Replayed": "true"} if replayed else {}
-    return JSONResponse(status_code=201, content=content, headers=replay)
+
+    def receipt(content: dict[str, Any]) -> dict[str, Any]:
+        event = next(e for e in content["events"] if e["name"] == "RewardRedeemed")
+        rid = int(event["args"]["redemptionId"])
+        return {
+            **content,
+            "redemption_id": str(rid),
+            "reward_id": str(body.reward_id),
+            "cost": int(event["args"]["cost"]),
+            "receipt_url": f"/receipt?id={rid}",
+        }
+
+    return answer(state, writes, job, wait, 1, replayed, amend=receipt)
 
 
 @router.get("/api/redemptions/{redemption_id}", response_model=ReceiptOut,
