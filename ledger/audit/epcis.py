@@ -15,7 +15,9 @@ identifier ``urn:loopledger:<chain id>:lot:<lot id>``; the pilot is the readPoin
 field for travels as user extensions in the ``ll:`` namespace (material code, source, fate, loss,
 evidence, and the chain reference of the record: block, transaction, log). ``eventID`` is the
 CBV 2.0 event hash (``ni:///sha-256;...?ver=CBV2.0``), computed by the
-``epcis-event-hash-generator`` package over the event without its eventID and chain reference.
+``epcis-event-hash-generator`` package over the event exactly as published, chain reference
+included, so that anyone can recompute it from the published document (CBV 2.0, section 8.9:
+the hash covers user extensions; only eventID, recordTime and errorDeclaration are left out).
 
 Import turns a document into the write planner's records (one per event; lots that earlier events
 create are named by their epcClass), which the planner turns into one all-or-nothing job: a
@@ -36,6 +38,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from epcis_event_hash_generator.hash_generator import epcis_hashes_from_events
+from epcis_event_hash_generator.json_to_py import event_list_from_epcis_document_json
 from eth_utils import to_checksum_address
 
 from ledger.errors import LedgerError
@@ -122,11 +126,8 @@ def strip_chain_refs(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def event_hash(event: Mapping[str, Any]) -> str:
-    """The CBV 2.0 event hash of `event` (its eventID and chain reference left out)."""
-    from epcis_event_hash_generator.hash_generator import epcis_hashes_from_events
-    from epcis_event_hash_generator.json_to_py import event_list_from_epcis_document_json
-
-    body = {k: v for k, v in event.items() if k not in (*CHAIN_REFS, "eventID")}
+    """The CBV 2.0 event hash of `event` as published (the algorithm itself leaves eventID out)."""
+    body = {k: v for k, v in event.items() if k != "eventID"}
     doc = {"@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
            "creationDate": "2000-01-01T00:00:00Z", "epcisBody": {"eventList": [json.loads(json.dumps(body))]}}  # fmt: skip
     return str(epcis_hashes_from_events(event_list_from_epcis_document_json(doc))[0])
