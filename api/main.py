@@ -8,7 +8,8 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.routes import audit, auth, epcis, lots, pilots, records, wallet
@@ -16,10 +17,14 @@ from api.state import GatewayState
 from ledger.errors import LedgerError
 from ledger.write.plan import WriteRejected
 from ledger.write.rpc import redact
+from ledger.settings import project_root
 
 __all__ = ["create_app"]
 
 STATIC = Path(__file__).resolve().parent / "static"
+#: Swagger UI and ReDoc come from the pinned npm packages, so /docs works without internet.
+DOC_ASSETS = {"swagger": project_root() / "node_modules" / "swagger-ui-dist",
+              "redoc": project_root() / "node_modules" / "redoc" / "bundles"}
 PAGES = {"/": "dashboard.html", "/maker": "maker.html", "/wallet": "wallet.html",
          "/audit": "audit.html", "/receipt": "receipt.html"}  # fmt: skip
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -54,6 +59,44 @@ def _page(name: str) -> Callable[[], FileResponse]:
     return page
 
 
+def _docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc from local assets; a clear 503 when they are not installed."""
+    missing = [str(path) for path in DOC_ASSETS.values() if not path.is_dir()]
+    for name, path in DOC_ASSETS.items():
+        if path.is_dir():
+            app.mount(f"/static/{name}", StaticFiles(directory=path), name=f"{name}-assets")
+
+    def unavailable() -> HTMLResponse:
+        return HTMLResponse(
+            f"API documentation assets are missing ({', '.join(missing)}): run `npm ci`",
+            status_code=503,
+        )
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        if missing:
+            return unavailable()
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        if missing:
+            return unavailable()
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - API reference",
+            redoc_js_url="/static/redoc/redoc.standalone.js",
+            redoc_favicon_url="/static/swagger/favicon-32x32.png",
+            with_google_fonts=False,
+        )
+
+
 def create_app(state: GatewayState) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -66,10 +109,13 @@ def create_app(state: GatewayState) -> FastAPI:
         title="LoopLedger gateway",
         version="0.1.0",
         description="Circular-production ledger of the seven pilot cities: pilots, flows, metrics and provenance.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.gateway = state
     for module in (pilots, lots, records, wallet, auth, audit, epcis):
         app.include_router(module.router)
+    _docs(app)  # before /static: its asset mounts live under that prefix
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(HTTPException)
