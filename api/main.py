@@ -22,6 +22,9 @@ from ledger.settings import project_root
 __all__ = ["create_app"]
 
 STATIC = Path(__file__).resolve().parent / "static"
+#: The documentation pages may load nothing from outside the gateway (ReDoc would fetch its
+#: makers' logo from a CDN otherwise).
+DOCS_CSP = "default-src 'self' 'unsafe-inline' blob: data:"
 #: Swagger UI and ReDoc come from the pinned npm packages, so /docs works without internet.
 DOC_ASSETS = {"swagger": project_root() / "node_modules" / "swagger-ui-dist",
               "redoc": project_root() / "node_modules" / "redoc" / "bundles"}
@@ -76,25 +79,29 @@ def _docs(app: FastAPI) -> None:
     def swagger() -> HTMLResponse:
         if missing:
             return unavailable()
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url="/openapi.json",
             title=f"{app.title} - API",
             swagger_js_url="/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger/swagger-ui.css",
             swagger_favicon_url="/static/swagger/favicon-32x32.png",
         )
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
         if missing:
             return unavailable()
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url="/openapi.json",
             title=f"{app.title} - API reference",
             redoc_js_url="/static/redoc/redoc.standalone.js",
             redoc_favicon_url="/static/swagger/favicon-32x32.png",
             with_google_fonts=False,
         )
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
 
 
 def create_app(state: GatewayState) -> FastAPI:
