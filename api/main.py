@@ -26,8 +26,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 #: makers' logo from a CDN otherwise).
 DOCS_CSP = "default-src 'self' 'unsafe-inline' blob: data:"
 #: Swagger UI and ReDoc come from the pinned npm packages, so /docs works without internet.
-DOC_ASSETS = {"swagger": project_root() / "node_modules" / "swagger-ui-dist",
-              "redoc": project_root() / "node_modules" / "redoc" / "bundles"}
+DOC_ASSETS = {
+    "swagger": project_root() / "node_modules" / "swagger-ui-dist",
+    "redoc": project_root() / "node_modules" / "redoc" / "bundles",
+}
 PAGES = {"/": "dashboard.html", "/maker": "maker.html", "/wallet": "wallet.html",
          "/audit": "audit.html", "/receipt": "receipt.html"}  # fmt: skip
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

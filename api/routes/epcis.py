@@ -42,7 +42,8 @@ def export(
     if checkpoint is None:
         raise HTTPException(status_code=404, detail="nothing is indexed yet")
     events = export_events(store_tables(state.store, pilot=pilot.id, maker=maker), chain_id=checkpoint.chain_id,
-                           pilot_codes={p.id: p.code for p in state.pilots}, material_codes=codes)  # fmt: skip
+                           pilot_codes={p.id: p.code for p in state.pilots}, material_codes=codes,
+                           company_prefix=state.company_prefix)  # fmt: skip
     return document(events)
 
 

@@ -66,9 +66,7 @@ def offline_page(base: str) -> Iterator[tuple[Any, list[str]]]:
         browser.close()
 
 
-def test_swagger_ui_renders_without_network(
-    base: str, offline_page: tuple[Any, list[str]]
-) -> None:
+def test_swagger_ui_renders_without_network(base: str, offline_page: tuple[Any, list[str]]) -> None:
     page, refused = offline_page
     page.goto(f"{base}/docs")
     page.wait_for_selector(".opblock-summary-path", timeout=30_000)
@@ -83,7 +81,9 @@ def test_redoc_renders_without_network(base: str, offline_page: tuple[Any, list[
     page.goto(f"{base}/redoc")
     page.wait_for_selector("h1", timeout=30_000)
     assert "LoopLedger gateway" in page.locator("h1").first.inner_text()
-    page.get_by_text("Liveness and the indexed block").first.wait_for(state="attached", timeout=30_000)
+    page.get_by_text("Liveness and the indexed block").first.wait_for(
+        state="attached", timeout=30_000
+    )
     assert refused == []
 
 
