@@ -12,7 +12,8 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import audit, auth, epcis, lots, pilots, records, wallet
+from api.routes import audit, auth, epcis, epcis_rest, lots, pilots, records, wallet
+from api.routes.epcis_rest import EpcisProblem, problem
 from api.state import GatewayState
 from ledger.errors import LedgerError
 from ledger.write.plan import WriteRejected
@@ -122,18 +123,31 @@ def create_app(state: GatewayState) -> FastAPI:
         redoc_url=None,
     )
     app.state.gateway = state
-    for module in (pilots, lots, records, wallet, auth, audit, epcis):
+    for module in (pilots, lots, records, wallet, auth, audit, epcis, epcis_rest):
         app.include_router(module.router)
     _docs(app)  # before /static: its asset mounts live under that prefix
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
+    def under_epcis(request: Request) -> bool:
+        """Under the EPCIS base path errors take the standard's form (RFC 7807 problems)."""
+        path = request.url.path
+        return path == epcis_rest.BASE or path.startswith(epcis_rest.BASE + "/")
+
+    @app.exception_handler(EpcisProblem)
+    async def epcis_problem(_: Request, exc: EpcisProblem) -> JSONResponse:
+        return problem(exc.status, exc.detail, exc.kind)
+
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if under_epcis(request):
+            return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
         return _error(exc.status_code, CODES.get(exc.status_code, "http_error"), str(exc.detail),
                       headers=dict(exc.headers or {}))  # fmt: skip
 
     @app.exception_handler(WriteRejected)
-    async def write_rejected(_: Request, exc: WriteRejected) -> JSONResponse:
+    async def write_rejected(request: Request, exc: WriteRejected) -> JSONResponse:
+        if under_epcis(request):
+            return problem(exc.status, "; ".join(f"{f}: {redact(m)}" for f, m in exc.reasons))
         fields = [{"field": f, "message": redact(m)} for f, m in exc.reasons]
         message = (
             "the request is invalid; see fields" if exc.status == 422 else fields[0]["message"]
@@ -146,7 +160,16 @@ def create_app(state: GatewayState) -> FastAPI:
         return _error(503, "unavailable", redact(str(exc)))
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if under_epcis(request):
+            if "json" not in request.headers.get("content-type", "json"):
+                return problem(
+                    415, "send the EPCIS document as application/json or application/ld+json"
+                )
+            where = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            return problem(400, where, "epcisException:ValidationException")
         fields = [
             {"field": ".".join(str(p) for p in _location(e["loc"])), "message": e["msg"]}
             for e in exc.errors()

@@ -333,6 +333,31 @@ class RelayBatch(SQLModel, table=True):
     created_at: float
 
 
+class EpcisMapping(SQLModel, table=True):
+    """How a pilot reads EPCIS documents from other systems (`ledger.audit.epcis_mapping`)."""
+
+    __tablename__ = "epcis_mapping"
+    pilot_id: int = Field(primary_key=True)
+    body: str = Field(description="the ImportMapping as JSON")
+    updated_by: str = Field(max_length=42)
+    updated_at: int
+
+
+class CaptureJob(SQLModel, table=True):
+    """An EPCIS capture job (`POST /epcis/capture`): its state and, when done, its outcome."""
+
+    __tablename__ = "epcis_capture"
+    capture_id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(max_length=42, index=True)
+    created_at: int
+    finished_at: int | None = None
+    running: bool = True
+    success: bool = True
+    events: int
+    errors: str = Field(default="[]", description="RFC 7807 problems as JSON")
+    result: str = Field(default="{}", description="transactions and lots as JSON")
+
+
 def _widen_integers() -> None:
     # Grams (uint48), budgets (uint64) and redemption ids (reward id << 32) exceed 32-bit
     # integers: every integer column is 64-bit (SQLite's INTEGER already is, and must stay

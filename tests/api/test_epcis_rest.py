@@ -1,0 +1,289 @@
+"""The EPCIS 2.0 REST bindings on anvil: GS1's own example document captured through
+`POST /epcis/capture` under Leuven's mapping and queried back through `/epcis/events` with
+paging; capture jobs that fail name the event; listings, GS1 headers, unsupported operations;
+and Schemathesis against GS1's OpenAPI document, restricted to the implemented operations."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from api.main import create_app
+from api.writes import issue_api_key
+from ledger.audit.epcis import event_hash
+from tests.api.test_writes import Gateway, gw  # noqa: F401  (the module-scoped gateway fixture)
+from tests.ledger.test_epcis_mapping import OPENAPI, example_mapping, gs1_capture_example
+from tests.ledger.test_indexer import LEUVEN
+
+pytestmark = pytest.mark.anvil
+
+BASE = "/epcis"
+
+
+def _admin(gw: Gateway) -> dict[str, str]:  # noqa: F811
+    admin = gw.suite.chain.accounts[LEUVEN]
+    return {"X-API-Key": issue_api_key(gw.store, admin.address, "leuven-admin")}
+
+
+def _mapping(gw: Gateway) -> dict[str, Any]:  # noqa: F811
+    body = json.loads(example_mapping().model_dump_json())
+    makers = dict(zip(body["makers"], (gw.alice.address, gw.bob.address), strict=True))
+    return {**body, "makers": makers}
+
+
+def _finished(gw: Gateway, location: str) -> dict[str, Any]:  # noqa: F811
+    deadline = time.monotonic() + 120
+    while True:
+        job = gw.client.get(location, headers=gw.as_("alice"))
+        assert job.status_code == 200, job.text
+        assert job.headers["GS1-EPCIS-Version"] == "2.0.0"
+        body: dict[str, Any] = job.json()
+        if not body["running"]:
+            return body
+        assert time.monotonic() < deadline, "the capture job did not finish"
+        time.sleep(0.1)
+
+
+def _all_events(gw: Gateway, query: str) -> list[dict[str, Any]]:  # noqa: F811
+    """Every page of a query, following the Link header's next page."""
+    events: list[dict[str, Any]] = []
+    url = f"{BASE}/events?{query}&perPage=2"
+    pages = 0
+    while url:
+        reply = gw.client.get(url)
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["GS1-CBV-Version"] == "2.0.0"
+        body = reply.json()
+        assert body["type"] == "EPCISQueryDocument"
+        page = body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        assert len(page) <= 2
+        events += page
+        pages += 1
+        link = reply.headers.get("Link")
+        url = link.split(">")[0].lstrip("<") if link else ""
+    assert pages >= 2 or len(events) <= 2
+    return events
+
+
+def test_mapping_is_set_by_the_pilot_admin_only(gw: Gateway) -> None:  # noqa: F811
+    mapping = _mapping(gw)
+    denied = gw.client.put("/api/pilots/LEU/epcis/mapping", json=mapping, headers=gw.as_("alice"))
+    assert denied.status_code == 403
+    bad = gw.client.put(
+        "/api/pilots/LEU/epcis/mapping",
+        json={**mapping, "materials": [{"gtin": "12345678", "material": "99 99 99"}]},
+        headers=_admin(gw),
+    )
+    assert bad.status_code == 422 and "99 99 99" in bad.text
+    reply = gw.client.put("/api/pilots/LEU/epcis/mapping", json=mapping, headers=_admin(gw))
+    assert reply.status_code == 200, reply.text
+    assert gw.client.get("/api/pilots/LEU/epcis/mapping").json()["makers"] == mapping["makers"]
+
+
+def test_gs1_example_is_captured_and_queried_back(gw: Gateway) -> None:  # noqa: F811
+    assert (
+        gw.client.put(
+            "/api/pilots/LEU/epcis/mapping", json=_mapping(gw), headers=_admin(gw)
+        ).status_code
+        == 200
+    )
+    doc = gs1_capture_example()
+    before = gw.suite.materials.lot_count()
+    reply = gw.client.post(f"{BASE}/capture", json=doc, headers=gw.as_("alice"))
+    assert reply.status_code == 202, reply.text
+    assert reply.headers["GS1-EPCIS-Version"] == "2.0.0"
+    job = _finished(gw, reply.headers["Location"])
+    assert job["success"] is True and job["errors"] == [], job
+    (recorded,) = job["ll:result"]["recorded"]
+    assert recorded["events"] == [0, 0, 1]
+    assert gw.suite.materials.lot_count() == before + 2  # two items taken in, one handed over whole
+    assert gw.state.wait_indexed(recorded["block_number"])
+    evidence = {
+        "0x" + event_hash(e).split(";")[1].split("?")[0]: e for e in doc["epcisBody"]["eventList"]
+    }
+    found = [
+        e
+        for e in _all_events(gw, "EQ_bizLocation=urn:loopledger:pilot:LEU")
+        if e.get("ll:evidence") in evidence
+    ]
+    assert sorted((e["type"], e["action"]) for e in found) == [
+        ("ObjectEvent", "ADD"),
+        ("ObjectEvent", "ADD"),
+        ("ObjectEvent", "OBSERVE"),
+    ]
+    handed = next(e for e in found if e["action"] == "OBSERVE")
+    assert handed["destinationList"][0]["destination"] == f"urn:loopledger:party:{gw.bob.address}"
+    assert handed["quantityList"][0]["quantity"] == 2_500
+    # The same events by the other standard parameters and resource listings.
+    lot = handed["quantityList"][0]["epcClass"]
+    by_class = _all_events(gw, f"MATCH_epcClass={quote(lot, safe='')}")
+    assert {e["eventID"] for e in by_class} >= {handed["eventID"]}
+    one = gw.client.get(f"{BASE}/events/{quote(handed['eventID'], safe='')}")
+    assert one.status_code == 200 and one.json() == handed
+    assert "shipping" in gw.client.get(f"{BASE}/bizSteps").json()["member"]
+    assert gw.client.get(f"{BASE}/epcs/{quote(lot, safe='')}").json()["member"] == ["events"]
+    listed = gw.client.get(f"{BASE}/epcs/{quote(lot, safe='')}/events").json()["epcisBody"]["queryResults"][
+        "resultsBody"
+    ]
+    assert handed["eventID"] in {e["eventID"] for e in listed["eventList"]}
+    # Capturing the same document again takes its two items in again (EPCIS ids are not
+    # the ledger's identity); a document naming an unmapped place is refused whole.
+    bad = json.loads(json.dumps(doc))
+    bad["epcisBody"]["eventList"][1]["readPoint"] = {"id": "urn:epc:id:sgln:9999999.00000.0"}
+    bad["epcisBody"]["eventList"][1]["bizLocation"] = {"id": "urn:epc:id:sgln:9999999.00000.0"}
+    count = gw.suite.materials.lot_count()
+    failed = _finished(
+        gw, gw.client.post(f"{BASE}/capture", json=bad, headers=gw.as_("alice")).headers["Location"]
+    )
+    assert failed["success"] is False
+    assert [(p["title"], p["type"]) for p in failed["errors"]] == [
+        ("event 1 (ObjectEvent OBSERVE)", "epcisException:ValidationException")
+    ]
+    assert "no maker is mapped to urn:epc:id:sgln:9999999.00000.0" in failed["errors"][0]["detail"]
+    assert gw.suite.materials.lot_count() == count
+
+
+def test_query_parameters_and_paging(gw: Gateway) -> None:  # noqa: F811
+    everything = _all_events(gw, "eventType=ObjectEvent|TransformationEvent")
+    assert len(everything) >= 6
+    assert {e["type"] for e in everything} == {"ObjectEvent", "TransformationEvent"}
+    assert len({e["eventID"] for e in everything}) == len(
+        everything
+    )  # pages neither repeat nor skip
+    transforms = _all_events(gw, "eventType=TransformationEvent")
+    assert transforms and all(e["type"] == "TransformationEvent" for e in transforms)
+    deletes = _all_events(gw, "EQ_action=DELETE")
+    assert deletes and all(e["action"] == "DELETE" for e in deletes)
+    assert _all_events(gw, "GE_eventTime=2100-01-01T00:00:00Z") == []
+    ordered = gw.client.get(
+        f"{BASE}/events?orderBy=eventTime&orderDirection=ASC&perPage=1000"
+    ).json()
+    times = [
+        e["eventTime"] for e in ordered["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    ]
+    assert times == sorted(times)
+    for query, detail in (
+        ("EQ_action=JUMP", "EQ_action"),
+        ("GE_eventTime=yesterday", "date-time"),
+        ("nextPageToken=abc", "nextPageToken"),
+        ("EQ_colour=red", "EQ_colour"),
+    ):
+        reply = gw.client.get(f"{BASE}/events?{query}")
+        assert (
+            reply.status_code == 400 and reply.headers["content-type"] == "application/problem+json"
+        )
+        assert (
+            reply.json()["type"] == "epcisException:QueryParameterException"
+            and detail in reply.json()["detail"]
+        )
+
+
+def test_unsupported_operations_and_errors_take_the_standards_form(gw: Gateway) -> None:  # noqa: F811
+    for method, path in (
+        ("GET", "/queries"),
+        ("POST", "/events"),
+        ("DELETE", "/nextPageToken/x"),
+        ("OPTIONS", "/events"),
+    ):
+        reply = gw.client.request(method, BASE + path)
+        assert reply.status_code == 501, (method, path)
+        assert reply.json()["type"] == "epcisException:ImplementationException"
+    unsigned = gw.client.post(f"{BASE}/capture", json=gs1_capture_example())
+    assert (
+        unsigned.status_code == 401
+        and unsigned.json()["type"] == "epcisException:SecurityException"
+    )
+    invalid = gw.client.post(
+        f"{BASE}/capture", json={"type": "EPCISDocument"}, headers=gw.as_("alice")
+    )
+    assert (
+        invalid.status_code == 400
+        and invalid.json()["type"] == "epcisException:ValidationException"
+    )
+    assert gw.client.get(f"{BASE}/capture/nothing", headers=gw.as_("alice")).status_code == 404
+    assert gw.client.get(f"{BASE}/bizSteps/flying").status_code == 404
+    top = gw.client.get(BASE).json()
+    assert top["type"] == "Collection" and "events" in top["member"]
+
+
+IMPLEMENTED = {
+    ("GET", "/"),
+    ("POST", "/capture"),
+    ("GET", "/capture"),
+    ("GET", "/capture/{captureID}"),
+    ("GET", "/events"),
+    ("GET", "/events/{eventID}"),
+} | {
+    ("GET", f"/{r}{tail}")
+    for r, value in (
+        ("eventTypes", "{eventType}"),
+        ("epcs", "{epc}"),
+        ("bizSteps", "{bizStep}"),
+        ("bizLocations", "{bizLocation}"),
+        ("readPoints", "{readPoint}"),
+        ("dispositions", "{disposition}"),
+    )
+    for tail in ("", f"/{value}", f"/{value}/events")
+}
+EXAMPLES = 25
+
+
+def test_schemathesis_against_gs1_openapi(gw: Gateway) -> None:  # noqa: F811
+    """Generated requests to every implemented operation of GS1's document: no 5xx, and every
+    answer conforms to the document (status, content type, headers, body). The standard's
+    QueryParameterException (400) for a parameter value the query language refuses is
+    accepted on query operations whose entry in the document lists no 400."""
+    schema = schemathesis.openapi.from_dict(json.loads(OPENAPI.read_text()))
+    schema.app = create_app(gw.state)
+    operations = [r.ok() for r in schema.get_all_operations()]
+    chosen = [op for op in operations if (op.method.upper(), op.path) in IMPLEMENTED]
+    assert len(chosen) == len(IMPLEMENTED)
+    headers = {"X-API-Key": gw.keys["alice"]}
+    tried: dict[str, int] = {}
+
+    def check(operation: Any) -> None:
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
+        def run(case: Any) -> None:
+            response = case.call(base_url=f"http://localhost{BASE}", headers=headers)
+            assert response.status_code < 500, (
+                f"{operation.label}: {response.status_code} {response.text}"
+            )
+            query_refusal = (
+                response.status_code == 400
+                and response.json().get("type") == "epcisException:QueryParameterException"
+            )
+            checks = [
+                not_a_server_error,
+                content_type_conformance,
+                response_headers_conformance,
+                response_schema_conformance,
+            ]
+            if not query_refusal:
+                checks.append(status_code_conformance)
+            case.validate_response(response, checks=checks)
+            tried[operation.label] = tried.get(operation.label, 0) + 1
+
+        run()
+
+    for operation in chosen:
+        check(operation)
+    assert len(tried) == len(chosen)
