@@ -12,7 +12,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import audit, auth, epcis, epcis_rest, lots, pilots, records, wallet
+from api.routes import audit, auth, epcis, epcis_rest, lots, passport, pilots, records, wallet
 from api.routes.epcis_rest import EpcisProblem, problem
 from api.state import GatewayState
 from ledger.errors import LedgerError
@@ -123,7 +123,7 @@ def create_app(state: GatewayState) -> FastAPI:
         redoc_url=None,
     )
     app.state.gateway = state
-    for module in (pilots, lots, records, wallet, auth, audit, epcis, epcis_rest):
+    for module in (pilots, lots, records, wallet, auth, audit, epcis, epcis_rest, passport):
         app.include_router(module.router)
     _docs(app)  # before /static: its asset mounts live under that prefix
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -229,7 +229,10 @@ def capture(
         )
     if gs1_capture_error_behaviour not in (None, "rollback"):
         raise EpcisProblem(
-            501, "only GS1-Capture-Error-Behaviour: rollback (all or nothing) is supported"
+            400,
+            f"GS1-Capture-Error-Behaviour {gs1_capture_error_behaviour}: this repository captures "
+            "a document all or nothing; send rollback or leave the header out",
+            "epcisException:ValidationException",
         )
     kind = doc.get("type")
     if kind not in ("EPCISDocument", "EPCISQueryDocument"):

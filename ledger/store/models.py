@@ -6,7 +6,7 @@ The store is a rebuildable index of the chain: dropping it and indexing again gi
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -356,6 +356,20 @@ class CaptureJob(SQLModel, table=True):
     events: int
     errors: str = Field(default="[]", description="RFC 7807 problems as JSON")
     result: str = Field(default="{}", description="transactions and lots as JSON")
+
+
+class EvidenceDocument(SQLModel, table=True):
+    """An evidence document a lot's owner keeps with its passport: off chain, found by the
+    SHA-256 that a record of the lot carries on chain."""
+
+    __tablename__ = "evidence_document"
+    sha256: str = Field(primary_key=True, max_length=66)
+    lot_id: int = Field(primary_key=True)
+    name: str = Field(max_length=200)
+    media_type: str = Field(max_length=100)
+    content: bytes = Field(sa_type=LargeBinary)
+    uploaded_by: str = Field(max_length=42)
+    uploaded_at: int
 
 
 def _widen_integers() -> None:

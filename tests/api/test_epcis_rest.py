@@ -245,8 +245,15 @@ def test_schemathesis_against_gs1_openapi(gw: Gateway) -> None:  # noqa: F811
     """Generated requests to every implemented operation of GS1's document: no 5xx, and every
     answer conforms to the document (status, content type, headers, body). The standard's
     QueryParameterException (400) for a parameter value the query language refuses is
-    accepted on query operations whose entry in the document lists no 400."""
-    schema = schemathesis.openapi.from_dict(json.loads(OPENAPI.read_text()))
+    accepted on query operations whose entry in the document lists no 400.
+
+    One defect of the document is mended first: CaptureJob's `errors`/`errorFile` choice is a
+    `oneOf` of two schemas that require nothing, so every object matches both and no capture
+    job could ever conform; it is read as the `anyOf` it means."""
+    spec = json.loads(OPENAPI.read_text())
+    choice = spec["components"]["schemas"]["CaptureJob"]["allOf"][1]
+    choice["anyOf"] = choice.pop("oneOf")
+    schema = schemathesis.openapi.from_dict(spec)
     schema.app = create_app(gw.state)
     operations = [r.ok() for r in schema.get_all_operations()]
     chosen = [op for op in operations if (op.method.upper(), op.path) in IMPLEMENTED]

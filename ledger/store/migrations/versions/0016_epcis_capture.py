@@ -1,4 +1,4 @@
-"""EPCIS import mappings per pilot and capture jobs
+"""EPCIS import mappings per pilot, capture jobs, passports' evidence documents
 
 Revision ID: 0016
 Revises: 0002
@@ -40,9 +40,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("capture_id"),
     )
     op.create_index("ix_epcis_capture_account", "epcis_capture", ["account"], unique=False)
+    op.create_table(
+        "evidence_document",
+        sa.Column("sha256", sa.String(length=66), nullable=False),
+        sa.Column("lot_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("media_type", sa.String(length=100), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("uploaded_by", sa.String(length=42), nullable=False),
+        sa.Column("uploaded_at", BIGINT, nullable=False),
+        sa.PrimaryKeyConstraint("sha256", "lot_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("evidence_document")
     op.drop_index("ix_epcis_capture_account", table_name="epcis_capture")
     op.drop_table("epcis_capture")
     op.drop_table("epcis_mapping")
