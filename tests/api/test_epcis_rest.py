@@ -135,9 +135,9 @@ def test_gs1_example_is_captured_and_queried_back(gw: Gateway) -> None:  # noqa:
     assert one.status_code == 200 and one.json() == handed
     assert "shipping" in gw.client.get(f"{BASE}/bizSteps").json()["member"]
     assert gw.client.get(f"{BASE}/epcs/{quote(lot, safe='')}").json()["member"] == ["events"]
-    listed = gw.client.get(f"{BASE}/epcs/{quote(lot, safe='')}/events").json()["epcisBody"]["queryResults"][
-        "resultsBody"
-    ]
+    listed = gw.client.get(f"{BASE}/epcs/{quote(lot, safe='')}/events").json()["epcisBody"][
+        "queryResults"
+    ]["resultsBody"]
     assert handed["eventID"] in {e["eventID"] for e in listed["eventList"]}
     # Capturing the same document again takes its two items in again (EPCIS ids are not
     # the ledger's identity); a document naming an unmapped place is refused whole.
