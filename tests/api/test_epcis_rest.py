@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
 from api.main import create_app
 from api.writes import issue_api_key
 from ledger.audit.epcis import event_hash
+from ledger.vocabulary import Role
 from tests.api.test_writes import Gateway, gw  # noqa: F401  (the module-scoped gateway fixture)
 from tests.ledger.test_epcis_mapping import OPENAPI, example_mapping, gs1_capture_example
 from tests.ledger.test_indexer import LEUVEN
@@ -44,10 +45,10 @@ def _mapping(gw: Gateway) -> dict[str, Any]:  # noqa: F811
     return {**body, "makers": makers}
 
 
-def _finished(gw: Gateway, location: str) -> dict[str, Any]:  # noqa: F811
+def _finished(gw: Gateway, location: str, headers: dict[str, str] | None = None) -> dict[str, Any]:  # noqa: F811
     deadline = time.monotonic() + 120
     while True:
-        job = gw.client.get(location, headers=gw.as_("alice"))
+        job = gw.client.get(location, headers=headers or gw.as_("alice"))
         assert job.status_code == 200, job.text
         assert job.headers["GS1-EPCIS-Version"] == "2.0.0"
         body: dict[str, Any] = job.json()
@@ -294,3 +295,97 @@ def test_schemathesis_against_gs1_openapi(gw: Gateway) -> None:  # noqa: F811
     for operation in chosen:
         check(operation)
     assert len(tried) == len(chosen)
+
+
+def test_a_document_of_two_makers_is_captured_in_order(gw: Gateway) -> None:  # noqa: F811
+    """Alice takes pallets in and hands part of them to a second custodial maker, who makes two
+    benches of them and sells one: one capture, two makers, recorded in document order."""
+    admin = gw.suite.chain.accounts[LEUVEN]
+    second = gw.outsider.address
+    gw.suite.registry.set_pilot_role(admin, LEUVEN, second, Role.MAKER)
+    alice_site, second_site = "urn:epc:id:sgln:5412345.00001.0", "urn:epc:id:sgln:5412345.00002.0"
+    mapping = {
+        "pilot": "LEU",
+        "makers": {alice_site: gw.alice.address, second_site: second},
+        "materials": [
+            {"pattern": "urn:epc:class:lgtin:5412345.0*.pallets-*", "material": "15 01 03"},
+            {"gtin": "05412345000105", "material": "P-FURNITURE", "item_grams": 4_000},
+        ],
+        "steps": {
+            "receiving": {"record": "intake", "source": "industrial_surplus"},
+            "shipping": {"record": "hand_over"},
+            "retail_selling": {"record": "dispatch", "fate": "in_use"},
+        },
+    }
+    headers = _admin(gw)
+    assert (
+        gw.client.put("/api/pilots/LEU/epcis/mapping", json=mapping, headers=headers).status_code
+        == 200
+    )
+    pallets = "urn:epc:class:lgtin:5412345.000001.pallets-77"
+    at = {
+        "alice": {"readPoint": {"id": alice_site}},
+        "second": {"readPoint": {"id": second_site}},
+    }
+    when = {"eventTime": "2026-11-23T08:00:00Z", "eventTimeZoneOffset": "+01:00"}
+    events = [
+        {
+            "type": "ObjectEvent",
+            "action": "ADD",
+            "bizStep": "receiving",
+            **when,
+            **at["alice"],
+            "quantityList": [{"epcClass": pallets, "quantity": 20, "uom": "KGM"}],
+        },
+        {
+            "type": "ObjectEvent",
+            "action": "OBSERVE",
+            "bizStep": "shipping",
+            **when,
+            **at["alice"],
+            "quantityList": [{"epcClass": pallets, "quantity": 12.5, "uom": "KGM"}],
+            "destinationList": [{"type": "location", "destination": second_site}],
+        },
+        {
+            "type": "TransformationEvent",
+            "bizStep": "commissioning",
+            **when,
+            **at["second"],
+            "inputQuantityList": [{"epcClass": pallets, "quantity": 12.5, "uom": "KGM"}],
+            "outputEPCList": [
+                "urn:epc:id:sgtin:5412345.000010.1",
+                "urn:epc:id:sgtin:5412345.000010.2",
+            ],
+        },
+        {
+            "type": "ObjectEvent",
+            "action": "DELETE",
+            "bizStep": "retail_selling",
+            **when,
+            **at["second"],
+            "epcList": ["urn:epc:id:sgtin:5412345.000010.1"],
+        },
+    ]
+    doc = {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-23T09:00:00Z",
+        "epcisBody": {"eventList": events},
+    }
+    before = gw.suite.materials.lot_count()
+    reply = gw.client.post(f"{BASE}/capture", json=doc, headers=headers)
+    assert reply.status_code == 202, reply.text
+    job = _finished(gw, reply.headers["Location"], headers)
+    assert job["success"] is True, job
+    recorded = job["ll:result"]["recorded"]
+    assert [(r["maker"], r["events"]) for r in recorded] == [
+        (gw.alice.address, [0, 1]),
+        (second, [2, 3]),
+    ]
+    # alice's intake, the part handed over, two benches
+    assert gw.suite.materials.lot_count() == before + 4
+    taken, received, bench1, bench2 = (gw.suite.materials.lot(before + i) for i in range(1, 5))
+    assert (taken.holder, taken.grams) == (gw.alice.address, 7_500)
+    assert (received.holder, received.grams) == (second, 0)  # all of it went into the benches
+    assert (bench1.holder, bench1.grams, bench2.grams) == (second, 0, 4_000)  # one sold, one held
