@@ -1,11 +1,10 @@
 """EPCIS capture jobs: the one place where a captured document is written to the chain.
 
 A foreign document is translated whole first (`ledger.audit.epcis_mapping.translate`); each
-batch (consecutive events of one maker) is then planned by today's import
-(`ledger.audit.epcis.prepare_import`), simulated as its maker and relayed as one all-or-nothing
-`multicall`, in document order, so that a batch can use the lots that earlier batches created
-or handed over. This glue calls the write service as it is and moves onto the write planner
-as a whole.
+batch (consecutive events of one maker) then becomes the import's planner records
+(`ledger.audit.epcis.plan_import`) and one all-or-nothing job of that maker
+(`WriteService.submit`), in document order: a batch is submitted once the one before it is
+confirmed, so that it can use the lots that earlier batches created or handed over.
 """
 
 from __future__ import annotations
@@ -18,25 +17,28 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from api.writes import FieldErrors, WriteService
-from ledger.audit.epcis import EpcisRejected, prepare_import, schema_path
+from api.writes import WriteService
+from ledger.audit.epcis import plan_import, schema_path
 from ledger.audit.epcis_mapping import Batch, ImportMapping, translate
 from ledger.audit.gs1 import Identifiers
 from ledger.errors import LedgerError
-from ledger.relay import Job
 from ledger.settings import project_root
 from ledger.store.db import Store
 from ledger.vocabulary import Role
+from ledger.write.plan import WriteRejected
 from pilots.model import Pilot
 
 __all__ = ["CaptureOutcome", "capture_job", "load_mappings", "start_capture"]
 
 EVENT_WHERE = re.compile(r"^event (\d+)\b")
 LOT_QUANTITIES = ("quantityList", "inputQuantityList", "outputQuantityList")
+#: How long a batch may take to be confirmed before the capture gives up on the rest (seconds).
+CONFIRM_TIMEOUT = 120.0
 
 
 @dataclass
@@ -45,7 +47,7 @@ class CaptureOutcome:
     recorded: list[dict[str, Any]] = field(default_factory=list)
 
 
-def load_mappings(store: Store, pilots: Sequence[Pilot]) -> list[ImportMapping]:
+def load_mappings(store: Store) -> list[ImportMapping]:
     table = store.tables["epcis_mapping"]
     with store.engine.connect() as conn:
         rows = conn.execute(select(table.c.body)).all()
@@ -83,6 +85,7 @@ def run_capture(
     writes: WriteService,
     doc: Mapping[str, Any],
     *,
+    capture_id: str,
     account: str,
     mappings: Sequence[ImportMapping],
     pilots: Sequence[Pilot],
@@ -106,7 +109,7 @@ def run_capture(
             mappings,
             ids=Identifiers(chain_id, company_prefix),
         )
-    except EpcisRejected as exc:
+    except WriteRejected as exc:
         outcome.problems.extend(exc.reasons)
         return outcome
     by_code = {p.code: p for p in pilots}
@@ -124,29 +127,44 @@ def run_capture(
         return outcome
     lots: dict[str, int] = {}
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for batch in batches:
+    for number, batch in enumerate(batches):
         pilot = by_code[batch.pilot]
         _resolve(batch, lots, chain_id)
+        where = f"events {batch.origins[0]}-{batch.origins[-1]}"
         try:
-            signer = writes.signer(batch.maker)
-            plan, call = prepare_import(
-                writes.suite,
+            plan = plan_import(
                 batch.document(created),
                 schema=schema_path(project_root()),
-                pilot_id=pilot.id,
+                chain_id=chain_id,
                 pilot_code=pilot.code,
-                maker=batch.maker,
             )
-            planned = writes.simulate(batch.maker, [("document", call)])
-            result = writes.run(Job(signer=signer, calls=planned))
-        except EpcisRejected as exc:
+            job, _ = writes.submit(
+                account=batch.maker,
+                pilot=pilot.id,
+                kind="epcis-capture",
+                content={"capture": capture_id, "batch": number},
+                idem_key=None,
+                records=partial(tuple, plan.records),
+                where=plan.where,
+                handles=True,
+            )
+            job = writes.queue.wait(job.job_id, timeout=CONFIRM_TIMEOUT, settled=writes.settled)
+        except WriteRejected as exc:
             outcome.problems.extend((_origin(batch, w), why) for w, why in exc.reasons)
-        except FieldErrors as exc:
-            outcome.problems.extend(
-                (f"events {batch.origins[0]}-{batch.origins[-1]}", why) for _, why in exc.fields
-            )
         except LedgerError as exc:
-            outcome.problems.append((f"events {batch.origins[0]}-{batch.origins[-1]}", str(exc)))
+            outcome.problems.append((where, str(exc)))
+        else:
+            if job.state == "failed":
+                reasons = (job.error or {}).get("reasons") or [[where, "the ledger refused it"]]
+                outcome.problems.extend((_origin(batch, str(w)), str(why)) for w, why in reasons)
+            elif job.state != "confirmed":
+                outcome.problems.append(
+                    (
+                        where,
+                        f"job {job.job_id} is not confirmed after "
+                        f"{CONFIRM_TIMEOUT:.0f} s; the later events were not sent",
+                    )
+                )
         if outcome.problems:
             if outcome.recorded:
                 outcome.problems.append(
@@ -157,7 +175,7 @@ def run_capture(
                     )
                 )
             return outcome
-        lots.update(plan.lots)
+        lots.update(job.handles)
         for key, received in batch.handed:
             if received not in lots and key in lots:
                 lots[received] = lots[key]  # the whole lot changed hands and kept its id
@@ -166,9 +184,10 @@ def run_capture(
                 "maker": batch.maker,
                 "pilot": pilot.code,
                 "events": batch.origins,
-                "tx_hash": result.tx_hash,
-                "block_number": result.block_number,
-                "lots": plan.lots,
+                "job": job.job_id,
+                "tx_hash": job.tx_hash,
+                "block_number": job.block_number,
+                "lots": job.handles,
             }
         )
     return outcome
@@ -225,8 +244,9 @@ def start_capture(
             outcome = run_capture(
                 writes,
                 doc,
+                capture_id=capture_id,
                 account=account,
-                mappings=load_mappings(store, pilots),
+                mappings=load_mappings(store),
                 pilots=pilots,
                 company_prefix=company_prefix,
             )

@@ -16,9 +16,9 @@ from api.routes import audit, auth, epcis, epcis_rest, lots, passport, pilots, r
 from api.routes.epcis_rest import EpcisProblem, problem
 from api.state import GatewayState
 from ledger.errors import LedgerError
+from ledger.settings import project_root
 from ledger.write.plan import WriteRejected
 from ledger.write.rpc import redact
-from ledger.settings import project_root
 
 __all__ = ["create_app"]
 

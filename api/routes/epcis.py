@@ -14,9 +14,9 @@ from api.deps import AccountDep, PilotDep, StateDep, WritesDep
 from api.routes.records import IdempotencyKey, Wait, answer
 from ledger.audit.epcis import document, export_events, plan_import, schema_path, store_tables
 from ledger.audit.epcis_mapping import ImportMapping
-from ledger.write.plan import WriteRejected
 from ledger.settings import project_root
 from ledger.vocabulary import Role
+from ledger.write.plan import WriteRejected
 
 router = APIRouter(tags=["epcis"])
 

@@ -30,8 +30,9 @@ from typing import Any, Literal
 from eth_utils import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ledger.audit.epcis import CONTEXT, UNITS, EpcisRejected, event_hash
+from ledger.audit.epcis import CONTEXT, event_hash
 from ledger.audit.gs1 import Identifiers, gtin_of
+from ledger.write.plan import WriteRejected, to_grams
 
 __all__ = ["Batch", "ImportMapping", "MaterialRule", "StepRule", "cbv_name", "translate"]
 
@@ -221,21 +222,12 @@ class _Translator:
                     f"{uri} is counted in items: map its GTIN or pattern with item_grams, or give a unit (GRM, KGM, TNE)",
                 )
                 return None
-            grams = quantity * rule.item_grams
-        elif unit in UNITS:
-            grams = quantity * UNITS[unit]
-        else:
-            self.fail(
-                where, f"{uri} has unit {unit!r}: use GRM, KGM or TNE, or a count of mapped items"
-            )
+            quantity, unit = quantity * rule.item_grams, "g"
+        try:
+            return to_grams(quantity, str(unit))
+        except ValueError as exc:
+            self.fail(where, f"{uri}: {exc}")
             return None
-        if grams <= 0 or grams != grams.to_integral_value():
-            self.fail(
-                where,
-                f"{uri} is {element['quantity']} {unit or 'items'}: it must be a positive whole number of grams",
-            )
-            return None
-        return int(grams)
 
     def amounts(
         self,
@@ -536,11 +528,11 @@ class _Translator:
 def translate(
     doc: Mapping[str, Any], mappings: Sequence[ImportMapping], *, ids: Identifiers
 ) -> list[Batch]:
-    """The batches of a foreign EPCIS document under the pilots' mappings, or EpcisRejected
+    """The batches of a foreign EPCIS document under the pilots' mappings, or WriteRejected
     naming every event that does not map and why. `doc` is taken as schema-valid."""
     translator = _Translator(mappings, ids)
     for index, event in enumerate(doc["epcisBody"]["eventList"]):
         translator.event(index, event)
     if translator.reasons:
-        raise EpcisRejected(translator.reasons)
+        raise WriteRejected(translator.reasons)
     return translator.batches

@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from api.auth import issue_api_key
 from api.main import create_app
-from api.writes import issue_api_key
 from ledger.audit.epcis import event_hash
 from ledger.vocabulary import Role
 from tests.api.test_writes import Gateway, gw  # noqa: F401  (the module-scoped gateway fixture)

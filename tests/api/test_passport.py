@@ -21,9 +21,9 @@ from fastapi.testclient import TestClient
 from pyld import jsonld
 from sqlalchemy import select
 
+from api.auth import issue_api_key
 from api.main import create_app
 from api.state import GatewayState
-from api.writes import issue_api_key
 from ledger.audit.gs1 import Identifiers
 from tests.api.test_browser import CHROMIUM, FLAGS
 from tests.api.test_writes import Gateway, gw  # noqa: F401  (the module-scoped gateway fixture)

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from ledger.audit.epcis import EpcisRejected, event_hash, schema_path, validate
+from ledger.audit.epcis import event_hash, schema_path, validate
 from ledger.audit.epcis_mapping import ImportMapping, cbv_name, translate
 from ledger.audit.gs1 import Identifiers, check_digit, gtin_of, parse_lot
 from ledger.settings import project_root
+from ledger.write.plan import WriteRejected
 
 ALICE = "0x" + "a1" * 20
 BOB = "0x" + "b0" * 20
@@ -277,7 +278,7 @@ def test_several_makers_in_one_document() -> None:
 def test_rejections_name_the_event_and_the_reason(
     events: list[dict[str, Any]], where: str, reason: str
 ) -> None:
-    with pytest.raises(EpcisRejected) as caught:
+    with pytest.raises(WriteRejected) as caught:
         translate(_doc(*events), [WORKSHOP_MAPPING], ids=IDS)
     assert any(w.startswith(where) and reason in why for w, why in caught.value.reasons), (
         caught.value.reasons
@@ -286,7 +287,7 @@ def test_rejections_name_the_event_and_the_reason(
 
 def test_every_bad_event_is_named_at_once() -> None:
     bad = {**TAKE_IN, "readPoint": {"id": "urn:epc:id:sgln:9999999.00001.0"}}
-    with pytest.raises(EpcisRejected) as caught:
+    with pytest.raises(WriteRejected) as caught:
         translate(
             _doc(bad, TAKE_IN, {**SELL, "bizStep": "void_shipping"}), [WORKSHOP_MAPPING], ids=IDS
         )
