@@ -12,7 +12,7 @@ from api.state import GatewayState
 from api.writes import WriteService
 from pilots.model import Pilot
 
-__all__ = ["AccountDep", "PilotDep", "StateDep", "WritesDep"]
+__all__ = ["AccountDep", "OptionalAccountDep", "PilotDep", "StateDep", "WritesDep"]
 
 
 async def _state(request: Request) -> GatewayState:
@@ -83,3 +83,17 @@ def _account(
 
 
 AccountDep = Annotated[str, Depends(_account)]
+
+
+def _optional_account(
+    state: StateDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> str | None:
+    """The signed-in account, or None for an anonymous reader (bad credentials still fail)."""
+    if not (authorization or x_api_key) or state.writes is None:
+        return None
+    return _account(state, state.writes, authorization, x_api_key)
+
+
+OptionalAccountDep = Annotated[str | None, Depends(_optional_account)]

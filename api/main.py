@@ -8,18 +8,29 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import audit, auth, epcis, lots, pilots, records, wallet
+from api.routes import audit, auth, epcis, epcis_rest, lots, passport, pilots, records, wallet
+from api.routes.epcis_rest import EpcisProblem, problem
 from api.state import GatewayState
 from ledger.errors import LedgerError
+from ledger.settings import project_root
 from ledger.write.plan import WriteRejected
 from ledger.write.rpc import redact
 
 __all__ = ["create_app"]
 
 STATIC = Path(__file__).resolve().parent / "static"
+#: The documentation pages may load nothing from outside the gateway (ReDoc would fetch its
+#: makers' logo from a CDN otherwise).
+DOCS_CSP = "default-src 'self' 'unsafe-inline' blob: data:"
+#: Swagger UI and ReDoc come from the pinned npm packages, so /docs works without internet.
+DOC_ASSETS = {
+    "swagger": project_root() / "node_modules" / "swagger-ui-dist",
+    "redoc": project_root() / "node_modules" / "redoc" / "bundles",
+}
 PAGES = {"/": "dashboard.html", "/maker": "maker.html", "/wallet": "wallet.html",
          "/audit": "audit.html", "/receipt": "receipt.html"}  # fmt: skip
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -54,6 +65,48 @@ def _page(name: str) -> Callable[[], FileResponse]:
     return page
 
 
+def _docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc from local assets; a clear 503 when they are not installed."""
+    missing = [str(path) for path in DOC_ASSETS.values() if not path.is_dir()]
+    for name, path in DOC_ASSETS.items():
+        if path.is_dir():
+            app.mount(f"/static/{name}", StaticFiles(directory=path), name=f"{name}-assets")
+
+    def unavailable() -> HTMLResponse:
+        return HTMLResponse(
+            f"API documentation assets are missing ({', '.join(missing)}): run `npm ci`",
+            status_code=503,
+        )
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        if missing:
+            return unavailable()
+        page = get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        if missing:
+            return unavailable()
+        page = get_redoc_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - API reference",
+            redoc_js_url="/static/redoc/redoc.standalone.js",
+            redoc_favicon_url="/static/swagger/favicon-32x32.png",
+            with_google_fonts=False,
+        )
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+
+
 def create_app(state: GatewayState) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -66,19 +119,35 @@ def create_app(state: GatewayState) -> FastAPI:
         title="LoopLedger gateway",
         version="0.1.0",
         description="Circular-production ledger of the seven pilot cities: pilots, flows, metrics and provenance.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.gateway = state
-    for module in (pilots, lots, records, wallet, auth, audit, epcis):
+    for module in (pilots, lots, records, wallet, auth, audit, epcis, epcis_rest, passport):
         app.include_router(module.router)
+    _docs(app)  # before /static: its asset mounts live under that prefix
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
+    def under_epcis(request: Request) -> bool:
+        """Under the EPCIS base path errors take the standard's form (RFC 7807 problems)."""
+        path = request.url.path
+        return path == epcis_rest.BASE or path.startswith(epcis_rest.BASE + "/")
+
+    @app.exception_handler(EpcisProblem)
+    async def epcis_problem(_: Request, exc: EpcisProblem) -> JSONResponse:
+        return problem(exc.status, exc.detail, exc.kind)
+
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if under_epcis(request):
+            return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
         return _error(exc.status_code, CODES.get(exc.status_code, "http_error"), str(exc.detail),
                       headers=dict(exc.headers or {}))  # fmt: skip
 
     @app.exception_handler(WriteRejected)
-    async def write_rejected(_: Request, exc: WriteRejected) -> JSONResponse:
+    async def write_rejected(request: Request, exc: WriteRejected) -> JSONResponse:
+        if under_epcis(request):
+            return problem(exc.status, "; ".join(f"{f}: {redact(m)}" for f, m in exc.reasons))
         fields = [{"field": f, "message": redact(m)} for f, m in exc.reasons]
         message = (
             "the request is invalid; see fields" if exc.status == 422 else fields[0]["message"]
@@ -91,7 +160,16 @@ def create_app(state: GatewayState) -> FastAPI:
         return _error(503, "unavailable", redact(str(exc)))
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if under_epcis(request):
+            if "json" not in request.headers.get("content-type", "json"):
+                return problem(
+                    415, "send the EPCIS document as application/json or application/ld+json"
+                )
+            where = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            return problem(400, where, "epcisException:ValidationException")
         fields = [
             {"field": ".".join(str(p) for p in _location(e["loc"])), "message": e["msg"]}
             for e in exc.errors()

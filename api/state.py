@@ -28,6 +28,10 @@ class GatewayState:
     store: Store
     pilots: list[Pilot]
     writes: WriteService | None = None
+    #: GS1 company prefix of published identifiers (None: LoopLedger URNs)
+    company_prefix: str | None = None
+    #: public base URL of the gateway (passport links, QR codes); None: the request's own
+    public_url: str | None = None
     _cache: tuple[int, FlowRecords] | None = field(default=None, repr=False)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -353,7 +353,15 @@ def up(
             relayer=relayer,
             wait=settings.write_wait,
         )
-        app = create_app(GatewayState(store, rt.pilots, writes))
+        app = create_app(
+            GatewayState(
+                store,
+                rt.pilots,
+                writes,
+                company_prefix=settings.gs1_company_prefix,
+                public_url=settings.effective_public_url,
+            )
+        )
         base = f"http://{settings.api_host}:{settings.api_port}"
         lines = [f"[green]LoopLedger is up[/] on {rt.chain.label}",
                  f"  municipalities  {base}/?pilot=LEU   (dashboard per pilot, comparison, CSV)"]  # fmt: skip
@@ -740,7 +748,8 @@ def epcis_export(
     materials = load_records(store.engine).materials
     codes = dict(zip(materials["material_id"].astype(int), materials["code"], strict=True))
     events = export_events(store_tables(store, pilot=found.id, maker=maker), chain_id=checkpoint.chain_id,
-                           pilot_codes={p.id: p.code for p in pilots}, material_codes=codes)  # fmt: skip
+                           pilot_codes={p.id: p.code for p in pilots}, material_codes=codes,
+                           company_prefix=settings.gs1_company_prefix)  # fmt: skip
     text = json.dumps(document(events), indent=2)
     if out is None:
         typer.echo(text)

@@ -90,6 +90,17 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = Field(
+        default=None,
+        description="the gateway's public base URL, used in product passports, their QR codes "
+        "and GS1 Digital Link URIs (default: http://<api_host>:<api_port>)",
+    )
+    gs1_company_prefix: str | None = Field(
+        default=None,
+        pattern=r"^\d{6,12}$",
+        description="GS1 company prefix: lots published as LGTINs and GS1 Digital Link URIs, "
+        "pilots and makers' sites as SGLNs; unset: LoopLedger URNs",
+    )
 
     @field_validator("chain")
     @classmethod
@@ -97,6 +108,10 @@ class Settings(BaseSettings):
         if value in ("memory", "anvil") or value.startswith(("http://", "https://")):
             return value
         raise ValueError("LOOPLEDGER_CHAIN must be 'memory', 'anvil' or an http(s):// RPC URL")
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @cached_property
     def root(self) -> Path:

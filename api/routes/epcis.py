@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.responses import JSONResponse
+from sqlalchemy import delete, insert, select
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
 from api.routes.records import IdempotencyKey, Wait, answer
 from ledger.audit.epcis import document, export_events, plan_import, schema_path, store_tables
+from ledger.audit.epcis_mapping import ImportMapping
 from ledger.settings import project_root
 from ledger.vocabulary import Role
+from ledger.write.plan import WriteRejected
 
 router = APIRouter(tags=["epcis"])
 
@@ -41,7 +45,8 @@ def export(
     if checkpoint is None:
         raise HTTPException(status_code=404, detail="nothing is indexed yet")
     events = export_events(store_tables(state.store, pilot=pilot.id, maker=maker), chain_id=checkpoint.chain_id,
-                           pilot_codes={p.id: p.code for p in state.pilots}, material_codes=codes)  # fmt: skip
+                           pilot_codes={p.id: p.code for p in state.pilots}, material_codes=codes,
+                           company_prefix=state.company_prefix)  # fmt: skip
     return document(events)
 
 
@@ -84,3 +89,49 @@ def import_document(
         replayed,
         amend=lambda content: {**content, "lots": job.handles},
     )
+
+
+@router.get(
+    "/api/pilots/{pilot}/epcis/mapping",
+    summary="How the pilot reads EPCIS documents of other systems",
+)
+def get_mapping(state: StateDep, pilot: PilotDep) -> ImportMapping:
+    table = state.store.tables["epcis_mapping"]
+    with state.store.engine.connect() as conn:
+        row = conn.execute(select(table.c.body).where(table.c.pilot_id == pilot.id)).first()
+    if row is None:
+        raise HTTPException(
+            status_code=404, detail=f"pilot {pilot.code} has no EPCIS import mapping yet"
+        )
+    return ImportMapping.model_validate_json(row.body)
+
+
+@router.put(
+    "/api/pilots/{pilot}/epcis/mapping",
+    summary="Set the pilot's EPCIS import mapping (pilot admin)",
+)
+def put_mapping(
+    state: StateDep, writes: WritesDep, pilot: PilotDep, account: AccountDep, mapping: ImportMapping
+) -> ImportMapping:
+    writes.require(pilot.id, account, Role.ADMIN, "admin")
+    if mapping.pilot != pilot.code:
+        raise WriteRejected(
+            [("pilot", f"the mapping is for {mapping.pilot}, the path names {pilot.code}")]
+        )
+    unknown = sorted(
+        {rule.material for rule in mapping.materials} - set(writes.suite.manifest.materials)
+    )
+    if unknown:
+        raise WriteRejected([("materials", f"unknown material codes: {', '.join(unknown)}")])
+    table = state.store.tables["epcis_mapping"]
+    with state.store.engine.begin() as conn:
+        conn.execute(delete(table).where(table.c.pilot_id == pilot.id))
+        conn.execute(
+            insert(table).values(
+                pilot_id=pilot.id,
+                body=mapping.model_dump_json(),
+                updated_by=account,
+                updated_at=int(time.time()),
+            )
+        )
+    return mapping

@@ -15,6 +15,8 @@ async function trace(lot) {
   try {
     const [prov, trail] = await Promise.all([api("GET", `/api/lots/${lot}/provenance`), api("GET", `/api/lots/${lot}/trail`)]);
     $("tree").innerHTML = `<ul class="tree">${tree(prov.tree)}</ul>`;
+    $("passport-link").href = `/passport/${encodeURIComponent(lot)}`;
+    $("passport-link").hidden = false;
     renderTable($("sources"), prov.sources, [["lot_id", "Source lot"], ["share", "Share", (v) => (100 * v).toFixed(2) + " %"],
       ["source", "Source", (v) => esc(sources[v] || v)], ["grams", "Taken in (kg)", (v) => (v / 1000).toFixed(3)],
       ["maker", "Maker", (v) => `<code>${esc(short(v))}</code>`], ["ts", "When", when]]);

@@ -15,7 +15,9 @@ identifier ``urn:loopledger:<chain id>:lot:<lot id>``; the pilot is the readPoin
 field for travels as user extensions in the ``ll:`` namespace (material code, source, fate, loss,
 evidence, and the chain reference of the record: block, transaction, log). ``eventID`` is the
 CBV 2.0 event hash (``ni:///sha-256;...?ver=CBV2.0``), computed by the
-``epcis-event-hash-generator`` package over the event without its eventID and chain reference.
+``epcis-event-hash-generator`` package over the event exactly as published, chain reference
+included, so that anyone can recompute it from the published document (CBV 2.0, section 8.9:
+the hash covers user extensions; only eventID, recordTime and errorDeclaration are left out).
 
 Import turns a document into the write planner's records (one per event; lots that earlier events
 create are named by their epcClass), which the planner turns into one all-or-nothing job: a
@@ -36,8 +38,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from epcis_event_hash_generator.hash_generator import epcis_hashes_from_events
+from epcis_event_hash_generator.json_to_py import event_list_from_epcis_document_json
 from eth_utils import to_checksum_address
 
+from ledger.audit.gs1 import Identifiers
 from ledger.errors import LedgerError
 from ledger.vocabulary import Fate, Source
 from ledger.write.plan import (
@@ -105,7 +110,7 @@ def _time(ts: int) -> str:
 
 
 def lot_uri(chain_id: int, lot_id: int) -> str:
-    return f"urn:loopledger:{chain_id}:lot:{lot_id}"
+    return Identifiers(chain_id).lot(lot_id, 0)
 
 
 def _grams(value: int) -> dict[str, Any]:
@@ -122,11 +127,8 @@ def strip_chain_refs(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def event_hash(event: Mapping[str, Any]) -> str:
-    """The CBV 2.0 event hash of `event` (its eventID and chain reference left out)."""
-    from epcis_event_hash_generator.hash_generator import epcis_hashes_from_events
-    from epcis_event_hash_generator.json_to_py import event_list_from_epcis_document_json
-
-    body = {k: v for k, v in event.items() if k not in (*CHAIN_REFS, "eventID")}
+    """The CBV 2.0 event hash of `event` as published (the algorithm itself leaves eventID out)."""
+    body = {k: v for k, v in event.items() if k != "eventID"}
     doc = {"@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
            "creationDate": "2000-01-01T00:00:00Z", "epcisBody": {"eventList": [json.loads(json.dumps(body))]}}  # fmt: skip
     return str(epcis_hashes_from_events(event_list_from_epcis_document_json(doc))[0])
@@ -144,52 +146,72 @@ def export_events(
     chain_id: int,
     pilot_codes: Mapping[int, str],
     material_codes: Mapping[int, str],
+    company_prefix: str | None = None,
 ) -> list[dict[str, Any]]:
-    """EPCIS events for the material records in `tables` (rows as the store holds them)."""
+    """EPCIS events for the material records in `tables` (rows as the store holds them).
+
+    With a GS1 `company_prefix`, lots are LGTINs, the pilot (bizLocation) and the maker's site
+    (readPoint) SGLNs; without one, LoopLedger URNs (see `ledger.audit.gs1`).
+    """
+    ids = Identifiers(chain_id, company_prefix)
     outputs: dict[int, list[Mapping[str, Any]]] = {}
     for row in tables.get("transformation_output", []):
         outputs.setdefault(row["transform_id"], []).append(row)
     inputs: dict[int, list[Mapping[str, Any]]] = {}
     for row in tables.get("transformation_input", []):
         inputs.setdefault(row["transform_id"], []).append(row)
+    lot_material = {
+        int(r["lot_id"]): int(r["material_id"])
+        for name in ("lot", "intake", "transformation_output")
+        for r in tables.get(name, [])
+    }
     events: list[tuple[tuple[int, int], dict[str, Any]]] = []
 
-    def base(row: Mapping[str, Any], kind: str) -> dict[str, Any]:
-        place = {"id": f"urn:loopledger:pilot:{pilot_codes[row['pilot_id']]}"}
-        return {"type": kind, "eventTime": _time(row["ts"]), "eventTimeZoneOffset": "+00:00",
-                "readPoint": place, "bizLocation": place, "ll:pilot": pilot_codes[row["pilot_id"]]}  # fmt: skip
+    def lot(lot_id: int) -> str:
+        return ids.lot(lot_id, lot_material.get(int(lot_id), 0))
+
+    def base(row: Mapping[str, Any], kind: str, maker: str) -> dict[str, Any]:
+        pilot_id, code = row["pilot_id"], pilot_codes[row["pilot_id"]]
+        return {
+            "type": kind,
+            "eventTime": _time(row["ts"]),
+            "eventTimeZoneOffset": "+00:00",
+            "readPoint": {"id": ids.site(pilot_id, code, maker)},
+            "bizLocation": {"id": ids.pilot(pilot_id, code)},
+            "ll:pilot": code,
+        }
 
     def refs(row: Mapping[str, Any]) -> dict[str, Any]:
         return {"ll:evidence": row["evidence"], "ll:block": row["block_number"], "ll:tx": row["tx_hash"],
                 "ll:log": row["log_index"]}  # fmt: skip
 
     for row in tables.get("intake", []):
-        event = {**base(row, "ObjectEvent"), "action": "ADD", "bizStep": "receiving", "disposition": "active",
-                 "quantityList": [{"epcClass": lot_uri(chain_id, row["lot_id"]), **_grams(row["grams"])}],
+        event = {**base(row, "ObjectEvent", row["maker"]), "action": "ADD", "bizStep": "receiving", "disposition": "active",
+                 "quantityList": [{"epcClass": lot(row["lot_id"]), **_grams(row["grams"])}],
                  "ll:maker": row["maker"], "ll:material": material_codes[row["material_id"]],
                  "ll:source": Source(row["source"]).name.lower(), **refs(row)}  # fmt: skip
         events.append(((row["block_number"], row["log_index"]), event))
     for row in tables.get("transformation", []):
         ins = sorted(inputs.get(row["transform_id"], []), key=lambda r: r["position"])
         outs = sorted(outputs.get(row["transform_id"], []), key=lambda r: r["position"])
-        event = {**base(row, "TransformationEvent"), "bizStep": "creating_class_instance", "disposition": "active",
-                 "inputQuantityList": [{"epcClass": lot_uri(chain_id, r["lot_id"]), **_grams(r["grams"])} for r in ins],
-                 "outputQuantityList": [{"epcClass": lot_uri(chain_id, r["lot_id"]), **_grams(r["grams"])} for r in outs],
+        event = {**base(row, "TransformationEvent", row["maker"]), "bizStep": "creating_class_instance", "disposition": "active",
+                 "inputQuantityList": [{"epcClass": lot(r["lot_id"]), **_grams(r["grams"])} for r in ins],
+                 "outputQuantityList": [{"epcClass": lot(r["lot_id"]), **_grams(r["grams"])} for r in outs],
                  "ll:maker": row["maker"], "ll:outputMaterials": [material_codes[r["material_id"]] for r in outs],
                  "ll:loss": int(row["loss"]), **refs(row)}  # fmt: skip
         events.append(((row["block_number"], row["log_index"]), event))
     for row in tables.get("transfer", []):
-        event = {**base(row, "ObjectEvent"), "action": "OBSERVE", "bizStep": "shipping", "disposition": "active",
-                 "quantityList": [{"epcClass": lot_uri(chain_id, row["lot_id"]), **_grams(row["grams"])}],
-                 "sourceList": [{"type": "owning_party", "source": f"urn:loopledger:party:{row['sender']}"}],
-                 "destinationList": [{"type": "owning_party", "destination": f"urn:loopledger:party:{row['recipient']}"}],
-                 "ll:maker": row["sender"], "ll:receivedLot": lot_uri(chain_id, row["received_lot"]), **refs(row)}  # fmt: skip
+        event = {**base(row, "ObjectEvent", row["sender"]), "action": "OBSERVE", "bizStep": "shipping", "disposition": "active",
+                 "quantityList": [{"epcClass": lot(row["lot_id"]), **_grams(row["grams"])}],
+                 "sourceList": [{"type": "owning_party", "source": ids.party(row["sender"])}],
+                 "destinationList": [{"type": "owning_party", "destination": ids.party(row["recipient"])}],
+                 "ll:maker": row["sender"], "ll:receivedLot": lot(row["received_lot"]), **refs(row)}  # fmt: skip
         events.append(((row["block_number"], row["log_index"]), event))
     for row in tables.get("dispatch", []):
         fate = Fate(row["fate"])
-        event = {**base(row, "ObjectEvent"), "action": "DELETE", "bizStep": "decommissioning",
+        event = {**base(row, "ObjectEvent", row["maker"]), "action": "DELETE", "bizStep": "decommissioning",
                  "disposition": FATE_DISPOSITION[fate],
-                 "quantityList": [{"epcClass": lot_uri(chain_id, row["lot_id"]), **_grams(row["grams"])}],
+                 "quantityList": [{"epcClass": lot(row["lot_id"]), **_grams(row["grams"])}],
                  "ll:maker": row["maker"], "ll:fate": fate.name.lower(), **refs(row)}  # fmt: skip
         events.append(((row["block_number"], row["log_index"]), event))
     events.sort(key=lambda pair: pair[0])
@@ -387,6 +409,10 @@ def store_tables(
             if maker is not None:
                 query = query.where(t[name].c[who] == maker)
             out[name] = [dict(r) for r in conn.execute(query).mappings()]
+        lots = select(t["lot"].c.lot_id, t["lot"].c.material_id)
+        if pilot is not None:
+            lots = lots.where(t["lot"].c.pilot_id == pilot)
+        out["lot"] = [dict(r) for r in conn.execute(lots).mappings()]
         ids = [r["transform_id"] for r in out["transformation"]]
         for child in ("transformation_input", "transformation_output"):
             out[child] = [

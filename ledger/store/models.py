@@ -6,7 +6,7 @@ The store is a rebuildable index of the chain: dropping it and indexing again gi
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -331,6 +331,45 @@ class RelayBatch(SQLModel, table=True):
     state: str = Field(max_length=12, index=True)
     block_number: int | None = None
     created_at: float
+
+
+class EpcisMapping(SQLModel, table=True):
+    """How a pilot reads EPCIS documents from other systems (`ledger.audit.epcis_mapping`)."""
+
+    __tablename__ = "epcis_mapping"
+    pilot_id: int = Field(primary_key=True)
+    body: str = Field(description="the ImportMapping as JSON")
+    updated_by: str = Field(max_length=42)
+    updated_at: int
+
+
+class CaptureJob(SQLModel, table=True):
+    """An EPCIS capture job (`POST /epcis/capture`): its state and, when done, its outcome."""
+
+    __tablename__ = "epcis_capture"
+    capture_id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(max_length=42, index=True)
+    created_at: int
+    finished_at: int | None = None
+    running: bool = True
+    success: bool = True
+    events: int
+    errors: str = Field(default="[]", description="RFC 7807 problems as JSON")
+    result: str = Field(default="{}", description="transactions and lots as JSON")
+
+
+class EvidenceDocument(SQLModel, table=True):
+    """An evidence document a lot's owner keeps with its passport: off chain, found by the
+    SHA-256 that a record of the lot carries on chain."""
+
+    __tablename__ = "evidence_document"
+    sha256: str = Field(primary_key=True, max_length=66)
+    lot_id: int = Field(primary_key=True)
+    name: str = Field(max_length=200)
+    media_type: str = Field(max_length=100)
+    content: bytes = Field(sa_type=LargeBinary)
+    uploaded_by: str = Field(max_length=42)
+    uploaded_at: int
 
 
 def _widen_integers() -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from epcis_event_hash_generator.hash_generator import epcis_hashes_from_events
+from epcis_event_hash_generator.json_to_py import event_list_from_epcis_document_json
 
 from ledger.audit.epcis import (
     document,
@@ -88,6 +90,37 @@ def test_export_is_valid_epcis_with_cbv_event_hashes(gw: Gateway, pilots: list[P
     assert [e["eventID"] for e in served["epcisBody"]["eventList"]] == [
         e["eventID"] for e in events
     ]
+
+
+def test_published_event_ids_are_the_hashes_of_the_published_events(gw: Gateway) -> None:  # noqa: F811
+    """Anyone can recompute every eventID of the served document with GS1's reference hash
+    generator, chain references included (they were once left out of the hash)."""
+    served = gw.client.get("/api/pilots/LEU/epcis").json()
+    events = served["epcisBody"]["eventList"]
+    assert len(events) >= 6 and all("ll:block" in e and "ll:tx" in e for e in events)
+    recomputed = epcis_hashes_from_events(event_list_from_epcis_document_json(served))
+    assert recomputed == [e["eventID"] for e in events]
+    # With a GS1 company prefix: LGTINs and SGLNs, still valid and still verifiable.
+    codes = {v: k for k, v in gw.suite.manifest.materials.items()}
+    gs1 = document(
+        export_events(
+            store_tables(gw.store, pilot=LEUVEN),
+            chain_id=gw.suite.manifest.chain_id,
+            pilot_codes={LEUVEN: "LEU"},
+            material_codes=codes,
+            company_prefix="5412345",
+        )
+    )
+    assert validate(gs1, SCHEMA) == []
+    listed = gs1["epcisBody"]["eventList"]
+    assert all(
+        q["epcClass"].startswith("urn:epc:class:lgtin:5412345.")
+        for e in listed
+        for q in e.get("quantityList", [])
+    )
+    assert {e["bizLocation"]["id"] for e in listed} == {"urn:epc:id:sgln:5412345.00001.0"}
+    again = epcis_hashes_from_events(event_list_from_epcis_document_json(gs1))
+    assert again == [e["eventID"] for e in listed]
 
 
 def test_round_trip_into_a_fresh_deployment(

@@ -1,0 +1,278 @@
+"""EPCIS capture jobs: the one place where a captured document is written to the chain.
+
+A foreign document is translated whole first (`ledger.audit.epcis_mapping.translate`); each
+batch (consecutive events of one maker) then becomes the import's planner records
+(`ledger.audit.epcis.plan_import`) and one all-or-nothing job of that maker
+(`WriteService.submit`), in document order: a batch is submitted once the one before it is
+confirmed, so that it can use the lots that earlier batches created or handed over.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from api.writes import WriteService
+from ledger.audit.epcis import plan_import, schema_path
+from ledger.audit.epcis_mapping import Batch, ImportMapping, translate
+from ledger.audit.gs1 import Identifiers
+from ledger.errors import LedgerError
+from ledger.settings import project_root
+from ledger.store.db import Store
+from ledger.vocabulary import Role
+from ledger.write.plan import WriteRejected
+from pilots.model import Pilot
+
+__all__ = ["CaptureOutcome", "capture_job", "load_mappings", "start_capture"]
+
+EVENT_WHERE = re.compile(r"^event (\d+)\b")
+LOT_QUANTITIES = ("quantityList", "inputQuantityList", "outputQuantityList")
+#: How long a batch may take to be confirmed before the capture gives up on the rest (seconds).
+CONFIRM_TIMEOUT = 120.0
+
+
+@dataclass
+class CaptureOutcome:
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    recorded: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_mappings(store: Store) -> list[ImportMapping]:
+    table = store.tables["epcis_mapping"]
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(table.c.body)).all()
+    return [ImportMapping.model_validate_json(row.body) for row in rows]
+
+
+def event_list(doc: Mapping[str, Any]) -> list[Any]:
+    """The events of an EPCISDocument or an EPCISQueryDocument."""
+    body = doc.get("epcisBody") or {}
+    if "queryResults" in body:
+        return list(body["queryResults"].get("resultsBody", {}).get("eventList", []))
+    return list(body.get("eventList", []))
+
+
+def _origin(batch: Batch, where: str) -> str:
+    """A reason's place named by the event of the captured document it came from."""
+    found = EVENT_WHERE.match(where)
+    if found is None or int(found.group(1)) >= len(batch.origins):
+        return where
+    return EVENT_WHERE.sub(f"event {batch.origins[int(found.group(1))]}", where, count=1)
+
+
+def _resolve(batch: Batch, lots: Mapping[str, int], chain_id: int) -> None:
+    """Name lots that earlier batches created or handed over by their ledger ids."""
+    for event in batch.events:
+        for name in LOT_QUANTITIES:
+            for element in event.get(name) or []:
+                if element["epcClass"] in lots:
+                    element["epcClass"] = (
+                        f"urn:loopledger:{chain_id}:lot:{lots[element['epcClass']]}"
+                    )
+
+
+def run_capture(
+    writes: WriteService,
+    doc: Mapping[str, Any],
+    *,
+    capture_id: str,
+    account: str,
+    mappings: Sequence[ImportMapping],
+    pilots: Sequence[Pilot],
+    company_prefix: str | None,
+) -> CaptureOutcome:
+    """Translate, plan and record a captured document; every problem as (where, why)."""
+    outcome = CaptureOutcome()
+    chain_id = writes.chain_id
+    if not mappings:
+        outcome.problems.append(
+            (
+                "document",
+                "no pilot has an EPCIS import mapping yet: its admin "
+                "sets one with PUT /api/pilots/{pilot}/epcis/mapping",
+            )
+        )
+        return outcome
+    try:
+        batches = translate(
+            {"epcisBody": {"eventList": event_list(doc)}},
+            mappings,
+            ids=Identifiers(chain_id, company_prefix),
+        )
+    except WriteRejected as exc:
+        outcome.problems.extend(exc.reasons)
+        return outcome
+    by_code = {p.code: p for p in pilots}
+    for batch in batches:
+        pilot = by_code[batch.pilot]
+        if account != batch.maker and not writes.roles(pilot.id, account) & Role.ADMIN:
+            outcome.problems.append(
+                (
+                    f"event {batch.origins[0]}",
+                    f"{account} may not record for maker {batch.maker}: "
+                    f"capture as that maker or as the admin of pilot {pilot.code}",
+                )
+            )
+    if outcome.problems:
+        return outcome
+    lots: dict[str, int] = {}
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for number, batch in enumerate(batches):
+        pilot = by_code[batch.pilot]
+        _resolve(batch, lots, chain_id)
+        where = f"events {batch.origins[0]}-{batch.origins[-1]}"
+        try:
+            plan = plan_import(
+                batch.document(created),
+                schema=schema_path(project_root()),
+                chain_id=chain_id,
+                pilot_code=pilot.code,
+            )
+            job, _ = writes.submit(
+                account=batch.maker,
+                pilot=pilot.id,
+                kind="epcis-capture",
+                content={"capture": capture_id, "batch": number},
+                idem_key=None,
+                records=partial(tuple, plan.records),
+                where=plan.where,
+                handles=True,
+            )
+            job = writes.queue.wait(job.job_id, timeout=CONFIRM_TIMEOUT, settled=writes.settled)
+        except WriteRejected as exc:
+            outcome.problems.extend((_origin(batch, w), why) for w, why in exc.reasons)
+        except LedgerError as exc:
+            outcome.problems.append((where, str(exc)))
+        else:
+            if job.state == "failed":
+                reasons = (job.error or {}).get("reasons") or [[where, "the ledger refused it"]]
+                outcome.problems.extend((_origin(batch, str(w)), str(why)) for w, why in reasons)
+            elif job.state != "confirmed":
+                outcome.problems.append(
+                    (
+                        where,
+                        f"job {job.job_id} is not confirmed after "
+                        f"{CONFIRM_TIMEOUT:.0f} s; the later events were not sent",
+                    )
+                )
+        if outcome.problems:
+            if outcome.recorded:
+                outcome.problems.append(
+                    (
+                        "document",
+                        "events of earlier makers in this document were recorded "
+                        "before this failure: see the capture job's result",
+                    )
+                )
+            return outcome
+        lots.update(job.handles)
+        for key, received in batch.handed:
+            if received not in lots and key in lots:
+                lots[received] = lots[key]  # the whole lot changed hands and kept its id
+        outcome.recorded.append(
+            {
+                "maker": batch.maker,
+                "pilot": pilot.code,
+                "events": batch.origins,
+                "job": job.job_id,
+                "tx_hash": job.tx_hash,
+                "block_number": job.block_number,
+                "lots": job.handles,
+            }
+        )
+    return outcome
+
+
+def _iso(ts: int | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def capture_job(row: Any) -> dict[str, Any]:
+    """A capture job row as the EPCIS 2.0 REST bindings' CaptureJob."""
+    job: dict[str, Any] = {
+        "captureID": row.capture_id,
+        "createdAt": _iso(row.created_at),
+        "running": bool(row.running),
+        "success": bool(row.success),
+        "captureErrorBehaviour": "rollback",
+        "errors": json.loads(row.errors),
+    }
+    if row.finished_at is not None:
+        job["finishedAt"] = _iso(row.finished_at)
+    job["ll:result"] = json.loads(row.result)
+    return job
+
+
+def start_capture(
+    writes: WriteService,
+    store: Store,
+    doc: Mapping[str, Any],
+    *,
+    account: str,
+    pilots: Sequence[Pilot],
+    company_prefix: str | None,
+) -> str:
+    """Store a running capture job, run it in a thread, and give its id."""
+    capture_id = "cap" + secrets.token_hex(12)
+    table = store.tables["epcis_capture"]
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(table).values(
+                capture_id=capture_id,
+                account=account,
+                created_at=int(time.time()),
+                running=True,
+                success=True,
+                events=len(event_list(doc)),
+                errors="[]",
+                result="{}",
+            )
+        )
+
+    def work() -> None:
+        try:
+            outcome = run_capture(
+                writes,
+                doc,
+                capture_id=capture_id,
+                account=account,
+                mappings=load_mappings(store),
+                pilots=pilots,
+                company_prefix=company_prefix,
+            )
+        except Exception as exc:  # a job never stays "running" because its thread died
+            outcome = CaptureOutcome(problems=[("document", f"the capture failed: {exc}")])
+        problems = [
+            {
+                "type": "epcisException:ValidationException",
+                "title": where,
+                "detail": why,
+                "status": 400,
+            }
+            for where, why in outcome.problems
+        ]
+        with store.engine.begin() as conn:
+            conn.execute(
+                update(table)
+                .where(table.c.capture_id == capture_id)
+                .values(
+                    running=False,
+                    success=not problems,
+                    finished_at=int(time.time()),
+                    errors=json.dumps(problems),
+                    result=json.dumps({"recorded": outcome.recorded}),
+                )
+            )
+
+    threading.Thread(target=work, name=f"capture-{capture_id}", daemon=True).start()
+    return capture_id
