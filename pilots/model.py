@@ -109,12 +109,17 @@ class Process(_Strict):
         return self
 
 
+#: Languages the pages are translated into (ISO 639-1).
+Language = Literal["en", "nl", "el", "lt", "es", "tr"]
+
+
 class Reward(_Strict):
     name: str
     cost: int = Field(gt=0, description="points")
     stock: int = Field(ge=0)
     days_valid: int = Field(gt=0)
     partner: str = Field(description="reward partner (organisation, off chain)")
+    description: str = Field(min_length=5, description="what the member gets (off chain)")
 
 
 class Earning(_Strict):
@@ -146,6 +151,7 @@ class Pilot(_Strict):
     country: str = Field(pattern=r"^[A-Z]{2}$")
     coordinates: Coordinates
     municipality: str
+    language: Language = Field(description="the pages' default language in this pilot")
     summary: str
     illustrative: bool = Field(
         description="true where no public detail on the pilot's streams exists"

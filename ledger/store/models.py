@@ -16,10 +16,13 @@ __all__ = [
     "Checkpoint",
     "Contribution",
     "Dispatch",
+    "EnrolmentCode",
     "Fulfilment",
     "Intake",
     "LotState",
     "MaterialClass",
+    "Passkey",
+    "PasskeyChallenge",
     "PauseChange",
     "Pilot",
     "Redemption",
@@ -34,6 +37,7 @@ __all__ = [
     "Transformation",
     "TransformationInput",
     "TransformationOutput",
+    "WebSession",
     "WriteJob",
 ]
 
@@ -370,6 +374,56 @@ class EvidenceDocument(SQLModel, table=True):
     content: bytes = Field(sa_type=LargeBinary)
     uploaded_by: str = Field(max_length=42)
     uploaded_at: int
+
+
+class EnrolmentCode(SQLModel, table=True):
+    """A one-time code pilot staff hand a person so that they can register a passkey for their
+    custodial account. Only the code's SHA-256 is stored; it works once, before it expires."""
+
+    __tablename__ = "enrolment_code"
+    code_hash: str = Field(primary_key=True, max_length=64)
+    address: str = Field(max_length=42, index=True)
+    pilot_id: int
+    issued_by: str = Field(max_length=42)
+    created_at: int
+    expires_at: int
+    used_at: int | None = None
+
+
+class Passkey(SQLModel, table=True):
+    """A WebAuthn credential (passkey) that signs a person in to their account."""
+
+    __tablename__ = "passkey"
+    credential_id: str = Field(primary_key=True, max_length=1400, description="base64url")
+    address: str = Field(max_length=42, index=True)
+    public_key: str = Field(description="COSE public key, base64url")
+    sign_count: int
+    label: str = Field(max_length=100)
+    created_at: int
+    last_used_at: int | None = None
+    revoked: bool = False
+
+
+class PasskeyChallenge(SQLModel, table=True):
+    """A WebAuthn challenge handed out and not yet answered; answered once, within minutes."""
+
+    __tablename__ = "passkey_challenge"
+    challenge_hash: str = Field(primary_key=True, max_length=64)
+    purpose: str = Field(max_length=16, description="register or sign_in")
+    code_hash: str | None = Field(default=None, max_length=64, description="the enrolment code")
+    created_at: int
+
+
+class WebSession(SQLModel, table=True):
+    """A page session (HttpOnly cookie). Only the token's SHA-256 is stored; signing out
+    deletes the row, so a copied cookie stops working at once."""
+
+    __tablename__ = "web_session"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    address: str = Field(max_length=42, index=True)
+    credential_id: str = Field(max_length=1400)
+    created_at: int
+    expires_at: int
 
 
 def _widen_integers() -> None:
