@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Path, Request
+from fastapi import Cookie, Depends, Header, HTTPException, Path, Request
 from sqlalchemy import select
 
 from api.auth import AuthError, hash_api_key
+from api.passkeys import PasskeyError, PasskeyService
 from api.state import GatewayState
 from api.writes import WriteService
 from pilots.model import Pilot
 
-__all__ = ["AccountDep", "OptionalAccountDep", "PilotDep", "StateDep", "WritesDep"]
+__all__ = [
+    "SESSION_COOKIE",
+    "AccountDep",
+    "OptionalAccountDep",
+    "PasskeysDep",
+    "PilotDep",
+    "StateDep",
+    "WritesDep",
+]
+
+#: The page session cookie (HttpOnly, SameSite=Strict; Secure but on http://localhost).
+SESSION_COOKIE = "loopledger_session"
 
 
 async def _state(request: Request) -> GatewayState:
@@ -48,17 +60,28 @@ def _writes(state: StateDep) -> WriteService:
 
 WritesDep = Annotated[WriteService, Depends(_writes)]
 
+
+def _passkeys(state: StateDep) -> PasskeyService:
+    if state.passkeys is None:
+        raise HTTPException(status_code=503, detail="this gateway takes no passkey sign-in")
+    return state.passkeys
+
+
+PasskeysDep = Annotated[PasskeyService, Depends(_passkeys)]
+
 UNAUTHORIZED = (
-    "sign in first: send 'Authorization: Bearer <token>' from POST /api/auth/siwe, "
-    "or 'X-API-Key: <key>'"
+    "sign in first: with a passkey on the pages, 'Authorization: Bearer <token>' from "
+    "POST /api/auth/siwe, or 'X-API-Key: <key>'"
 )
 
 
 def _account(
+    request: Request,
     state: StateDep,
     writes: WritesDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    session: Annotated[str | None, Cookie(alias=SESSION_COOKIE, include_in_schema=False)] = None,
 ) -> str:
     if x_api_key:
         table = state.store.tables["api_key"]
@@ -78,6 +101,19 @@ def _account(
         try:
             return writes.sessions.verify(token.strip())
         except AuthError as exc:
+            raise HTTPException(status_code=401, detail=str(exc)) from exc
+    if session and state.passkeys is not None:
+        # A cookie rides along with any request the browser makes: a write must come from
+        # the gateway's own pages (SameSite=Strict already keeps other sites' requests out).
+        origin = request.headers.get("origin")
+        if request.method not in ("GET", "HEAD") and origin not in (None, state.passkeys.origin):
+            raise HTTPException(
+                status_code=403,
+                detail=f"writes with a page session must come from {state.passkeys.origin}",
+            )
+        try:
+            return state.passkeys.session_address(session)
+        except PasskeyError as exc:
             raise HTTPException(status_code=401, detail=str(exc)) from exc
     raise HTTPException(status_code=401, detail=UNAUTHORIZED)
 

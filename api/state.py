@@ -14,6 +14,7 @@ from ledger.store.db import Store
 from pilots.model import Pilot
 
 if TYPE_CHECKING:
+    from api.passkeys import PasskeyService
     from api.writes import WriteService
 
 __all__ = ["GatewayState"]
@@ -32,6 +33,8 @@ class GatewayState:
     company_prefix: str | None = None
     #: public base URL of the gateway (passport links, QR codes); None: the request's own
     public_url: str | None = None
+    #: passkey sign-in for the pages (None: the pages take no sign-in)
+    passkeys: PasskeyService | None = None
     _cache: tuple[int, FlowRecords] | None = field(default=None, repr=False)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -302,6 +302,7 @@ def up(
     from api.assemble import custody_of, relayer_for, write_service
     from api.demo import demo_access
     from api.main import create_app
+    from api.passkeys import PasskeyService
     from api.state import GatewayState
     from ledger.chain import _port_free
     from ledger.indexer import indexer_for
@@ -353,27 +354,36 @@ def up(
             relayer=relayer,
             wait=settings.write_wait,
         )
+        passkeys = PasskeyService(store, settings.effective_public_url)
         app = create_app(
             GatewayState(
                 store,
                 rt.pilots,
                 writes,
+                passkeys=passkeys,
                 company_prefix=settings.gs1_company_prefix,
                 public_url=settings.effective_public_url,
             )
         )
-        base = f"http://{settings.api_host}:{settings.api_port}"
+        base = settings.effective_public_url
         lines = [f"[green]LoopLedger is up[/] on {rt.chain.label}",
                  f"  municipalities  {base}/?pilot=LEU   (dashboard per pilot, comparison, CSV)"]  # fmt: skip
         if local:
             access = demo_access(settings.data_path, store, rt.pilots, settings.demo_seed)
             maker, member = access["LEU"]["maker"], access["LEU"]["member"]
-            lines += [f"  makers          {base}/maker#key={maker['key']}   (a Leuven maker)",
-                      f"  members         {base}/wallet#key={member['key']}   (a Leuven member)",
-                      f"                  demo keys of every pilot: {settings.data_path / 'demo-access.json'}"]  # fmt: skip
+            admin = rt.suite.chain.accounts[0].address
+            maker_code = passkeys.issue_code(maker["address"], 1, admin)
+            member_code = passkeys.issue_code(member["address"], 1, admin)
+            lines += [
+                f"  makers          {base}/enrol?code={maker_code}   (a Leuven maker: make a passkey)",
+                f"  members         {base}/enrol?code={member_code}   (a Leuven member: make a passkey)",
+                f"                  API keys of every pilot: {settings.data_path / 'demo-access.json'}",
+            ]
         else:
-            lines += [f"  makers          {base}/maker   (sign in with an API key: loopledger keys issue)",
-                      f"  members         {base}/wallet"]  # fmt: skip
+            lines += [
+                f"  makers          {base}/maker   (sign in with a passkey; staff enrol people)",
+                f"  members         {base}/wallet",
+            ]
         lines += [f"  auditors        {base}/audit   (provenance, trail, verification)",
                   f"  apps            {base}/docs   (JSON API and OpenAPI)"]  # fmt: skip
         for line in lines:

@@ -111,7 +111,11 @@ class Settings(BaseSettings):
 
     @property
     def effective_public_url(self) -> str:
-        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+        """The origin people open the pages at. Passkeys are bound to its host, and WebAuthn
+        takes a domain, never an IP address: a loopback host is called localhost."""
+        loopback = self.api_host in ("127.0.0.1", "::1", "localhost")
+        host = "localhost" if loopback else self.api_host
+        return (self.public_url or f"http://{host}:{self.api_port}").rstrip("/")
 
     @cached_property
     def root(self) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
-__all__ = ["CIRCULAR_FATES", "ContributionKind", "Fate", "Role", "Source"]
+__all__ = ["CIRCULAR_FATES", "AwardReason", "ContributionKind", "Fate", "Role", "Source"]
 
 
 class Source(IntEnum):
@@ -39,6 +39,18 @@ class ContributionKind(IntEnum):
     REPAIR = 2  # amount: minutes
     MENTORING = 3  # amount: minutes
     PRODUCTS_DONATED = 4  # amount: items
+
+
+class AwardReason(IntEnum):
+    """Why points were awarded (the reason code of an award on chain). The contribution kinds
+    follow at 2 + ContributionKind, as the pilots' scenario awards them."""
+
+    DROP_OFF = 1  # points: the pilot's drop_off_per_kg per kilogram dropped off
+    VOLUNTEERING = 2
+    WORKSHOP = 3
+    REPAIR = 4
+    MENTORING = 5
+    PRODUCTS_DONATED = 6
 
 
 class Role(IntFlag):

@@ -2,18 +2,123 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
+from eth_utils import to_checksum_address
 from fastapi import APIRouter, HTTPException, Path, Query
-from sqlalchemy import or_, select
+from pydantic import BaseModel
+from sqlalchemy import or_, select, union
 
 from api.deps import StateDep, WritesDep
+from api.names import material_names
 from api.writes import MAX_ID
 from ledger.audit.verify import verify
 
 router = APIRouter(tags=["audit"])
 
 MAX_VERIFY_BLOCKS = 1_000_000
+PRODUCT_KIND = 2  # MaterialKind.Product on chain
+
+
+class LotHit(BaseModel):
+    lot_id: int
+    pilot_id: int
+    material_id: int
+    code: str | None
+    name: str | None
+    holder: str
+    grams: int
+    initial_grams: int
+    origin: str
+    created_ts: int
+    created_block: int
+
+
+@router.get(
+    "/api/audit/lots",
+    response_model=list[LotHit],
+    summary="Recent products, or lots found by lot id, product class, maker or transaction",
+)
+def find_lots(
+    state: StateDep,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="lot id, code or name of a "
+            "product class, maker address or transaction hash",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[LotHit]:
+    """Without `q`: the newest product lots. With `q`: a number is a lot id, 0x and 40 hex
+    digits a maker (lots made or held), 0x and 64 a transaction (lots it created or touched),
+    anything else a product class code or name (case-insensitive, part of it)."""
+    t = state.store.tables
+    lots = t["lot"]
+    records = state.records()
+    codes = dict(
+        zip(records.materials["material_id"].astype(int), records.materials["code"], strict=True)
+    )
+    kinds = dict(
+        zip(records.materials["material_id"].astype(int), records.materials["kind"], strict=True)
+    )
+    names = material_names(state.pilots)
+    text = (q or "").strip()
+    query = select(lots)
+    if not text:
+        products = [m for m, k in kinds.items() if int(k) == PRODUCT_KIND]
+        query = query.where(lots.c.material_id.in_(products), lots.c.origin == "transform")
+    elif text.isdigit():
+        query = query.where(lots.c.lot_id == int(text))
+    elif re.fullmatch(r"0x[0-9a-fA-F]{40}", text):
+        maker = to_checksum_address(text)
+        made = (
+            select(t["intake"].c.lot_id)
+            .where(t["intake"].c.maker == maker)
+            .union(
+                select(t["transformation_output"].c.lot_id)
+                .join(
+                    t["transformation"],
+                    t["transformation"].c.transform_id == t["transformation_output"].c.transform_id,
+                )
+                .where(t["transformation"].c.maker == maker)
+            )
+        )
+        query = query.where(or_(lots.c.holder == maker, lots.c.lot_id.in_(made)))
+    elif re.fullmatch(r"0x[0-9a-fA-F]{64}", text):
+        tx = text.lower()
+        touched = [
+            select(t["intake"].c.lot_id).where(t["intake"].c.tx_hash == tx),
+            select(t["transformation_output"].c.lot_id)
+            .join(
+                t["transformation"],
+                t["transformation"].c.transform_id == t["transformation_output"].c.transform_id,
+            )
+            .where(t["transformation"].c.tx_hash == tx),
+            select(t["transfer"].c.received_lot).where(t["transfer"].c.tx_hash == tx),
+            select(t["dispatch"].c.lot_id).where(t["dispatch"].c.tx_hash == tx),
+        ]
+        query = query.where(lots.c.lot_id.in_(union(*touched)))
+    else:
+        wanted = text.casefold()
+        matching = [
+            m
+            for m, c in codes.items()
+            if wanted in c.casefold() or wanted in (names.get(c) or "").casefold()
+        ]
+        query = query.where(lots.c.material_id.in_(matching))
+    with state.store.engine.connect() as conn:
+        rows = conn.execute(query.order_by(lots.c.lot_id.desc()).limit(limit)).mappings().all()
+    return [
+        LotHit(
+            **{k: r[k] for k in LotHit.model_fields if k in r},
+            code=codes.get(r["material_id"]),
+            name=names.get(codes.get(r["material_id"], "")),
+        )
+        for r in rows
+    ]
 
 
 @router.get(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import PilotDep, StateDep
+from api.names import material_names
 from ledger.circularity.graph import build_flow_graph
 from ledger.circularity.period import Period
+from ledger.circularity.records import FlowRecords
 from ledger.circularity.report import export, headline, material_table, metric_table, sankey
 
 router = APIRouter(prefix="/api/pilots", tags=["pilots"])
@@ -48,6 +51,7 @@ class PilotPublic(BaseModel):
     city: str
     country: str
     municipality: str
+    language: str = Field(description="the pages' default language (ISO 639-1)")
     lat: float
     lon: float
     illustrative: bool
@@ -55,11 +59,34 @@ class PilotPublic(BaseModel):
     metrics: Headline
 
 
+class Extent(BaseModel):
+    """The first and last day (UTC) with indexed records: the range the period picker offers."""
+
+    first: date
+    last: date
+
+
 class PilotsPublic(BaseModel):
     data: list[PilotPublic]
     count: int
     period: str
     indexed_block: int | None
+    extent: Extent | None = None
+
+
+def _extent(records: FlowRecords) -> Extent | None:
+    stamps = [
+        frame["ts"]
+        for frame in (records.intakes, records.dispatches, records.awards)
+        if not frame.empty
+    ]
+    if not stamps:
+        return None
+    first, last = min(int(s.min()) for s in stamps), max(int(s.max()) for s in stamps)
+    return Extent(
+        first=datetime.fromtimestamp(first, UTC).date(),
+        last=datetime.fromtimestamp(last, UTC).date(),
+    )
 
 
 def _period(text: str) -> Period:
@@ -85,11 +112,15 @@ def _list_pilots(state: Any, span: Period) -> PilotsPublic:
     for pilot in state.pilots:
         graph = build_flow_graph(records.for_pilot(pilot.id), span, pilot=pilot.id)
         data.append(PilotPublic(id=pilot.id, code=pilot.code, city=pilot.city, country=pilot.country,
-                                municipality=pilot.municipality, lat=pilot.coordinates.lat, lon=pilot.coordinates.lon,
+                                municipality=pilot.municipality, language=pilot.language, lat=pilot.coordinates.lat, lon=pilot.coordinates.lon,
                                 illustrative=pilot.illustrative, summary=pilot.summary,
                                 metrics=Headline(**headline(graph))))  # fmt: skip
     return PilotsPublic(
-        data=data, count=len(data), period=span.label, indexed_block=state.indexed_block()
+        data=data,
+        count=len(data),
+        period=span.label,
+        indexed_block=state.indexed_block(),
+        extent=_extent(records),
     )
 
 
@@ -144,7 +175,29 @@ def materials(
     codes = dict(zip(records.materials["material_id"], records.materials["code"], strict=True))
     table = material_table(graph, codes)
     rows = cast(list[dict[str, Any]], table.to_dict(orient="records"))
-    return rows
+    names = material_names(state.pilots, prefer=pilot.id)
+    return [{"material": r["material"], "name": names.get(r["material"]), **r} for r in rows]
+
+
+class MaterialName(BaseModel):
+    material_id: int
+    code: str = Field(description="EWC code or product code, as registered on chain")
+    kind: int
+    name: str | None = Field(description="from the pilots' files; None for a code no file names")
+
+
+@router.get(
+    "/{pilot}/material-names",
+    response_model=list[MaterialName],
+    summary="Every registered material with its name in this pilot",
+)
+def pilot_material_names(state: StateDep, pilot: PilotDep) -> list[MaterialName]:
+    frame = state.records().materials.sort_values("material_id")
+    names = material_names(state.pilots, prefer=pilot.id)
+    return [
+        MaterialName(material_id=int(m), code=str(c), kind=int(k), name=names.get(str(c)))
+        for m, c, k in zip(frame["material_id"], frame["code"], frame["kind"], strict=True)
+    ]
 
 
 @router.get(

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, literal, select, union_all
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
+from api.names import REWARD_INDEX_BITS, award_activity, reward_text
 from api.routes.records import IdempotencyKey, Limit, Offset, Page, Wait, answer
 from ledger.write.plan import Redemption
 
@@ -22,6 +23,20 @@ def _address(address: str) -> str:
     if not is_address(address):
         raise HTTPException(status_code=422, detail=f"{address!r} is not an Ethereum address")
     return to_checksum_address(address)
+
+
+def _described(state: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """A history row with what happened: the activity an award was for, the reward redeemed."""
+    pilot = state.pilot(str(row["pilot_id"]))
+    detail = int(row["detail"])
+    row["detail"] = str(detail)
+    row["activity"], row["kg"], row["reward_name"] = "redemption", None, None
+    if pilot is not None and row["kind"] == "award":
+        row["activity"], row["kg"] = award_activity(pilot, detail, int(row["points"]))
+    elif pilot is not None:
+        text = reward_text(pilot, detail >> REWARD_INDEX_BITS)
+        row["reward_name"] = text.name if text else None
+    return row
 
 
 class WalletOut(BaseModel):
@@ -72,7 +87,7 @@ def wallet(
         count = int(conn.execute(select(func.count()).select_from(history)).scalar_one())
         rows = conn.execute(select(history).order_by(history.c.block_number.desc(), history.c.log_index.desc())
                             .limit(limit).offset(offset)).mappings()  # fmt: skip
-        data = [{**dict(r), "detail": str(r["detail"])} for r in rows]
+        data = [_described(state, dict(r)) for r in rows]
     return WalletOut(address=member, balance=awarded - redeemed, awarded=awarded, redeemed=redeemed,
                      history=Page(data=data, count=count, limit=limit, offset=offset))  # fmt: skip
 
@@ -86,6 +101,25 @@ class RewardOut(BaseModel):
     expiry: int
     expired: bool
     redemptions: int
+    name: str | None = Field(default=None, description="from the pilot's catalogue file")
+    description: str | None = None
+    partner_name: str | None = None
+    days_valid: int | None = None
+
+
+def _reward_names(state: Any, pilot_id: int, reward_id: int) -> dict[str, Any]:
+    pilot = state.pilot(str(pilot_id))
+    text = reward_text(pilot, reward_id) if pilot is not None else None
+    return (
+        {}
+        if text is None
+        else {
+            "name": text.name,
+            "description": text.description,
+            "partner_name": text.partner_name,
+            "days_valid": text.days_valid,
+        }
+    )
 
 
 def rewards_of(state: Any, pilot_id: int) -> list[RewardOut]:
@@ -116,9 +150,19 @@ def rewards_of(state: Any, pilot_id: int) -> list[RewardOut]:
             for r in mine
             if (r["block_number"], r["log_index"]) > (last["block_number"], last["log_index"])
         )
-        out.append(RewardOut(reward_id=reward["reward_id"], pilot_id=pilot_id, partner=reward["partner"],
-                             cost=reward["cost"], stock=max(0, last["stock"] - after), expiry=last["expiry"],
-                             expired=last["expiry"] <= now, redemptions=len(mine)))  # fmt: skip
+        out.append(
+            RewardOut(
+                reward_id=reward["reward_id"],
+                pilot_id=pilot_id,
+                partner=reward["partner"],
+                cost=reward["cost"],
+                stock=max(0, last["stock"] - after),
+                expiry=last["expiry"],
+                expired=last["expiry"] <= now,
+                redemptions=len(mine),
+                **_reward_names(state, pilot_id, reward["reward_id"]),
+            )
+        )
     return out
 
 
