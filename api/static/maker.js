@@ -6,23 +6,27 @@ let me = null;
 let materials = [];
 
 const pilot = () => $("pilot").value;
+const materialName = (m) => (m ? `${m.name || t("material.unnamed")} (${m.code})` : "?");
 
 async function refreshLots() {
-  if (!me) return;
+  const selects = document.querySelectorAll("select[data-lots]");
+  if (!me) { clear($("lots")); for (const s of selects) clear(s); return; }
   const page = await api("GET", `/api/pilots/${pilot()}/lots?holder=${me.address}&open=true&limit=200`);
-  const byId = Object.fromEntries(materials.map((m) => [m.material_id, m.code]));
-  renderTable($("lots"), page.data, [["lot_id", "Lot"], ["material_id", "Material", (v) => esc(byId[v] || v)],
-    ["grams", "Left (kg)", (v) => (v / 1000).toFixed(3)], ["recycled_bp", "Recycled", (v) => (v / 100).toFixed(1) + " %"],
-    ["origin", "Origin"]]);
-  for (const select of document.querySelectorAll("select[data-lots]")) {
-    select.innerHTML = page.data.map((l) => `<option value="${l.lot_id}">#${l.lot_id} · ${esc(byId[l.material_id] || "")} · ${(l.grams / 1000).toFixed(3)} kg</option>`).join("");
+  const byId = Object.fromEntries(materials.map((m) => [m.material_id, m]));
+  renderTable($("lots"), page.data, [[t("col.lot"), (l) => "#" + l.lot_id], [t("col.material"), (l) => materialName(byId[l.material_id])],
+    [t("col.left"), (l) => kg(l.grams), "num"], [t("col.recycled"), (l) => pct(l.recycled_bp / 10000), "num"],
+    [t("col.origin"), (l) => t("origin." + l.origin)]]);
+  for (const select of selects) {
+    clear(select, page.data.map((l) => h("option", { value: l.lot_id }, `#${l.lot_id} · ${materialName(byId[l.material_id])} · ${kg(l.grams)}`)));
   }
 }
 
 function fillMaterials() {
   for (const select of document.querySelectorAll("select[data-materials]")) {
-    const wanted = select.dataset.materials === "waste" ? materials.filter((m) => !m.code.startsWith("P-")) : materials;
-    select.innerHTML = wanted.map((m) => `<option>${esc(m.code)}</option>`).join("");
+    const wanted = select.dataset.materials === "waste" ? materials.filter((m) => m.kind === 1) : materials;
+    const previous = select.value;
+    clear(select, wanted.map((m) => h("option", { value: m.code }, materialName(m))));
+    if (previous) select.value = previous;
   }
 }
 
@@ -45,14 +49,13 @@ async function submit(event) {
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   $("result").className = "result";
-  $("result").textContent = "sending…";
+  $("result").textContent = t("status.sending");
   try {
     const out = await api("POST", `/api/pilots/${pilot()}/${path}?wait=indexed`, { records: [record] },
       { "Idempotency-Key": crypto.randomUUID() });
-    const lots = out.lots.length ? ` · new lot${out.lots.length > 1 ? "s" : ""} ${out.lots.map((l) => "#" + l).join(", ")}` : "";
-    $("result").className = "result ok";
-    $("result").innerHTML = `Recorded in block ${out.block_number}, transaction <code>${esc(out.tx_hash)}</code>${esc(lots)}` +
-      (out.indexed ? " · indexed" : "");
+    showResult($("result"), t("maker.recorded", { block: num(out.block_number) }), " ", h("code", {}, out.tx_hash),
+      out.lots.length ? " · " + t("maker.newlots", { lots: out.lots.map((l) => "#" + l).join(", ") }) : "",
+      out.indexed ? " · " + t("maker.indexed") : "");
     form.reset();
     await refreshLots();
   } catch (err) {
@@ -63,25 +66,26 @@ async function submit(event) {
 }
 
 async function signIn() {
-  me = await whoAmI($("who"));
+  me = await accountPanel(signIn);
   if (me) {
     const mine = Object.keys(me.roles).filter((p) => me.roles[p].includes("maker"));
-    const options = [...$("pilot").options];
-    const first = options.find((o) => mine.includes(o.value));
+    const first = [...$("pilot").options].find((o) => mine.includes(o.value));
     if (first) $("pilot").value = first.value;
-    await refreshLots();
   }
+  const known = await api("GET", `/api/pilots/${pilot()}/material-names`);
+  materials = known;
+  fillMaterials();
+  await refreshLots();
 }
 
 async function init() {
-  const [pilots, known] = await Promise.all([api("GET", "/api/pilots"), api("GET", "/api/materials")]);
-  materials = known;
-  $("pilot").innerHTML = pilots.data.map((p) => `<option value="${p.code}">${esc(p.city)}</option>`).join("");
-  fillMaterials();
+  const pilots = await pilotOptions($("pilot"), new URLSearchParams(location.search).get("pilot"));
+  const here = pilots.data.find((p) => p.code === $("pilot").value);
+  await useLanguage(null, here && here.language);
   for (const id of ["intake", "transform", "transfer", "dispatch", "contribution"]) $(id).addEventListener("submit", submit);
-  $("pilot").addEventListener("change", refreshLots);
-  $("signin").addEventListener("submit", (e) => { e.preventDefault(); setKey($("key").value.trim()); signIn(); });
-  $("signout").addEventListener("click", () => { setKey(null); me = null; $("who").textContent = "signed out"; $("lots").innerHTML = ""; });
+  $("pilot").addEventListener("change", signIn);
+  $("pilot-form").addEventListener("submit", (e) => e.preventDefault());
+  languageSwitcher(signIn);
   await signIn();
 }
 

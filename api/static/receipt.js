@@ -4,16 +4,22 @@
 async function verify(id) {
   try {
     const r = await api("GET", "/api/redemptions/" + encodeURIComponent(id));
-    $("receipt").className = "result ok";
-    $("receipt").innerHTML = `<p><strong>Valid redemption ${esc(r.redemption_id)}</strong> of reward ${esc(r.reward_id)}
-      for ${esc(r.cost)} points by <code>${esc(r.member)}</code>, ${esc(when(r.ts))} UTC.</p>
-      <p>On chain: block ${esc(r.block_number)}, transaction <code>${esc(r.tx_hash)}</code>, log ${esc(r.log_index)}.</p>
-      <p id="fulfilment">${r.fulfilled ? "Already handed over (transaction <code>" + esc(r.fulfilment_tx) + "</code>)." : "Not yet handed over."}</p>`;
+    showResult($("receipt"),
+      h("p", {}, h("strong", {}, t("receipt.valid", { id: r.redemption_id })), " ",
+        t("receipt.detail", { reward: r.reward_id, cost: num(r.cost), when: dateTime(r.ts) }), " ", h("code", {}, r.member)),
+      h("p", {}, t("receipt.onchain", { block: num(r.block_number), log: r.log_index }), " ", h("code", {}, r.tx_hash)),
+      h("p", { id: "fulfilment" }, r.fulfilled ? [t("receipt.fulfilled"), " ", h("code", {}, r.fulfilment_tx)] : t("receipt.open")));
   } catch (err) {
     showErrors($("receipt"), err);
   }
 }
 
-const wanted = new URLSearchParams(location.search).get("id");
-if (wanted) { $("rid").value = wanted; verify(wanted); }
-$("lookup").addEventListener("submit", (e) => { e.preventDefault(); verify($("rid").value.trim()); });
+async function init() {
+  await useLanguage(null, null);
+  const wanted = new URLSearchParams(location.search).get("id");
+  $("lookup").addEventListener("submit", (e) => { e.preventDefault(); verify($("rid").value.trim()); });
+  languageSwitcher(async () => { if ($("rid").value) await verify($("rid").value.trim()); });
+  if (wanted) { $("rid").value = wanted; await verify(wanted); }
+}
+
+init();

@@ -1,10 +1,16 @@
-// The wallet page: balance, history and the reward catalogue; a redemption asks for confirmation
-// and ends with a receipt the reward partner can check.
+// The wallet page: balance, history by what happened, and the reward catalogue by name; a
+// redemption asks for confirmation and ends with a receipt the reward partner can check.
 "use strict";
 
 let me = null;
 let pending = null;
 let balance = 0;
+
+function what(row) {
+  if (row.kind === "redemption") return t("history.redeemed", { reward: row.reward_name || t("reward.unnamed") });
+  if (row.activity === "drop_off" && row.kg !== null) return t("history.drop_off_kg", { kg: num(row.kg) });
+  return t("activity." + row.activity);
+}
 
 async function refresh() {
   const pilot = $("pilot").value;
@@ -12,25 +18,44 @@ async function refresh() {
   if (me) {
     const wallet = await api("GET", `/api/accounts/${me.address}/wallet?limit=50`);
     balance = wallet.balance;
-    $("balance").textContent = wallet.balance;
-    $("awarded").textContent = wallet.awarded;
-    $("redeemed").textContent = wallet.redeemed;
-    renderTable($("history"), wallet.history.data, [["ts", "When", when], ["kind", "What"], ["points", "Points"],
-      ["detail", "Reference", (v, r) => (r.kind === "redemption" ? `<a href="/receipt?id=${esc(v)}">receipt ${esc(v)}</a>` : "reason " + esc(v))],
-      ["tx_hash", "Transaction", (v) => `<code>${esc(short(v))}</code>`]]);
+    $("balance").textContent = num(wallet.balance);
+    $("awarded").textContent = num(wallet.awarded);
+    $("redeemed").textContent = num(wallet.redeemed);
+    renderTable($("history"), wallet.history.data, [[t("col.when"), (r) => dateTime(r.ts)], [t("col.what"), what],
+      [t("col.points"), (r) => (r.points > 0 ? "+" : "") + num(r.points), "num"],
+      [t("col.reference"), (r) => (r.kind === "redemption" ? h("a", { href: "/receipt?id=" + encodeURIComponent(r.detail) }, t("history.receipt")) : "")],
+      [t("col.transaction"), (r) => h("code", { title: r.tx_hash }, short(r.tx_hash))]]);
+  } else {
+    for (const id of ["balance", "awarded", "redeemed"]) $(id).textContent = "–";
+    clear($("history"));
   }
-  renderTable($("rewards"), rewards, [["reward_id", "Reward"], ["cost", "Cost (points)"], ["stock", "Left"],
-    ["expiry", "Until", when],
-    ["reward_id", "", (v, r) => (r.stock > 0 && !r.expired && me ? `<button data-reward="${esc(v)}" data-cost="${r.cost}"${r.cost > balance ? " disabled title=\"not enough points\"" : ""}>Redeem</button>` : "")]]);
-  for (const button of document.querySelectorAll("button[data-reward]")) {
-    button.addEventListener("click", () => ask(button.dataset.reward, Number(button.dataset.cost)));
-  }
+  clear($("rewards"), rewards.map((r) => {
+    const canRedeem = me && r.stock > 0 && !r.expired;
+    const button = canRedeem ? h("button", { type: "button", "data-reward": r.reward_id, "data-cost": r.cost,
+      disabled: r.cost > balance, title: r.cost > balance ? t("wallet.notenough") : null }, t("wallet.redeem")) : null;
+    if (button) button.addEventListener("click", () => ask(r, button));
+    return h("li", { "data-reward-card": r.reward_id },
+      h("h3", {}, r.name || t("reward.unnamed")),
+      h("p", {}, r.description || ""),
+      h("p", { class: "hint" }, t("reward.partner", { partner: r.partner_name || short(r.partner) })),
+      h("p", {}, t("reward.cost", { cost: num(r.cost) }), " · ", t("reward.left", { left: num(r.stock) })),
+      h("p", { class: "hint" }, r.expired ? t("reward.expired") : t("reward.until", { date: date(r.expiry) })),
+      button);
+  }));
 }
 
-function ask(rewardId, cost) {
-  pending = { rewardId, key: crypto.randomUUID() };
-  $("confirm-text").textContent = `Redeem reward ${rewardId} for ${cost} points? This cannot be undone.`;
+function ask(reward, button) {
+  pending = { rewardId: reward.reward_id, key: crypto.randomUUID(), button };
+  $("confirm-text").textContent = t("wallet.ask", { reward: reward.name || t("reward.unnamed"), cost: num(reward.cost) });
   $("confirm").hidden = false;
+  $("confirm-yes").focus();
+}
+
+function cancel() {
+  const back = pending && pending.button;
+  pending = null;
+  $("confirm").hidden = true;
+  if (back) back.focus();
 }
 
 async function confirmRedeem() {
@@ -39,12 +64,12 @@ async function confirmRedeem() {
   try {
     const out = await api("POST", `/api/pilots/${$("pilot").value}/redemptions?wait=indexed`, { reward_id: Number(pending.rewardId) },
       { "Idempotency-Key": pending.key });
-    $("result").className = "result ok";
-    $("result").innerHTML = `Redeemed: show the partner <a id="receipt-link" href="${esc(out.receipt_url)}">receipt ${esc(out.redemption_id)}</a> ` +
-      `(block ${out.block_number}, transaction <code>${esc(short(out.tx_hash))}</code>).`;
+    showResult($("result"), t("wallet.redeemedok"), " ", h("a", { id: "receipt-link", href: out.receipt_url }, t("wallet.receiptlink", { id: out.redemption_id })),
+      " (", t("maker.recorded", { block: num(out.block_number) }), " ", h("code", {}, short(out.tx_hash)), ")");
     pending = null;
     $("confirm").hidden = true;
     await refresh();
+    $("receipt-link").focus();
   } catch (err) {
     showErrors($("result"), err);
   } finally {
@@ -53,17 +78,25 @@ async function confirmRedeem() {
 }
 
 async function signIn() {
-  me = await whoAmI($("who"));
+  me = await accountPanel(signIn);
+  if (me) {
+    const mine = Object.keys(me.roles);
+    const first = [...$("pilot").options].find((o) => mine.includes(o.value));
+    if (first && !new URLSearchParams(location.search).get("pilot")) $("pilot").value = first.value;
+  }
   await refresh();
 }
 
 async function init() {
-  const pilots = await api("GET", "/api/pilots");
-  $("pilot").innerHTML = pilots.data.map((p) => `<option value="${p.code}">${esc(p.city)}</option>`).join("");
+  const pilots = await pilotOptions($("pilot"), new URLSearchParams(location.search).get("pilot"));
+  const here = pilots.data.find((p) => p.code === $("pilot").value);
+  await useLanguage(null, here && here.language);
   $("pilot").addEventListener("change", refresh);
+  $("pilot-form").addEventListener("submit", (e) => e.preventDefault());
   $("confirm-yes").addEventListener("click", confirmRedeem);
-  $("confirm-no").addEventListener("click", () => { pending = null; $("confirm").hidden = true; });
-  $("signin").addEventListener("submit", (e) => { e.preventDefault(); setKey($("key").value.trim()); signIn(); });
+  $("confirm-no").addEventListener("click", cancel);
+  $("confirm").addEventListener("keydown", (e) => { if (e.key === "Escape") cancel(); });
+  languageSwitcher(signIn);
   await signIn();
 }
 

@@ -1,0 +1,31 @@
+// Enrolment: the one-time code from pilot staff makes a passkey on this device, then signs in.
+"use strict";
+
+async function enrol(event) {
+  event.preventDefault();
+  const button = $("enrol-form").querySelector("button");
+  button.disabled = true;
+  try {
+    const made = await createPasskey($("code").value.trim(), $("device").value.trim() || navigator.platform || "passkey");
+    await signInWithPasskey();
+    showResult($("enrol-result"), t("enrol.done", { address: made.address }), " ",
+      h("a", { href: "/wallet" }, t("nav.wallet")), " · ", h("a", { href: "/maker" }, t("nav.maker")));
+  } catch (err) {
+    showErrors($("enrol-result"), err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function init() {
+  await useLanguage(null, null);
+  const code = new URLSearchParams(location.search).get("code");
+  if (code) {
+    $("code").value = code;
+    history.replaceState(null, "", location.pathname); // the code stays out of the history
+  }
+  $("enrol-form").addEventListener("submit", enrol);
+  languageSwitcher(async () => {});
+}
+
+init();
