@@ -1,6 +1,8 @@
 """Each role's page in headless Chromium (Playwright) on a system started by `loopledger up` with
-the demo scenario: charts show real numbers, a maker logs a record, a member redeems a reward,
-an auditor traces a lot and verifies the index."""
+the demo scenario, opened at http://localhost (the passkeys' origin): charts show real numbers,
+names instead of codes, the period picker, passkey enrolment and sign-in with Chromium's virtual
+authenticator, languages with their number and date formats, a 375-px phone screen, redemption
+by keyboard alone, a script in a material code shown as text, and axe-core on every page."""
 
 from __future__ import annotations
 
@@ -9,21 +11,41 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from web3 import HTTPProvider, Web3
 
-from tests.conftest import free_port
+from ledger.build import build
+from ledger.chain import RpcChain, dev_accounts
+from ledger.clients import Suite
+from ledger.deploy import load_manifest
+from pilots.model import load_pilots
+from tests.conftest import BUILD_CACHE, ROOT, free_port
 from tests.pilots.test_up import BIN, _start, _stop, _wait
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+PAGES = ["/", "/maker", "/wallet", "/audit", "/receipt", "/enrol"]
+#: Records every Content-Security-Policy violation and every call of `f` (the payload's handler).
+WATCH = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+window.__ran = 0;
+window.f = () => { window.__ran += 1; };
+"""
+#: A material code that is HTML with an event handler, within the 16 bytes of a code.
+PAYLOAD = "<svg/onload=f()>"
+NL_MONTHS = ["jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"]
 
 
 @dataclass
@@ -31,11 +53,35 @@ class System:
     base: str
     data: Path
     keys: dict[str, Any]
+    anvil_port: int
 
-    def get(self, path: str) -> Any:
-        reply = httpx.get(self.base + path, timeout=60)
+    def get(self, path: str, **headers: str) -> Any:
+        reply = httpx.get(self.base + path, headers=headers, timeout=60)
         assert reply.status_code == 200, reply.text
         return reply.json()
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [str(BIN), *args, "--data-dir", str(self.data)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    def admin_key(self) -> str:
+        # On the development chain, pilot 1's (Leuven's) admin is anvil's account 1.
+        return self.cli("keys", "issue", dev_accounts(2)[1].address, "--label", "Leuven staff")
+
+    def enrolment_code(self, address: str) -> str:
+        reply = httpx.post(
+            f"{self.base}/api/pilots/LEU/enrolments",
+            json={"address": address},
+            headers={"X-API-Key": self.admin_key()},
+            timeout=60,
+        )
+        assert reply.status_code == 201, reply.text
+        return str(reply.json()["code"])
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +89,13 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
     data = tmp_path_factory.mktemp("browser") / "data"
-    port = free_port()
-    process = _start(data, free_port(), port)
-    base = f"http://127.0.0.1:{port}"
+    port, anvil_port = free_port(), free_port()
+    process = _start(data, anvil_port, port)
+    base = f"http://localhost:{port}"
     try:
         _wait(process, f"{base}/api/health")
-        yield System(base, data, json.loads((data / "demo-access.json").read_text()))
+        keys = json.loads((data / "demo-access.json").read_text())
+        yield System(base, data, keys, anvil_port)
     finally:
         _stop(process)
 
@@ -63,15 +110,69 @@ def browser(system: System) -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
+@dataclass
+class Tab:
+    page: Any
+    context: Any
+    cdp: Any
+    authenticator: str
+
+
+def _open(browser: Any, width: int = 1280, locale: str = "en-GB") -> Tab:
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale=locale)
+    context.add_init_script(WATCH)
     page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    options = {
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": True,
+        "automaticPresenceSimulation": True,
+    }
+    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+    return Tab(page, context, cdp, added["authenticatorId"])
+
+
+@pytest.fixture
+def tab(browser: Any) -> Iterator[Tab]:
+    opened = _open(browser)
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
+    opened.page.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield opened
+    csp = opened.page.evaluate("window.__csp")
+    opened.context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not csp, f"Content-Security-Policy violations: {csp}"
+
+
+def _loaded(page: Any, path: str) -> None:
+    """Wait until the page has drawn its data (each page says so in its own element)."""
+    ready = {
+        "/": "#compare tbody tr",
+        "/maker": "#account p",
+        "/wallet": "#rewards li",
+        "/audit": "#found tbody tr",
+        "/receipt": "#lookup",
+        "/enrol": "#enrol-form",
+    }
+    page.wait_for_selector(ready[path.split("?")[0]], timeout=60_000)
+    page.wait_for_function(
+        "document.documentElement.lang !== '' && document.querySelector('#lang').options.length === 6"
+    )
+
+
+def _axe(page: Any) -> list[dict[str, Any]]:
+    # Runtime evaluation, not a <script> element: the page's CSP forbids inline scripts.
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    violations: list[dict[str, Any]] = page.evaluate(
+        """async () => (await axe.run(document, { resultTypes: ['violations'] })).violations
+            .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }))"""
+    )
+    return violations
 
 
 def _number(text: str) -> float:
@@ -80,44 +181,13 @@ def _number(text: str) -> float:
     return float(match.group(0).replace(",", ""))
 
 
-def test_municipal_dashboard_renders_real_numbers(system: System, page: Any) -> None:
-    page.goto(f"{system.base}/?pilot=LEU")
-    page.wait_for_selector("#status:has-text('indexed to block')", timeout=60_000)
-    summary = system.get("/api/pilots/LEU/summary")
-    inflow = page.inner_text("[data-metric='Inflow']")
-    assert (
-        _number(inflow) == pytest.approx(summary["inflow_kg"], abs=1) and summary["inflow_kg"] > 0
-    )
-    assert page.locator("#sankey path").count() > 3 and page.locator("#sankey rect").count() > 3
-    assert page.locator("#trend *").count() > 3
-    assert page.locator("#compare tr").count() == 8  # header + seven pilots
-    assert page.get_attribute("#csv", "href").startswith("/api/pilots/LEU/metrics.csv")
-
-
-def test_maker_logs_an_intake(system: System, page: Any) -> None:
-    maker = system.keys["LEU"]["maker"]
-    page.goto(f"{system.base}/maker#key={maker['key']}")
-    page.wait_for_selector("#who:has-text('signed in as')", timeout=30_000)
-    assert maker["address"] in page.inner_text("#who")
-    page.select_option("#intake select[name=source]", "municipal_collection")
-    page.fill("#intake input[name=quantity]", "3.25")
-    page.click("#intake button[type=submit]")
-    page.wait_for_selector("#result.ok", timeout=60_000)
-    lot = int(re.search(r"new lot #(\d+)", page.inner_text("#result")).group(1))  # type: ignore[union-attr]
-    lots = system.get(f"/api/pilots/LEU/lots?holder={maker['address']}&open=true&limit=1000")[
-        "data"
-    ]
-    mine = next(row for row in lots if row["lot_id"] == lot)
-    assert mine["grams"] == 3_250 and mine["holder"] == maker["address"]
-    assert page.locator(f"#lots td:text-is('{lot}')").count() == 1  # the page lists it too
-    # An unbalanced transformation is refused with the reason, and nothing is recorded.
-    page.select_option("#transform select[name=in_lot]", str(lot))
-    page.fill("#transform input[name=in_qty]", "3")
-    page.fill("#transform input[name=out_qty]", "2")
-    page.click("#transform button[type=submit]")
-    page.wait_for_selector("#result.error", timeout=30_000)
-    assert "mass balance" in page.inner_text("#result")
-    assert system.get(f"/api/lots/{lot}/trail")["lot"]["grams"] == 3_250
+def _sign_in(system: System, tab: Tab, address: str) -> None:
+    """Enrol a passkey for `address` with a code from pilot staff; the page then signs in."""
+    code = system.enrolment_code(address)
+    tab.page.goto(f"{system.base}/enrol?code={code}&lang=en")
+    tab.page.click("#enrol-form button[type=submit]")
+    tab.page.wait_for_selector("#enrol-result.ok", timeout=30_000)
+    assert address in tab.page.inner_text("#enrol-result")
 
 
 def _richest_member(system: System, pilot_id: int, cost: int) -> str:
@@ -133,36 +203,339 @@ def _richest_member(system: System, pilot_id: int, cost: int) -> str:
     raise AssertionError(f"no member of pilot {pilot_id} has {cost} points")
 
 
-def test_member_redeems_a_reward_with_a_receipt(system: System, page: Any) -> None:
+# ---- every page: axe-core, the CSP, a phone screen ------------------------------------------------
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_every_page_passes_axe_and_fits_the_screen(
+    system: System, browser: Any, width: int
+) -> None:
+    tab = _open(browser, width=width)
+    errors: list[str] = []
+    tab.page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        member = system.keys["LEU"]["member"]["address"]
+        _sign_in(system, tab, member)  # the wallet and maker pages are checked signed in
+        for path in PAGES:
+            tab.page.goto(system.base + path)
+            _loaded(tab.page, path)
+            assert _axe(tab.page) == [], path
+            overflow = tab.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at {width} px"
+            assert tab.page.evaluate("window.__csp") == [], path
+    finally:
+        tab.context.close()
+    assert not errors, errors
+
+
+# ---- names and numbers ------------------------------------------------------------------------------
+
+
+def test_municipal_dashboard_renders_real_numbers_and_names(system: System, tab: Tab) -> None:
+    page = tab.page
+    page.goto(f"{system.base}/?pilot=LEU&lang=en")
+    page.wait_for_selector("#status:has-text('indexed to block')", timeout=60_000)
+    summary = system.get("/api/pilots/LEU/summary")
+    inflow = page.inner_text("[data-metric='Inflow']")
+    assert (
+        _number(inflow) == pytest.approx(summary["inflow_kg"], abs=1) and summary["inflow_kg"] > 0
+    )
+    assert page.locator("#sankey path").count() > 3 and page.locator("#sankey rect").count() > 3
+    assert page.locator("#trend *").count() > 3
+    assert page.locator("#compare tbody tr").count() == 7
+    assert page.get_attribute("#csv", "href").startswith("/api/pilots/LEU/metrics.csv")
+    leuven = load_pilots()[0]
+    rows = page.locator("#materials tbody td:first-child").all_inner_texts()
+    for stream in leuven.streams:
+        assert any(stream.name in r and stream.ewc in r for r in rows), (stream.name, rows)
+
+
+def test_period_picker_offers_the_datas_extent(system: System, tab: Tab) -> None:
+    page = tab.page
+    extent = system.get("/api/pilots")["extent"]
+    first, last = date.fromisoformat(extent["first"]), date.fromisoformat(extent["last"])
+    page.goto(f"{system.base}/?pilot=LEU&lang=en")
+    page.wait_for_selector("#status:has-text('indexed to block')", timeout=60_000)
+    page.select_option("#period-kind", "quarter")
+    quarters = [
+        o for o in page.locator("#period-value option").evaluate_all("os => os.map(o => o.value)")
+    ]
+    assert f"{last.year}-Q{(last.month + 2) // 3}" == quarters[0]
+    assert f"{first.year}-Q{(first.month + 2) // 3}" == quarters[-1]
+    page.select_option("#period-value", quarters[1])
+    page.click("#controls button[type=submit]")
+    page.wait_for_selector(f"#status:has-text('{quarters[1]}')", timeout=60_000)
+    summary = system.get(f"/api/pilots/LEU/summary?period={quarters[1]}")
+    assert _number(page.inner_text("[data-metric='Inflow']")) == pytest.approx(
+        summary["inflow_kg"], abs=1
+    )
+    page.select_option("#period-kind", "month")
+    assert (
+        page.locator("#period-value option").count()
+        == (last.year - first.year) * 12 + last.month - first.month + 1
+    )
+    page.select_option("#period-kind", "custom")
+    assert page.get_attribute("#period-from", "min") == extent["first"]
+    assert page.get_attribute("#period-to", "max") == extent["last"]
+    page.fill("#period-from", extent["first"])
+    page.fill("#period-to", extent["first"])
+    page.click("#controls button[type=submit]")
+    page.wait_for_selector(f"#status:has-text('{extent['first']}')", timeout=60_000)
+
+
+def test_language_switch_formats_numbers_and_dates(system: System, tab: Tab) -> None:
+    page = tab.page
+    page.goto(f"{system.base}/?pilot=LEU")  # Leuven works in Dutch
+    page.wait_for_selector("#status:has-text('geïndexeerd')", timeout=60_000)
+    assert page.get_attribute("html", "lang") == "nl"
+    assert page.locator("header.site nav a").nth(2).inner_text() == "Portemonnee"
+    inflow = system.get("/api/pilots/LEU/summary")["inflow_kg"]
+    dutch = page.inner_text("[data-metric='Inflow']")
+    assert re.fullmatch(r"\d{1,3}(\.\d{3})* kg", dutch), dutch
+    assert int(dutch[:-3].replace(".", "")) == pytest.approx(inflow, abs=1)
+    decimals = page.locator("#materials tbody td:nth-child(2)").first.inner_text()
+    assert re.fullmatch(r"\d{1,3}(\.\d{3})*,\d", decimals), decimals  # decimal comma
+    first = date.fromisoformat(system.get("/api/pilots")["extent"]["first"])
+    assert f"{first.day} {NL_MONTHS[first.month - 1]} {first.year}" in page.inner_text("#extent")
+    page.select_option("#lang", "en")
+    page.wait_for_selector("#status:has-text('indexed to block')", timeout=60_000)
+    english = page.inner_text("[data-metric='Inflow']")
+    assert re.fullmatch(r"\d{1,3}(,\d{3})* kg", english), english
+    assert int(english[:-3].replace(",", "")) == pytest.approx(inflow, abs=1)
+    decimals = page.locator("#materials tbody td:nth-child(2)").first.inner_text()
+    assert re.fullmatch(r"\d{1,3}(,\d{3})*\.\d", decimals), decimals
+    assert first.strftime("%-d %b %Y") in page.inner_text("#extent")
+    page.select_option("#lang", "el")
+    page.wait_for_function("document.documentElement.lang === 'el'")
+    greek = json.loads((ROOT / "api" / "static" / "i18n" / "el.json").read_text(encoding="utf-8"))
+    assert greek["nav.wallet"] in page.inner_text("header.site nav")
+    page.goto(f"{system.base}/wallet")  # the choice is kept for the other pages
+    page.wait_for_function("document.documentElement.lang === 'el'")
+    assert page.inner_text("h1") == greek["wallet.title"]
+
+
+# ---- passkeys ---------------------------------------------------------------------------------------
+
+
+def test_passkey_enrolment_sign_in_sign_out_and_revocation(system: System, tab: Tab) -> None:
+    page, member = tab.page, system.keys["LEU"]["member"]["address"]
+    code = system.enrolment_code(member)
+    page.goto(f"{system.base}/enrol?code={code}&lang=en")
+    assert "code=" not in page.url  # the code leaves the address bar and the history
+    page.fill("#device", "test phone")
+    page.click("#enrol-form button[type=submit]")
+    page.wait_for_selector("#enrol-result.ok", timeout=30_000)
+    stored = tab.cdp.send("WebAuthn.getCredentials", {"authenticatorId": tab.authenticator})
+    assert [(c["rpId"], c["isResidentCredential"]) for c in stored["credentials"]] == [
+        ("localhost", True)
+    ]
+    cookie = next(c for c in tab.context.cookies() if c["name"] == "loopledger_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["domain"] == "localhost"
+    assert "loopledger_session" not in page.evaluate("document.cookie")
+    # The code worked once.
+    again = httpx.post(
+        f"{system.base}/api/passkeys/register/options", json={"code": code}, timeout=30
+    )
+    assert again.status_code == 401 and "used" in again.json()["error"]["message"]
+
+    page.goto(f"{system.base}/wallet?lang=en")
+    page.wait_for_selector("#who", timeout=30_000)
+    assert member in page.inner_text("#who") and page.locator("#passkeys li").count() == 1
+    assert "test phone" in page.inner_text("#passkeys")
+    page.click("#signout")
+    page.wait_for_selector("#passkey-signin", timeout=30_000)
+    assert page.evaluate("fetch('/api/auth/me').then(r => r.status)") == 401
+    page.click("#passkey-signin")  # the passkey signs in again, without any code or key
+    page.wait_for_selector("#who", timeout=30_000)
+    assert member in page.inner_text("#who")
+    page.click("#passkeys button[data-credential]")  # revoke: its sessions end at once
+    page.wait_for_selector("#passkey-signin", timeout=30_000)
+    page.click("#passkey-signin")
+    page.wait_for_selector("#account-status.error", timeout=30_000)
+    assert "revoked" in page.inner_text("#account-status")
+
+
+# ---- the maker, the member, the auditor -------------------------------------------------------------
+
+
+def test_maker_logs_an_intake_with_named_materials(system: System, tab: Tab) -> None:
+    page, maker = tab.page, system.keys["LEU"]["maker"]
+    _sign_in(system, tab, maker["address"])
+    page.goto(f"{system.base}/maker?lang=en")
+    page.wait_for_selector("#who", timeout=30_000)
+    options = page.locator("#intake select[name=material] option").all_inner_texts()
+    assert "Reclaimed construction wood (17 02 01)" in options
+    page.select_option("#intake select[name=material]", "17 02 01")
+    page.select_option("#intake select[name=source]", "municipal_collection")
+    page.fill("#intake input[name=quantity]", "3.25")
+    page.click("#intake button[type=submit]")
+    page.wait_for_selector("#result.ok", timeout=60_000)
+    lot = int(re.search(r"new lots #(\d+)", page.inner_text("#result")).group(1))  # type: ignore[union-attr]
+    lots = system.get(f"/api/pilots/LEU/lots?holder={maker['address']}&open=true&limit=1000")[
+        "data"
+    ]
+    mine = next(row for row in lots if row["lot_id"] == lot)
+    assert mine["grams"] == 3_250 and mine["holder"] == maker["address"]
+    label = page.locator(f"#transform select[name=in_lot] option[value='{lot}']").inner_text()
+    assert label == f"#{lot} · Reclaimed construction wood (17 02 01) · 3.3 kg"
+    # An unbalanced transformation is refused with the reason, and nothing is recorded.
+    page.select_option("#transform select[name=in_lot]", str(lot))
+    page.fill("#transform input[name=in_qty]", "3")
+    page.fill("#transform input[name=out_qty]", "2")
+    page.click("#transform button[type=submit]")
+    page.wait_for_selector("#result.error", timeout=30_000)
+    assert "mass balance" in page.inner_text("#result")
+    assert system.get(f"/api/lots/{lot}/trail")["lot"]["grams"] == 3_250
+
+
+def test_member_redeems_a_reward_by_keyboard_alone(system: System, tab: Tab) -> None:
+    page = tab.page
     reward = min(system.get("/api/pilots/LEU/rewards?available=true"), key=lambda r: r["cost"])
     member = _richest_member(system, 1, reward["cost"])
-    key = subprocess.run([str(BIN), "keys", "issue", member, "--data-dir", str(system.data)],
-                         capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     before = system.get(f"/api/accounts/{member}/wallet")["balance"]
-    page.goto(f"{system.base}/wallet#key={key}")
-    page.wait_for_selector("#who:has-text('signed in as')", timeout=30_000)
-    page.wait_for_selector(f"button[data-reward='{reward['reward_id']}']", timeout=30_000)
+    _sign_in(system, tab, member)
+    page.goto(f"{system.base}/wallet?lang=en")
+    card = page.locator(f"li[data-reward-card='{reward['reward_id']}']")
+    card.wait_for(timeout=30_000)
+    text = card.inner_text()
+    assert (
+        reward["name"] in text and reward["partner_name"] in text and reward["description"] in text
+    )
+    assert "valid until" in text
+    page.wait_for_function("document.querySelector('#history tbody tr') !== null", timeout=30_000)
+    whats = page.locator("#history tbody td:nth-child(2)").all_inner_texts()
+    assert whats and not any(w.startswith("reason") for w in whats)
+    assert all(
+        re.match(
+            r"(drop-off [\d,]+ kg|workshop|repair café|mentoring|products donated|redeemed .+)$", w
+        )
+        for w in whats
+    ), whats
     assert _number(page.inner_text("#balance")) == before
-    page.click(f"button[data-reward='{reward['reward_id']}']")
-    assert page.is_visible("#confirm") and str(reward["cost"]) in page.inner_text("#confirm-text")
-    page.click("#confirm-yes")
+    # Keyboard only: Tab to the reward's button, Enter, Enter on the confirmation.
+    button = f"button[data-reward='{reward['reward_id']}']"
+    for _ in range(200):
+        page.keyboard.press("Tab")
+        if page.evaluate(f'document.activeElement.matches("{button}")'):
+            break
+    else:
+        raise AssertionError("the redeem button cannot be reached with Tab")
+    page.keyboard.press("Enter")
+    assert page.is_visible("#confirm") and reward["name"] in page.inner_text("#confirm-text")
+    assert page.evaluate("document.activeElement.id") == "confirm-yes"
+    page.keyboard.press("Enter")
     page.wait_for_selector("#result.ok", timeout=60_000)
-    page.wait_for_function(f"document.getElementById('balance').textContent == '{before - reward['cost']}'",
-                           timeout=30_000)  # fmt: skip
-    page.click("#receipt-link")
+    page.wait_for_function(
+        f"document.getElementById('balance').textContent == '{before - reward['cost']:,}'",
+        timeout=30_000,
+    )
+    assert page.evaluate("document.activeElement.id") == "receipt-link"
+    assert f"redeemed {reward['name']}" in page.locator("#history tbody tr").first.inner_text()
+    page.keyboard.press("Enter")
     page.wait_for_selector("#receipt.ok", timeout=30_000)
     text = page.inner_text("#receipt")
     assert "Valid redemption" in text and member in text and "Not yet handed over" in text
 
 
-def test_auditor_traces_a_product_and_verifies(system: System, page: Any) -> None:
+def test_auditor_finds_recent_products_traces_and_verifies(system: System, tab: Tab) -> None:
+    page = tab.page
     with sqlite3.connect(system.data / "index-anvil.sqlite") as db:
-        (lot,) = db.execute("SELECT MAX(lot_id) FROM lot WHERE origin = 'transform'").fetchone()
-    page.goto(f"{system.base}/audit?lot={lot}")
-    page.wait_for_selector("#trail tr >> nth=1", timeout=30_000)
+        (lot, tx, maker) = db.execute(
+            "SELECT o.lot_id, t.tx_hash, t.maker FROM transformation_output o JOIN transformation t "
+            "ON t.transform_id = o.transform_id ORDER BY o.lot_id DESC LIMIT 1"
+        ).fetchone()
+    page.goto(f"{system.base}/audit?lang=en")
+    page.wait_for_selector("#found tbody tr", timeout=30_000)
+    assert page.inner_text("#search-status") == "Recent products"
+    first = page.locator("#found tbody tr").first.inner_text()
+    assert f"#{lot}" in first and " kg" in first
+    for query in (str(lot), tx, maker, "joinery"):
+        page.fill("#q", query)
+        page.click("#search-form button")
+        page.wait_for_selector("#search-status:has-text('found')", timeout=30_000)
+        assert page.locator(f"#found button[data-lot='{lot}']").count() == 1, query
+    page.click(f"#found button[data-lot='{lot}']")
+    page.wait_for_selector("#trail tbody tr", timeout=30_000)
     assert page.locator("#tree li").count() >= 2  # the product and at least one source
     shares = [_number(t) for t in page.locator("#sources td:nth-child(2)").all_inner_texts()]
     assert sum(shares) == pytest.approx(100, abs=0.05)
     page.click("#verify-form button")
     page.wait_for_selector("#verdict.ok, #verdict.error", timeout=120_000)
     assert "the index matches the chain" in page.inner_text("#verdict")
+
+
+# ---- a script in a material code --------------------------------------------------------------------
+
+
+def test_a_material_code_holding_html_is_shown_as_text_and_nothing_runs(
+    system: System, browser: Any
+) -> None:
+    # The pilot admin registers the code on chain; a maker turns wood into it.
+    url = f"http://127.0.0.1:{system.anvil_port}"
+    chain = RpcChain(w3=Web3(HTTPProvider(url)), accounts=dev_accounts(2), url=url)
+    manifest = load_manifest(next(system.data.glob("deployment-*.json")))
+    suite = Suite(chain, manifest, build(ROOT, BUILD_CACHE))
+    suite.registry.register_product(chain.accounts[1], 1, PAYLOAD)
+    for _ in range(100):  # the gateway knows the code once the indexer has stored it
+        if PAYLOAD in {m["code"] for m in system.get("/api/pilots/LEU/material-names")}:
+            break
+        time.sleep(0.2)
+    maker = system.keys["LEU"]["maker"]
+    lots = system.get(f"/api/pilots/LEU/lots?holder={maker['address']}&open=true&limit=1000")[
+        "data"
+    ]
+    source = max(lots, key=lambda row: row["grams"])
+    made = httpx.post(
+        f"{system.base}/api/pilots/LEU/transformations?wait=indexed",
+        headers={"X-API-Key": maker["key"], "Idempotency-Key": "xss-test"},
+        json={
+            "records": [
+                {
+                    "inputs": [{"lot_id": source["lot_id"], "quantity": "1000"}],
+                    "outputs": [{"material": PAYLOAD, "quantity": "1000"}],
+                    "loss": "0",
+                    "unit": "g",
+                }
+            ]
+        },
+        timeout=120,
+    )
+    assert made.status_code in (200, 201), made.text
+    product = made.json()["lots"][0]
+
+    tab = _open(browser)
+    page = tab.page
+    try:
+        # The page's own CSP would also stop an inline handler; take it away, so that only the
+        # escaping is tested.
+        page.route(
+            "**/*",
+            lambda route: route.fulfill(
+                response=(r := route.fetch()),
+                headers={
+                    k: v for k, v in r.headers.items() if k.lower() != "content-security-policy"
+                },
+                body=r.body().replace(b'http-equiv="Content-Security-Policy"', b'name="x-csp-off"'),
+            ),
+        )
+        checks = [
+            ("/?pilot=LEU&lang=en", "#materials tbody tr", "#materials"),
+            ("/audit?lang=en", "#found tbody tr", "#found"),
+            (f"/audit?lang=en&lot={product}", "#trail tbody tr", "#found"),
+        ]
+        for path, ready, where in checks:
+            page.goto(system.base + path)
+            page.wait_for_selector(ready, timeout=60_000)
+            page.wait_for_timeout(300)
+            assert PAYLOAD in page.inner_text(where), path
+            handlers = page.evaluate(
+                "[...document.querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length"
+            )
+            assert handlers == 0, f"{path}: an element was made from the code"
+            assert page.evaluate("window.__ran") == 0, path
+        # The same code, put into the page as HTML, does make an element with a handler: the
+        # check above would see it.
+        page.evaluate(f"document.body.insertAdjacentHTML('beforeend', {json.dumps(PAYLOAD)})")
+        assert page.evaluate("document.querySelectorAll('svg[onload]').length") == 1
+    finally:
+        tab.context.close()
