@@ -28,7 +28,7 @@ from webauthn import (
     verify_registration_response,
 )
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     PublicKeyCredentialDescriptor,
@@ -48,6 +48,13 @@ CHALLENGE_TTL = 300
 SESSION_TTL = 8 * 3600
 #: Enrolment codes: 12 letters and digits without look-alikes (0/O, 1/I/L), about 60 bits.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+#: What py_webauthn raises on a response it cannot verify: its own errors, and plain
+#: TypeError / KeyError / ValueError when the CBOR or JSON inside is not shaped as expected.
+REFUSED = (WebAuthnException, TypeError, KeyError, ValueError)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, WebAuthnException) else "the response is malformed"
 
 
 class PasskeyError(Exception):
@@ -211,8 +218,8 @@ class PasskeyService:
                     expected_rp_id=self.rp_id,
                     expected_origin=self.origin,
                 )
-            except InvalidRegistrationResponse as exc:
-                raise PasskeyError(f"the passkey was not accepted: {exc}") from exc
+            except REFUSED as exc:
+                raise PasskeyError(f"the passkey was not accepted: {_reason(exc)}") from exc
             conn.execute(
                 update(self.t["enrolment_code"])
                 .where(self.t["enrolment_code"].c.code_hash == enrolment["code_hash"])
@@ -269,8 +276,8 @@ class PasskeyService:
                     credential_public_key=base64url_to_bytes(row["public_key"]),
                     credential_current_sign_count=row["sign_count"],
                 )
-            except InvalidAuthenticationResponse as exc:
-                raise PasskeyError(f"the passkey was not accepted: {exc}") from exc
+            except REFUSED as exc:
+                raise PasskeyError(f"the passkey was not accepted: {_reason(exc)}") from exc
             conn.execute(
                 update(passkeys)
                 .where(passkeys.c.credential_id == row["credential_id"])
