@@ -12,8 +12,8 @@ from pilots.model import Pilot, Reward
 
 __all__ = ["RewardText", "award_activity", "material_names", "reward_text"]
 
-#: A reward id is its pilot's id in the high bits and its place in the catalogue (from 1) below.
-REWARD_INDEX_BITS = 32
+#: A redemption id is its reward's id in the high bits and a counter in the low 32.
+REDEMPTION_COUNTER_BITS = 32
 
 
 def material_names(pilots: Sequence[Pilot], prefer: int | None = None) -> dict[str, str]:
@@ -37,20 +37,19 @@ class RewardText:
     days_valid: int
 
 
-def reward_text(pilot: Pilot, reward_id: int) -> RewardText | None:
-    """The catalogue entry of the pilot's file that `reward_id` was listed from, if any.
+def reward_text(pilot: Pilot, position: int) -> RewardText | None:
+    """The catalogue entry of the pilot's file for the pilot's `position`-th listed reward
+    (from 1, in the order of reward ids): rewards are listed from the file, in its order, when
+    the pilot is set up. A reward listed later has no entry (None).
 
     >>> from pilots.model import load_pilots
     >>> leuven = load_pilots()[0]
-    >>> reward_text(leuven, (1 << 32) | 1).name
-    'Repair café voucher'
+    >>> reward_text(leuven, 1).name, reward_text(leuven, 3)
+    ('Repair café voucher', None)
     """
-    if reward_id >> REWARD_INDEX_BITS != pilot.id:
+    if not 1 <= position <= len(pilot.rewards):
         return None
-    index = (reward_id & ((1 << REWARD_INDEX_BITS) - 1)) - 1
-    if not 0 <= index < len(pilot.rewards):
-        return None
-    entry: Reward = pilot.rewards[index]
+    entry: Reward = pilot.rewards[position - 1]
     return RewardText(entry.name, entry.description, entry.partner, entry.days_valid)
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, literal, select, union_all
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
-from api.names import REWARD_INDEX_BITS, award_activity, reward_text
+from api.names import REDEMPTION_COUNTER_BITS, award_activity, reward_text
 from api.routes.records import IdempotencyKey, Limit, Offset, Page, Wait, answer
 from ledger.write.plan import Redemption
 
@@ -25,7 +25,22 @@ def _address(address: str) -> str:
     return to_checksum_address(address)
 
 
-def _described(state: Any, row: dict[str, Any]) -> dict[str, Any]:
+def _positions(state: Any) -> dict[int, int]:
+    """Each reward's place (from 1) among its pilot's rewards, in the order they were listed."""
+    table = state.store.tables["reward"]
+    with state.store.engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.reward_id, table.c.pilot_id).order_by(table.c.reward_id)
+        ).all()
+    seen: dict[int, int] = {}
+    out: dict[int, int] = {}
+    for reward_id, pilot_id in rows:
+        seen[pilot_id] = seen.get(pilot_id, 0) + 1
+        out[int(reward_id)] = seen[pilot_id]
+    return out
+
+
+def _described(state: Any, row: dict[str, Any], positions: dict[int, int]) -> dict[str, Any]:
     """A history row with what happened: the activity an award was for, the reward redeemed."""
     pilot = state.pilot(str(row["pilot_id"]))
     detail = int(row["detail"])
@@ -34,7 +49,8 @@ def _described(state: Any, row: dict[str, Any]) -> dict[str, Any]:
     if pilot is not None and row["kind"] == "award":
         row["activity"], row["kg"] = award_activity(pilot, detail, int(row["points"]))
     elif pilot is not None:
-        text = reward_text(pilot, detail >> REWARD_INDEX_BITS)
+        position = positions.get(detail >> REDEMPTION_COUNTER_BITS, 0)
+        text = reward_text(pilot, position)
         row["reward_name"] = text.name if text else None
     return row
 
@@ -87,7 +103,8 @@ def wallet(
         count = int(conn.execute(select(func.count()).select_from(history)).scalar_one())
         rows = conn.execute(select(history).order_by(history.c.block_number.desc(), history.c.log_index.desc())
                             .limit(limit).offset(offset)).mappings()  # fmt: skip
-        data = [_described(state, dict(r)) for r in rows]
+        positions = _positions(state)
+        data = [_described(state, dict(r), positions) for r in rows]
     return WalletOut(address=member, balance=awarded - redeemed, awarded=awarded, redeemed=redeemed,
                      history=Page(data=data, count=count, limit=limit, offset=offset))  # fmt: skip
 
@@ -107,9 +124,9 @@ class RewardOut(BaseModel):
     days_valid: int | None = None
 
 
-def _reward_names(state: Any, pilot_id: int, reward_id: int) -> dict[str, Any]:
+def _reward_names(state: Any, pilot_id: int, position: int) -> dict[str, Any]:
     pilot = state.pilot(str(pilot_id))
-    text = reward_text(pilot, reward_id) if pilot is not None else None
+    text = reward_text(pilot, position) if pilot is not None else None
     return (
         {}
         if text is None
@@ -137,7 +154,7 @@ def rewards_of(state: Any, pilot_id: int) -> list[RewardOut]:
         redeemed = [dict(r) for r in conn.execute(select(redemptions).where(redemptions.c.pilot_id == pilot_id)).mappings()]  # fmt: skip
     now = int(time.time())
     out = []
-    for reward in rewards:
+    for position, reward in enumerate(rewards, start=1):
         # Stock: the last value set (listing or update), less the redemptions made after it.
         last = reward
         for change in changes:
@@ -160,7 +177,7 @@ def rewards_of(state: Any, pilot_id: int) -> list[RewardOut]:
                 expiry=last["expiry"],
                 expired=last["expiry"] <= now,
                 redemptions=len(mine),
-                **_reward_names(state, pilot_id, reward["reward_id"]),
+                **_reward_names(state, pilot_id, position),
             )
         )
     return out

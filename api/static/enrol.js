@@ -18,12 +18,14 @@ async function enrol(event) {
 }
 
 async function init() {
-  await useLanguage(null, null);
-  const code = new URLSearchParams(location.search).get("code");
+  const params = new URLSearchParams(location.search);
+  const code = params.get("code");
   if (code) {
     $("code").value = code;
-    history.replaceState(null, "", location.pathname); // the code stays out of the history
+    params.delete("code"); // the code stays out of the address bar and the history
+    history.replaceState(null, "", location.pathname + (params.size ? "?" + params : ""));
   }
+  await useLanguage(null, null);
   $("enrol-form").addEventListener("submit", enrol);
   languageSwitcher(async () => {});
 }
