@@ -23,12 +23,12 @@ import httpx
 import pytest
 from web3 import HTTPProvider, Web3
 
-from api.custody import DemoCustody
 from ledger.build import build
 from ledger.chain import RpcChain, dev_accounts
 from ledger.clients import Suite
 from ledger.deploy import load_manifest
 from pilots.model import load_pilots
+from pilots.seed import DemoCustody
 from tests.conftest import BUILD_CACHE, ROOT, free_port
 from tests.pilots.test_up import BIN, _start, _stop, _wait
 
