@@ -107,7 +107,8 @@ class PasskeyService:
     # ---- enrolment codes -----------------------------------------------------------------------
 
     def issue_code(self, address: str, pilot_id: int, issued_by: str, ttl: int = CODE_TTL) -> str:
-        """A new one-time code for `address`; only its hash is stored, so show it once."""
+        """A new one-time code for `address`; only its hash is stored, so show it once.
+        `issued_by`: the staff member's address, or "cli" for the operator's command line."""
         raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
         now = int(time.time())
         with self.store.engine.begin() as conn:
@@ -116,7 +117,7 @@ class PasskeyService:
                     code_hash=_hash(raw),
                     address=to_checksum_address(address),
                     pilot_id=pilot_id,
-                    issued_by=to_checksum_address(issued_by),
+                    issued_by=issued_by,
                     created_at=now,
                     expires_at=now + ttl,
                 )

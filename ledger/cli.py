@@ -517,6 +517,40 @@ def keys_issue(
     typer.echo(key)
 
 
+@keys_app.command("enrol")
+@friendly
+def keys_enrol(
+    address: Annotated[str, typer.Argument(help="the person's custodial account")],
+    pilot: Annotated[str, typer.Option("--pilot", help="pilot code, e.g. LEU")],
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """A one-time enrolment code with which a person makes a passkey for their custodial
+    account (valid 7 days, shown once); prints the code and the link to open."""
+    from eth_utils import is_address, to_checksum_address
+
+    from api.assemble import custody_of
+    from api.passkeys import PasskeyService
+    from ledger.store.db import Store
+    from pilots.model import load_pilots
+    from pilots.seed import DemoCustody
+
+    if not is_address(address):
+        raise LedgerError(f"{address!r} is not an Ethereum address (0x and 40 hex digits)")
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    pilots = load_pilots()
+    found = _pilot_of(pilots, pilot)
+    demo = [DemoCustody(settings.demo_seed, pilots)] if settings.local else []
+    if not custody_of(settings.data_path, settings.keystore_secret(), *demo).holds(address):
+        raise LedgerError(
+            f"{address} has no custodial key here: add one with `loopledger keys add`"
+        )
+    service = PasskeyService(Store.open(settings.effective_database_url), settings.origin)
+    code = service.issue_code(to_checksum_address(address), found.id, "cli")
+    typer.echo(code)
+    typer.echo(f"{settings.origin}/enrol?code={code}")
+
+
 @keys_app.command("revoke")
 @friendly
 def keys_revoke(

@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from ledger.store.db import Store
+from pilots.model import load_pilots
+from pilots.seed import demo_account
 from tests.conftest import free_port
 
 BIN = Path(sys.executable).parent / "loopledger"
@@ -86,3 +90,19 @@ def test_deploy_twice_on_anvil_reports_existing_deployment(tmp_path: Path) -> No
     second = run("deploy", "--data-dir", str(tmp_path), env=env)
     assert second.returncode == 0, second.stderr
     assert "already deployed" in second.stderr
+
+
+def test_keys_enrol_issues_a_code_for_a_custodial_account_only(tmp_path: Path) -> None:
+    leuven = load_pilots()[0]
+    member = demo_account(2026, leuven, "member", 0).address  # the demo's custody holds it
+    done = run("keys", "enrol", member, "--pilot", "leu", "--data-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    code, link = done.stdout.split()
+    assert link == f"http://localhost:8000/enrol?code={code}" and len(code) == 14
+    store = Store.open(f"sqlite:///{tmp_path / 'index-anvil.sqlite'}")
+    with store.engine.connect() as conn:
+        row = conn.execute(select(store.tables["enrolment_code"])).mappings().one()
+    assert (row["address"], row["pilot_id"], row["used_at"]) == (member, 1, None)
+    stranger = run("keys", "enrol", "0x" + "12" * 20, "--pilot", "LEU", "--data-dir", str(tmp_path))
+    assert stranger.returncode != 0 and "no custodial key" in stranger.stderr + stranger.stdout
+    assert "Traceback" not in stranger.stderr
