@@ -50,7 +50,7 @@ SESSION_TTL = 8 * 3600
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 #: What py_webauthn raises on a response it cannot verify: its own errors, and plain
 #: TypeError / KeyError / ValueError when the CBOR or JSON inside is not shaped as expected.
-REFUSED = (WebAuthnException, TypeError, KeyError, ValueError)
+REFUSED = (WebAuthnException, AttributeError, TypeError, KeyError, ValueError)
 
 
 def _reason(exc: Exception) -> str:
@@ -89,7 +89,7 @@ def _challenge_of(credential: dict[str, Any]) -> str:
     try:
         client_data = json.loads(base64url_to_bytes(credential["response"]["clientDataJSON"]))
         return str(client_data["challenge"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise PasskeyError("the passkey response is malformed: try again") from exc
 
 

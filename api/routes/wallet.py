@@ -208,6 +208,7 @@ class ReceiptOut(BaseModel):
     ts: int
     fulfilled: bool
     fulfilment_tx: str | None = None
+    reward_name: str | None = Field(default=None, description="from the pilot's catalogue file")
 
 
 @router.post(
@@ -268,7 +269,11 @@ def receipt(state: StateDep, redemption_id: Annotated[int, Path(ge=1, le=2**63 -
         )
     if row is None:
         raise HTTPException(status_code=404, detail=f"no redemption {redemption_id} is indexed")
-    return ReceiptOut(redemption_id=str(row["redemption_id"]), reward_id=str(row["reward_id"]), pilot_id=row["pilot_id"],
+    receipt = ReceiptOut(redemption_id=str(row["redemption_id"]), reward_id=str(row["reward_id"]), pilot_id=row["pilot_id"],
                       member=row["member"], cost=row["cost"], block_number=row["block_number"], tx_hash=row["tx_hash"],
                       log_index=row["log_index"], ts=row["ts"], fulfilled=done is not None,
                       fulfilment_tx=done["tx_hash"] if done else None)  # fmt: skip
+    pilot = state.pilot(str(row["pilot_id"]))
+    text = reward_text(pilot, _positions(state).get(int(row["reward_id"]), 0)) if pilot else None
+    receipt.reward_name = text.name if text else None
+    return receipt

@@ -6,7 +6,7 @@ async function verify(id) {
     const r = await api("GET", "/api/redemptions/" + encodeURIComponent(id));
     showResult($("receipt"),
       h("p", {}, h("strong", {}, t("receipt.valid", { id: r.redemption_id })), " ",
-        t("receipt.detail", { reward: r.reward_id, cost: num(r.cost), when: dateTime(r.ts) }), " ", h("code", {}, r.member)),
+        t("receipt.detail", { reward: r.reward_name || "#" + r.reward_id, cost: num(r.cost), when: dateTime(r.ts) }), " ", h("code", {}, r.member)),
       h("p", {}, t("receipt.onchain", { block: num(r.block_number), log: r.log_index }), " ", h("code", {}, r.tx_hash)),
       h("p", { id: "fulfilment" }, r.fulfilled ? [t("receipt.fulfilled"), " ", h("code", {}, r.fulfilment_tx)] : t("receipt.open")));
   } catch (err) {

@@ -447,6 +447,7 @@ def test_member_redeems_a_reward_by_keyboard_alone(system: System, tab: Tab) -> 
     page.wait_for_selector("#receipt.ok", timeout=30_000)
     text = page.inner_text("#receipt")
     assert "Valid redemption" in text and member in text and "Not yet handed over" in text
+    assert f"of reward {reward['name']}" in text
 
 
 def test_auditor_finds_recent_products_traces_and_verifies(system: System, tab: Tab) -> None:
