@@ -522,11 +522,15 @@ def keys_issue(
 def keys_enrol(
     address: Annotated[str, typer.Argument(help="the person's custodial account")],
     pilot: Annotated[str, typer.Option("--pilot", help="pilot code, e.g. LEU")],
+    qr: Annotated[
+        bool, typer.Option("--qr", help="also draw the link as a QR code to scan with a phone")
+    ] = False,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """A one-time enrolment code with which a person makes a passkey for their custodial
     account (valid 7 days, shown once); prints the code and the link to open."""
+    import segno
     from eth_utils import is_address, to_checksum_address
 
     from api.assemble import custody_of
@@ -547,8 +551,11 @@ def keys_enrol(
         )
     service = PasskeyService(Store.open(settings.effective_database_url), settings.origin)
     code = service.issue_code(to_checksum_address(address), found.id, "cli")
+    link = f"{settings.origin}/enrol?code={code}"
     typer.echo(code)
-    typer.echo(f"{settings.origin}/enrol?code={code}")
+    typer.echo(link)
+    if qr:
+        segno.make(link, error="m").terminal(compact=True)
 
 
 @keys_app.command("revoke")

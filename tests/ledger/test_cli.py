@@ -103,6 +103,8 @@ def test_keys_enrol_issues_a_code_for_a_custodial_account_only(tmp_path: Path) -
     with store.engine.connect() as conn:
         row = conn.execute(select(store.tables["enrolment_code"])).mappings().one()
     assert (row["address"], row["pilot_id"], row["used_at"]) == (member, 1, None)
+    drawn = run("keys", "enrol", member, "--pilot", "LEU", "--qr", "--data-dir", str(tmp_path))
+    assert drawn.returncode == 0 and drawn.stdout.count("\n") > 20 and "█" in drawn.stdout
     stranger = run("keys", "enrol", "0x" + "12" * 20, "--pilot", "LEU", "--data-dir", str(tmp_path))
     assert stranger.returncode != 0 and "no custodial key" in stranger.stderr + stranger.stdout
     assert "Traceback" not in stranger.stderr
