@@ -122,14 +122,16 @@ AccountDep = Annotated[str, Depends(_account)]
 
 
 def _optional_account(
+    request: Request,
     state: StateDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    session: Annotated[str | None, Cookie(alias=SESSION_COOKIE, include_in_schema=False)] = None,
 ) -> str | None:
     """The signed-in account, or None for an anonymous reader (bad credentials still fail)."""
-    if not (authorization or x_api_key) or state.writes is None:
+    if not (authorization or x_api_key or session) or state.writes is None:
         return None
-    return _account(state, state.writes, authorization, x_api_key)
+    return _account(request, state, state.writes, authorization, x_api_key, session)
 
 
 OptionalAccountDep = Annotated[str | None, Depends(_optional_account)]

@@ -549,9 +549,11 @@ def keys_enrol(
         raise LedgerError(
             f"{address} has no custodial key here: add one with `loopledger keys add`"
         )
-    service = PasskeyService(Store.open(settings.effective_database_url), settings.origin)
+    service = PasskeyService(
+        Store.open(settings.effective_database_url), settings.effective_public_url
+    )
     code = service.issue_code(to_checksum_address(address), found.id, "cli")
-    link = f"{settings.origin}/enrol?code={code}"
+    link = f"{settings.effective_public_url}/enrol?code={code}"
     typer.echo(code)
     typer.echo(link)
     if qr:
