@@ -58,7 +58,7 @@ const short = (hex) => (hex && hex.length > 14 ? hex.slice(0, 8) + "…" + hex.s
 
 function applyTranslations(root) {
   for (const el of (root || document).querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-  for (const attr of ["placeholder", "aria-label", "title"]) {
+  for (const attr of ["placeholder", "aria-label", "title", "alt"]) {
     for (const el of (root || document).querySelectorAll(`[data-i18n-${attr}]`)) el.setAttribute(attr, t(el.dataset["i18n" + attr.replace(/(^|-)(\w)/g, (_, __, c) => c.toUpperCase())]));
   }
   document.documentElement.lang = lang;

@@ -4,8 +4,9 @@
 "use strict";
 
 const lotId = location.pathname.split("/").filter(Boolean).pop();
-const chainRef = (c) => `block ${c.block} · <code>${esc(c.transaction.slice(0, 12))}…</code> · log ${c.log}`;
-const pct = (v) => (v * 100).toFixed(2) + " %";
+const chainRef = (c) => [t("passport.chainref", { block: num(c.block), log: c.log }), " ", h("code", { title: c.transaction }, short(c.transaction))];
+const share = (v) => new Intl.NumberFormat(locale(), { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(v);
+const when = (iso) => dateTime(Date.parse(iso) / 1000);
 
 async function load() {
   let p;
@@ -19,35 +20,43 @@ async function load() {
   $("level").textContent = p.accessLevel;
   $("jsonld").href = `/api/passports/${lotId}`;
   $("qr").src = `/api/passports/${lotId}/qr.svg`;
-  const rows = [["Product", `${esc(p.product.name)} (${esc(p.product.materialClass)})`], ["Identifier", `<code>${esc(p.product.id)}</code>`],
-    ["Pilot", `${esc(p.pilot.name)} (${esc(p.pilot.code)})`], ["Maker", `<span class="maker">${esc(p.maker.account || p.maker.pseudonym)}</span>`],
-    ["Recycled content", pct(p.recycledContent)]];
-  if (p.mass) rows.push(["Mass", `${(p.mass.grams / 1000).toFixed(3)} kg of ${(p.mass.initialGrams / 1000).toFixed(3)} kg`]);
-  $("facts").innerHTML = rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join("");
-  renderTable($("provenance"), p.provenance, [["lotNumber", "Source lot"], ["materialClass", "Material"], ["sourceKind", "Source"],
-    ["share", "Share", pct], ["account", "Maker account", (v) => esc(v || "—")]]);
-  renderTable($("handovers"), p.handOvers, [["time", "When"], ["from", "From", (v, r) => esc(r.fromAccount || v)],
-    ["to", "To", (v, r) => esc(r.toAccount || v)], ["chain", "On chain", chainRef]]);
-  renderTable($("fates"), p.fates, [["time", "When"], ["fate", "Fate"], ["grams", "kg", (v) => (v / 1000).toFixed(3)], ["chain", "On chain", chainRef]]);
-  renderTable($("evidence"), p.evidence, [["record", "Record"], ["sha256", "SHA-256", (v) => `<code>${esc(v)}</code>`], ["chain", "On chain", chainRef]]);
+  const facts = [[t("passport.product"), `${p.product.name} (${p.product.materialClass})`], [t("passport.identifier"), h("code", {}, p.product.id)],
+    [t("field.pilot"), `${p.pilot.name} (${p.pilot.code})`], [t("col.maker"), h("span", { class: "maker" }, p.maker.account || p.maker.pseudonym)],
+    [t("col.recycled"), share(p.recycledContent)]];
+  if (p.mass) facts.push([t("passport.mass"), t("passport.massof", { left: kg(p.mass.grams), initial: kg(p.mass.initialGrams) })]);
+  clear($("facts"), h("tbody", {}, facts.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, v)))));
+  renderTable($("provenance"), p.provenance, [[t("col.sourcelot"), (r) => r.lotNumber], [t("col.material"), (r) => r.materialClass],
+    [t("field.source"), (r) => r.sourceKind], [t("col.share"), (r) => share(r.share), "num"], [t("col.maker"), (r) => r.account || "—"]]);
+  renderTable($("handovers"), p.handOvers, [[t("col.when"), (r) => when(r.time)], [t("field.from"), (r) => r.fromAccount || r.from],
+    [t("field.to"), (r) => r.toAccount || r.to], [t("passport.onchain"), (r) => chainRef(r.chain)]]);
+  renderTable($("fates"), p.fates, [[t("col.when"), (r) => when(r.time)], [t("field.fate"), (r) => r.fate], ["kg", (r) => num(r.grams / 1000, 3), "num"],
+    [t("passport.onchain"), (r) => chainRef(r.chain)]]);
+  renderTable($("evidence"), p.evidence, [[t("passport.record"), (r) => r.record], ["SHA-256", (r) => h("code", {}, r.sha256)], [t("passport.onchain"), (r) => chainRef(r.chain)]]);
   if (p.evidenceDocuments) {
     $("documents-section").hidden = false;
-    $("documents").innerHTML = p.evidenceDocuments.length
-      ? p.evidenceDocuments.map((d) => `<li>${esc(d.name)} · <code>${esc(d.sha256.slice(0, 14))}…</code></li>`).join("")
-      : "<li>none kept yet</li>";
+    clear($("documents"), p.evidenceDocuments.length
+      ? p.evidenceDocuments.map((d) => h("li", {}, d.name, " · ", h("code", {}, d.sha256.slice(0, 14) + "…")))
+      : h("li", {}, t("passport.nodocuments")));
   }
 }
 
-$("verify").addEventListener("click", async () => {
+async function verify() {
   const out = $("verdict");
   try {
     const v = await api("GET", `/api/passports/${lotId}/verify`);
     out.className = "result " + (v.verified ? "ok" : "error");
-    out.textContent = v.verified ? `verified: all ${v.checks.length} records match the chain`
-      : "mismatch: " + v.checks.filter((c) => !c.ok).map((c) => `${c.record}: ${c.reason}`).join("; ");
+    out.textContent = v.verified ? t("passport.verified", { n: num(v.checks.length) })
+      : t("passport.mismatch", { list: v.checks.filter((c) => !c.ok).map((c) => `${c.record}: ${c.reason}`).join("; ") });
   } catch (err) {
     showErrors(out, err);
   }
-});
+}
 
-load();
+async function init() {
+  await useLanguage(null, null);
+  $("verify").addEventListener("click", verify);
+  languageSwitcher(load);
+  await load();
+}
+
+init();

@@ -35,7 +35,7 @@ DYNAMIC = (
     ]
 )
 #: Symbols that read the same in every language.
-UNTRANSLATED = {"kg", "g", "t", "\u2013"}
+UNTRANSLATED = {"kg", "g", "t", "\u2013", "\u00b7"}
 
 
 def used_keys(html: dict[str, str], scripts: dict[str, str], namespaces: set[str]) -> set[str]:

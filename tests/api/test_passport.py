@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from api.auth import issue_api_key
 from api.main import create_app
+from api.passkeys import PasskeyService
 from api.state import GatewayState
 from ledger.audit.gs1 import Identifiers
 from tests.api.test_browser import CHROMIUM, FLAGS
@@ -196,8 +197,14 @@ def test_gs1_digital_link_passport(gw: Gateway) -> None:  # noqa: F811
 @pytest.fixture(scope="module")
 def served(gw: Gateway) -> Iterator[str]:  # noqa: F811
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    state = GatewayState(gw.store, gw.state.pilots, gw.writes, public_url=base)
+    base = f"http://localhost:{port}"  # passkeys need a domain
+    state = GatewayState(
+        gw.store,
+        gw.state.pilots,
+        gw.writes,
+        public_url=base,
+        passkeys=PasskeyService(gw.store, base),
+    )
     server = uvicorn.Server(uvicorn.Config(create_app(state), port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -222,11 +229,27 @@ def browser(served: str) -> Iterator[Any]:
         chromium.close()
 
 
-def _open(browser: Any, url: str) -> tuple[Any, Any, list[str]]:
+def _open(browser: Any, url: str, code: str | None = None) -> tuple[Any, Any, list[str]]:
+    """The page at `url`, signed in first with a passkey enrolled by `code` when given."""
     context = browser.new_context()
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    if code is not None:
+        cdp = context.new_cdp_session(page)
+        cdp.send("WebAuthn.enable")
+        options = {
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": True,
+            "hasUserVerification": True,
+            "isUserVerified": True,
+            "automaticPresenceSimulation": True,
+        }
+        cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+        page.goto(url.split("/passport/")[0] + f"/enrol?code={code}&lang=en")
+        page.click("#enrol-form button[type=submit]")
+        page.wait_for_selector("#enrol-result.ok", timeout=30_000)
     page.goto(url)
     page.wait_for_selector("#level:not(:empty)", timeout=30_000)
     return context, page, errors
@@ -243,10 +266,15 @@ def test_three_access_levels_in_the_browser(gw: Gateway, served: str, browser: A
     )
     assert put.status_code == 200
     seen: dict[str, tuple[str, str, bool, str]] = {}
-    for who, key in (("public", None), ("partner", _admin_key(gw)), ("owner", gw.keys["alice"])):
-        context, page, errors = _open(
-            browser, f"{served}/passport/{lot}" + (f"#key={key}" if key else "")
-        )
+    passkeys = PasskeyService(gw.store, served)
+    admin = gw.suite.chain.accounts[LEUVEN].address
+    people = (
+        ("public", None),
+        ("partner", passkeys.issue_code(admin, LEUVEN, "test")),
+        ("owner", passkeys.issue_code(gw.alice.address, LEUVEN, "test")),
+    )
+    for who, code in people:
+        context, page, errors = _open(browser, f"{served}/passport/{lot}?lang=en", code)
         try:
             documents = page.locator("#documents-section")
             seen[who] = (
