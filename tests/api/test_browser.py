@@ -382,6 +382,7 @@ def test_maker_logs_an_intake_with_named_materials(system: System, tab: Tab) -> 
     _sign_in(system, tab, maker["address"])
     page.goto(f"{system.base}/maker?lang=en")
     page.wait_for_selector("#who", timeout=30_000)
+    page.wait_for_selector("#intake select[name=material] option", state="attached")
     options = page.locator("#intake select[name=material] option").all_inner_texts()
     assert "Reclaimed construction wood (17 02 01)" in options
     page.select_option("#intake select[name=material]", "17 02 01")
@@ -492,21 +493,23 @@ def test_a_material_code_holding_html_is_shown_as_text_and_nothing_runs(
     system: System, browser: Any
 ) -> None:
     # The pilot admin registers the code on chain; a demo maker (through the forwarder, paid by
-    # a funded development account) turns some of a lot into it. The gateway's own write path
+    # an idle development account) turns some of a lot into it. The gateway's own write path
     # refuses codes that are not in the deployment, so the attacker goes to the chain directly.
     url = f"http://127.0.0.1:{system.anvil_port}"
-    accounts = dev_accounts(10)
+    # Account 8: funded and idle (0 is the operator, 1-7 the pilots' admins, 9 the gateway's
+    # relayer).
+    accounts = dev_accounts(9)
     chain = RpcChain(w3=Web3(HTTPProvider(url)), accounts=accounts, url=url)
     manifest = load_manifest(next(system.data.glob("deployment-*.json")))
-    suite = Suite(chain, manifest, build(ROOT, BUILD_CACHE), relayer=accounts[9])
+    suite = Suite(chain, manifest, build(ROOT, BUILD_CACHE), relayer=accounts[8])
     material = suite.registry.material_id(PAYLOAD) or suite.registry.register_product(
         accounts[1], 1, PAYLOAD
     )
-    maker = system.keys["LEU"]["maker"]["address"]
-    signer = DemoCustody(DEMO_SEED, load_pilots()).key_for(maker)
+    custody = DemoCustody(DEMO_SEED, load_pilots())
+    lots = system.get("/api/pilots/LEU/lots?open=true&limit=1000")["data"]
+    source = max((r for r in lots if custody.holds(r["holder"])), key=lambda r: r["grams"])
+    signer = custody.key_for(source["holder"])
     assert signer is not None
-    lots = system.get(f"/api/pilots/LEU/lots?holder={maker}&open=true&limit=1000")["data"]
-    source = max(lots, key=lambda row: row["grams"])
     made = suite.materials.transform(
         signer, [(source["lot_id"], 1000)], [(material, 1000)], 0, relay=True
     )
