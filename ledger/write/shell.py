@@ -29,6 +29,7 @@ from ledger.write.plan import (
     Encoders,
     LedgerView,
     LotView,
+    Part,
     Record,
     Redemption,
     RewardView,
@@ -36,10 +37,11 @@ from ledger.write.plan import (
     WriteRejected,
     lot_ids,
     plan,
+    plan_parts,
 )
 from ledger.write.rpc import Rpc, RpcError
 
-__all__ = ["Planned", "Writer", "gas_with_margin"]
+__all__ = ["PART_GAS", "Planned", "Writer", "gas_with_margin"]
 
 
 def gas_with_margin(estimate: int) -> int:
@@ -72,12 +74,18 @@ def recover(digest: bytes, signature: bytes) -> str | None:
         return None
 
 
+#: Gas a later part of a several-actor plan may use (unsimulated; only what it uses is paid).
+PART_GAS = 3_000_000
+
+
 @dataclass(frozen=True)
 class Planned:
     """A plan ready to queue: its calls with the gas each needs, and the lots it names."""
 
     calls: tuple[tuple[Call, int], ...]
     lots: dict[str, int]
+    #: the signer of each call, when the plan has several actors
+    signers: tuple[str, ...] = ()
 
 
 class Writer:
@@ -238,6 +246,28 @@ class Writer:
         )
         relayer = self.suite.tx.relayer
         return self.gas(relayer.address if relayer is not None else requests[0]["from"], call)
+
+    def prepare_parts(self, pilot: int, parts: Sequence[Part]) -> Planned:
+        """Read, plan and simulate the records of several actors as one job, in order.
+
+        The first part is simulated as its actor. The later ones depend on what the earlier
+        parts do, which the chain has not seen yet, so they are checked by the planner only and
+        given :data:`PART_GAS` a call; the relayer simulates the whole, signed, before sending,
+        and fails the job, nothing of it recorded, if any part would revert."""
+        parts = [Part(to_checksum_address(p.actor), p.records, p.where) for p in parts]
+        records = [r for part in parts for r in part.records]
+        view = self.view(parts[0].actor, pilot, records, next_lot=True)
+        made = plan_parts(pilot, parts, view)
+        calls: list[tuple[Call, int, str]] = []
+        for index, (actor, part_plan) in enumerate(made):
+            if index == 0:
+                calls += [(c, g, actor) for c, g in self.simulate(actor, part_plan.calls)]
+            elif part_plan.calls:
+                bundle = self.encoders.materials("multicall", [c.data for _, c in part_plan.calls])
+                calls.append((bundle, PART_GAS, actor))
+        return Planned(
+            tuple((c, g) for c, g, _ in calls), made[0][1].lots, tuple(a for *_, a in calls)
+        )
 
     def prepare(
         self,
