@@ -210,6 +210,11 @@ def index(
                 bar.update(task, completed=p.block, total=p.head, events=total, rate=rate)
                 if p.reorg_to is not None:
                     console.print(f"[yellow]reorg[/]: rolled back to block {p.reorg_to}")
+                if p.malformed:
+                    console.print(
+                        f"[yellow]malformed[/]: {p.malformed} event(s) up to block {p.block} did not decode; "
+                        "stored raw in table malformed_log, indexing goes on"
+                    )
 
             with contextlib.suppress(KeyboardInterrupt):
                 indexer.run(follow=follow, on_progress=show)

@@ -214,8 +214,13 @@ class RegistryClient(_Client):
     def paused(self) -> bool:
         return bool(self.contract.functions.paused().call())
 
-    def material_id(self, code: str) -> int:
-        return int(self.contract.functions.materialIdOf(fixed_bytes(code, 16)).call())
+    def material_id(self, code: str, pilot: int = 0) -> int:
+        """The material id of `code` as `pilot` sees it (its own codes, then the shared ones);
+        pilot 0: the shared codes only."""
+        return int(self.contract.functions.materialIdIn(pilot, fixed_bytes(code, 16)).call())
+
+    def set_material_quota(self, operator: LocalAccount, pilot: int, quota: int) -> TxResult:
+        return self._send(operator, "setMaterialQuota", pilot, quota)
 
     def pilot_count(self) -> int:
         return int(self.contract.functions.pilotCount().call())
@@ -340,6 +345,10 @@ class TokenClient(_Client):
     def set_budget(self, admin: LocalAccount, pilot: int, budget: int) -> TxResult:
         return self._send(admin, "setAwardBudget", pilot, budget)
 
+    def set_cap(self, operator: LocalAccount, pilot: int, cap: int) -> TxResult:
+        """The most points `pilot` may award in total (operator only)."""
+        return self._send(operator, "setAwardCap", pilot, cap)
+
     def award(
         self,
         issuer: LocalAccount,
@@ -357,7 +366,12 @@ class TokenClient(_Client):
         )
 
     def balance_of(self, account: str) -> int:
+        """Points of every pilot together (what ERC-20 readers see)."""
         return int(self.contract.functions.balanceOf(account).call())
+
+    def balance_in(self, pilot: int, account: str) -> int:
+        """Points of `pilot`: the only ones its rewards accept."""
+        return int(self.contract.functions.balanceIn(pilot, account).call())
 
     def total_supply(self) -> int:
         return int(self.contract.functions.totalSupply().call())

@@ -233,6 +233,12 @@ class InvalidShortString(ContractRevert):
     fields = ()
 
 
+class LedgerBadShare(ContractRevert):
+    signature = "LedgerBadShare(uint256)"
+    fields = ("bp",)
+    bp: int
+
+
 class LedgerEmptyBatch(ContractRevert):
     signature = "LedgerEmptyBatch()"
     fields = ()
@@ -240,6 +246,11 @@ class LedgerEmptyBatch(ContractRevert):
 
 class LedgerEmptyTransform(ContractRevert):
     signature = "LedgerEmptyTransform()"
+    fields = ()
+
+
+class LedgerForwarderBatchDisabled(ContractRevert):
+    signature = "LedgerForwarderBatchDisabled()"
     fields = ()
 
 
@@ -263,6 +274,18 @@ class LedgerLengthMismatch(ContractRevert):
     )
     expected: int
     actual: int
+
+
+class LedgerLossTooHigh(ContractRevert):
+    signature = "LedgerLossTooHigh(uint256,uint256,uint256)"
+    fields = (
+        "inputs",
+        "loss",
+        "maxLossBp",
+    )
+    inputs: int
+    loss: int
+    maxLossBp: int
 
 
 class LedgerMassImbalance(ContractRevert):
@@ -343,6 +366,12 @@ class LedgerZeroAmount(ContractRevert):
     fields = ()
 
 
+class RegistryBadMaterialCode(ContractRevert):
+    signature = "RegistryBadMaterialCode(bytes16)"
+    fields = ("code",)
+    code: bytes
+
+
 class RegistryBadPilotCode(ContractRevert):
     signature = "RegistryBadPilotCode(bytes8)"
     fields = ("code",)
@@ -375,6 +404,16 @@ class RegistryMaterialExists(ContractRevert):
     signature = "RegistryMaterialExists(bytes16)"
     fields = ("code",)
     code: bytes
+
+
+class RegistryMaterialQuotaReached(ContractRevert):
+    signature = "RegistryMaterialQuotaReached(uint16,uint16)"
+    fields = (
+        "pilot",
+        "quota",
+    )
+    pilot: int
+    quota: int
 
 
 class RegistryPaused(ContractRevert):
@@ -429,10 +468,36 @@ class TokenBudgetExceeded(ContractRevert):
     remaining: int
 
 
+class TokenCapExceeded(ContractRevert):
+    signature = "TokenCapExceeded(uint16,uint256,uint256)"
+    fields = (
+        "pilot",
+        "requested",
+        "remaining",
+    )
+    pilot: int
+    requested: int
+    remaining: int
+
+
 class TokenCatalogueAlreadySet(ContractRevert):
     signature = "TokenCatalogueAlreadySet(address)"
     fields = ("catalogue",)
     catalogue: str
+
+
+class TokenInsufficientPoints(ContractRevert):
+    signature = "TokenInsufficientPoints(uint16,address,uint256,uint256)"
+    fields = (
+        "pilot",
+        "member",
+        "balance",
+        "needed",
+    )
+    pilot: int
+    member: str
+    balance: int
+    needed: int
 
 
 class TokenNonTransferable(ContractRevert):

@@ -28,6 +28,9 @@ from pilots.model import Pilot
 __all__ = ["Manifest", "check_manifest", "deploy", "load_manifest", "material_codes"]
 
 MANIFEST_VERSION = 1
+#: The operator caps the points a pilot may ever award at this many years of the yearly budget in
+#: its file; a pilot admin sets budgets below it, and only the operator raises it (`setAwardCap`).
+AWARD_CAP_YEARS = 5
 KIND_SECONDARY, KIND_PRODUCT = 1, 2
 
 
@@ -172,6 +175,17 @@ def deploy(
                 fixed_bytes(pilot.country, 2),
                 pilot.city,
                 admin_address,
+            ),
+        )
+        tx.transact(
+            operator,
+            _call(
+                artifacts["EngagementToken"],
+                token,
+                chain,
+                "setAwardCap",
+                pilot.id,
+                pilot.earning.award_budget * AWARD_CAP_YEARS,
             ),
         )
         entries.append(

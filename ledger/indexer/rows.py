@@ -24,7 +24,7 @@ from ledger.events import DecodedEvent, text_of
 
 __all__ = [
     "DRAW", "HOLD", "NEW", "SPLIT", "LotOp", "RowBatch", "apply_lot_ops",
-    "lots_created", "lots_needed", "rows_of",
+    "lots_created", "lots_needed", "malformed_row", "rows_of",
 ]  # fmt: skip
 
 NEW, SPLIT, DRAW, HOLD = 0, 1, 2, 3
@@ -50,90 +50,123 @@ def _ref(event: DecodedEvent, ts: int) -> dict[str, Any]:
     }
 
 
+def malformed_row(
+    ref: dict[str, Any], address: str, topics: str, data: str, reason: str
+) -> dict[str, Any]:
+    """The row of a log that could not be decoded or turned into rows (table ``malformed_log``)."""
+    return {**ref, "address": address, "topics": topics, "data": data, "reason": reason[:2000]}
+
+
 def rows_of(events: Iterable[DecodedEvent], ts_of: Callable[[int], int]) -> RowBatch:
-    """Rows for every known event; events of no table (ERC-20 Transfer, forwarder) are skipped."""
+    """Rows for every known event; events of no table (ERC-20 Transfer, forwarder) are skipped.
+
+    An event whose fields do not make rows (data no honest contract emits) becomes a
+    ``malformed_log`` row instead, so that one bad event cannot stop the indexer."""
     batch = RowBatch()
-    tables, ops = batch.tables, batch.lot_ops
+    tables = batch.tables
     for event in events:
         batch.events += 1
-        a = event.args
-        block, ts = event.block_number, ts_of(event.block_number)
-        ref = _ref(event, ts)
-        name = event.name
-        if name == "MaterialTakenIn":
-            tables["intake"].append({**ref, "lot_id": a["lotId"], "pilot_id": a["pilot"], "maker": a["maker"],
-                                 "material_id": a["materialId"], "source": a["source"], "grams": a["grams"],
-                                 "recycled_bp": a["recycledBp"], "evidence": a["evidence"]})  # fmt: skip
-            ops.append((NEW, a["lotId"], block, ts, a["pilot"], a["materialId"], a["maker"], a["grams"],
-                        a["recycledBp"], "intake"))  # fmt: skip
-        elif name == "MaterialTransformed":
-            first = a["firstOutputLot"]
-            outputs = a["outputs"]
-            out_grams = sum(g for _, g in outputs)
-            tables["transformation"].append({**ref, "transform_id": first, "pilot_id": a["pilot"], "maker": a["maker"],
-                                         "input_grams": sum(a["inputGrams"]), "output_grams": out_grams,
-                                         "loss": a["loss"], "recycled_bp": a["recycledBp"],
-                                         "evidence": a["evidence"]})  # fmt: skip
-            for i, (lot, grams) in enumerate(zip(a["inputLots"], a["inputGrams"], strict=True)):
-                tables["transformation_input"].append({"transform_id": first, "position": i, "lot_id": lot,
-                                                   "grams": grams, "block_number": block})  # fmt: skip
-                ops.append((DRAW, lot, grams))
-            for i, (material, grams) in enumerate(outputs):
-                tables["transformation_output"].append({"transform_id": first, "position": i, "lot_id": first + i,
-                                                    "material_id": material, "grams": grams,
-                                                    "block_number": block})  # fmt: skip
-                ops.append((NEW, first + i, block, ts, a["pilot"], material, a["maker"], grams,
-                            a["recycledBp"], "transform"))  # fmt: skip
-        elif name == "LotTransferred":
-            tables["transfer"].append({**ref, "pilot_id": a["pilot"], "sender": a["from"], "recipient": a["to"],
-                                   "lot_id": a["lotId"], "received_lot": a["receivedLot"], "grams": a["grams"],
-                                   "evidence": a["evidence"]})  # fmt: skip
-            if a["receivedLot"] == a["lotId"]:
-                ops.append((HOLD, a["lotId"], a["to"]))
-            else:
-                ops.append((SPLIT, a["lotId"], a["receivedLot"], block, ts, a["to"], a["grams"]))
-        elif name == "MaterialDispatched":
-            tables["dispatch"].append({**ref, "pilot_id": a["pilot"], "maker": a["maker"], "lot_id": a["lotId"],
-                                   "grams": a["grams"], "fate": a["fate"], "evidence": a["evidence"]})  # fmt: skip
-            ops.append((DRAW, a["lotId"], a["grams"]))
-        elif name == "ContributionRecorded":
-            tables["contribution"].append({**ref, "contribution_id": a["contributionId"], "pilot_id": a["pilot"],
-                                       "maker": a["maker"], "kind": a["kind"], "amount": a["amount"],
-                                       "evidence": a["evidence"]})  # fmt: skip
-        elif name == "PointsAwarded":
-            tables["token_award"].append({**ref, "pilot_id": a["pilot"], "issuer": a["issuer"], "member": a["member"],
-                                      "amount": a["amount"], "reason": a["reason"],
-                                      "budget_left": a["budgetLeft"]})  # fmt: skip
-        elif name == "AwardBudgetSet":
-            tables["award_budget"].append(
-                {**ref, "pilot_id": a["pilot"], "admin": a["admin"], "budget": a["budget"]},
-            )
-        elif name == "RewardListed":
-            tables["reward"].append({**ref, "reward_id": a["rewardId"], "pilot_id": a["pilot"], "partner": a["partner"],
-                                 "cost": a["cost"], "stock": a["stock"], "expiry": a["expiry"]})  # fmt: skip
-        elif name == "RewardUpdated":
-            tables["reward_update"].append({**ref, "reward_id": a["rewardId"], "pilot_id": a["pilot"],
-                                        "stock": a["stock"], "expiry": a["expiry"]})  # fmt: skip
-        elif name == "RewardRedeemed":
-            tables["redemption"].append({**ref, "redemption_id": a["redemptionId"], "pilot_id": a["pilot"],
-                                     "member": a["member"], "reward_id": a["rewardId"], "cost": a["cost"]})  # fmt: skip
-        elif name == "RedemptionFulfilled":
-            tables["fulfilment"].append({**ref, "redemption_id": a["redemptionId"], "pilot_id": a["pilot"],
-                                     "partner": a["partner"]})  # fmt: skip
-        elif name == "PilotAdded":
-            tables["pilot"].append({**ref, "pilot_id": a["pilot"], "code": text_of(a["code"]),
-                                "country": text_of(a["country"]), "name": a["name"], "admin": a["admin"]})  # fmt: skip
-        elif name == "RoleChanged":
-            tables["role_change"].append({**ref, "pilot_id": a["pilot"], "account": a["account"], "by": a["by"],
-                                      "previous": a["previous"], "current": a["current"]})  # fmt: skip
-        elif name == "MaterialRegistered":
-            tables["material_class"].append({**ref, "material_id": a["materialId"], "code": text_of(a["code"]),
-                                         "kind": a["kind"]})  # fmt: skip
-        elif name == "PauseChanged":
-            tables["pause_change"].append({**ref, "paused": a["paused"], "by": a["by"]})
-        else:
-            batch.events -= 1
+        ts = ts_of(event.block_number)
+        try:
+            # Each branch computes every value before it appends, so a failure adds nothing.
+            if not _add_rows(event, ts, tables, batch.lot_ops):
+                batch.events -= 1
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            reason = f"{event.contract}.{event.name}: {type(exc).__name__}: {exc}"
+            fields = repr(dict(event.args))[:4000]
+            row = malformed_row(_ref(event, ts), event.address, "", fields, reason)
+            tables["malformed_log"].append(row)
     return batch
+
+
+def _add_rows(
+    event: DecodedEvent,
+    ts: int,
+    tables: dict[str, list[dict[str, Any]]],
+    ops: list[LotOp],
+) -> bool:
+    """Append the rows and lot operations of one event; False for an event of no table."""
+    a = event.args
+    block = event.block_number
+    ref = _ref(event, ts)
+    name = event.name
+    if name == "MaterialTakenIn":
+        tables["intake"].append({**ref, "lot_id": a["lotId"], "pilot_id": a["pilot"], "maker": a["maker"],
+                             "material_id": a["materialId"], "source": a["source"], "grams": a["grams"],
+                             "recycled_bp": a["recycledBp"], "evidence": a["evidence"]})  # fmt: skip
+        ops.append((NEW, a["lotId"], block, ts, a["pilot"], a["materialId"], a["maker"], a["grams"],
+                    a["recycledBp"], "intake"))  # fmt: skip
+    elif name == "MaterialTransformed":
+        first = a["firstOutputLot"]
+        outputs = a["outputs"]
+        out_grams = sum(g for _, g in outputs)
+        inputs = list(zip(a["inputLots"], a["inputGrams"], strict=True))
+        tables["transformation"].append({**ref, "transform_id": first, "pilot_id": a["pilot"], "maker": a["maker"],
+                                     "input_grams": sum(a["inputGrams"]), "output_grams": out_grams,
+                                     "loss": a["loss"], "recycled_bp": a["recycledBp"],
+                                     "evidence": a["evidence"]})  # fmt: skip
+        for i, (lot, grams) in enumerate(inputs):
+            tables["transformation_input"].append({"transform_id": first, "position": i, "lot_id": lot,
+                                               "grams": grams, "block_number": block})  # fmt: skip
+            ops.append((DRAW, lot, grams))
+        for i, (material, grams) in enumerate(outputs):
+            tables["transformation_output"].append({"transform_id": first, "position": i, "lot_id": first + i,
+                                                "material_id": material, "grams": grams,
+                                                "block_number": block})  # fmt: skip
+            ops.append((NEW, first + i, block, ts, a["pilot"], material, a["maker"], grams,
+                        a["recycledBp"], "transform"))  # fmt: skip
+    elif name == "LotTransferred":
+        tables["transfer"].append({**ref, "pilot_id": a["pilot"], "sender": a["from"], "recipient": a["to"],
+                               "lot_id": a["lotId"], "received_lot": a["receivedLot"], "grams": a["grams"],
+                               "evidence": a["evidence"]})  # fmt: skip
+        if a["receivedLot"] == a["lotId"]:
+            ops.append((HOLD, a["lotId"], a["to"]))
+        else:
+            ops.append((SPLIT, a["lotId"], a["receivedLot"], block, ts, a["to"], a["grams"]))
+    elif name == "MaterialDispatched":
+        tables["dispatch"].append({**ref, "pilot_id": a["pilot"], "maker": a["maker"], "lot_id": a["lotId"],
+                               "grams": a["grams"], "fate": a["fate"], "evidence": a["evidence"]})  # fmt: skip
+        ops.append((DRAW, a["lotId"], a["grams"]))
+    elif name == "ContributionRecorded":
+        tables["contribution"].append({**ref, "contribution_id": a["contributionId"], "pilot_id": a["pilot"],
+                                   "maker": a["maker"], "kind": a["kind"], "amount": a["amount"],
+                                   "evidence": a["evidence"]})  # fmt: skip
+    elif name == "PointsAwarded":
+        tables["token_award"].append({**ref, "pilot_id": a["pilot"], "issuer": a["issuer"], "member": a["member"],
+                                  "amount": a["amount"], "reason": a["reason"],
+                                  "budget_left": a["budgetLeft"]})  # fmt: skip
+    elif name == "AwardBudgetSet":
+        tables["award_budget"].append(
+            {**ref, "pilot_id": a["pilot"], "admin": a["admin"], "budget": a["budget"]},
+        )
+    elif name == "RewardListed":
+        tables["reward"].append({**ref, "reward_id": a["rewardId"], "pilot_id": a["pilot"], "partner": a["partner"],
+                             "cost": a["cost"], "stock": a["stock"], "expiry": a["expiry"]})  # fmt: skip
+    elif name == "RewardUpdated":
+        tables["reward_update"].append({**ref, "reward_id": a["rewardId"], "pilot_id": a["pilot"],
+                                    "stock": a["stock"], "expiry": a["expiry"]})  # fmt: skip
+    elif name == "RewardRedeemed":
+        tables["redemption"].append({**ref, "redemption_id": a["redemptionId"], "pilot_id": a["pilot"],
+                                 "member": a["member"], "reward_id": a["rewardId"], "cost": a["cost"]})  # fmt: skip
+    elif name == "RedemptionFulfilled":
+        tables["fulfilment"].append({**ref, "redemption_id": a["redemptionId"], "pilot_id": a["pilot"],
+                                 "partner": a["partner"]})  # fmt: skip
+    elif name == "PilotAdded":
+        tables["pilot"].append({**ref, "pilot_id": a["pilot"], "code": text_of(a["code"]),
+                            "code_raw": a["code"], "country": text_of(a["country"]), "name": a["name"],
+                            "admin": a["admin"]})  # fmt: skip
+    elif name == "RoleChanged":
+        tables["role_change"].append({**ref, "pilot_id": a["pilot"], "account": a["account"], "by": a["by"],
+                                  "previous": a["previous"], "current": a["current"]})  # fmt: skip
+    elif name == "MaterialRegistered":
+        tables["material_class"].append({**ref, "material_id": a["materialId"], "pilot_id": a["pilot"],
+                                     "code": text_of(a["code"]), "code_raw": a["code"],
+                                     "kind": a["kind"]})  # fmt: skip
+    elif name == "PauseChanged":
+        tables["pause_change"].append({**ref, "paused": a["paused"], "by": a["by"]})
+    else:
+        return False
+    return True
 
 
 def _lot_row(lot_id: int, block: int, ts: int, pilot: int, material: int, holder: str, grams: int,

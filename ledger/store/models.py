@@ -19,6 +19,7 @@ __all__ = [
     "Fulfilment",
     "Intake",
     "LotState",
+    "MalformedLog",
     "MaterialClass",
     "PauseChange",
     "Pilot",
@@ -86,7 +87,9 @@ class Reorg(SQLModel, table=True):
 
 class Pilot(LogRef, table=True):
     pilot_id: int = Field(primary_key=True)
-    code: str = Field(max_length=8, unique=True)
+    #: The code as shown (``ledger.events.text_of``: non-printable bytes escaped) and as on chain.
+    code: str = Field(max_length=32, unique=True)
+    code_raw: str = Field(default="", max_length=18)
     country: str = Field(max_length=2)
     name: str
     admin: str = Field(max_length=42)
@@ -103,9 +106,24 @@ class RoleChange(EventRow, table=True):
 
 class MaterialClass(LogRef, table=True):
     __tablename__ = "material_class"
+    __table_args__ = (UniqueConstraint("pilot_id", "code", name="uq_material_class_pilot_code"),)
     material_id: int = Field(primary_key=True)
-    code: str = Field(max_length=16, unique=True)
+    #: The pilot whose own code this is; 0 for the codes every pilot shares.
+    pilot_id: int = Field(default=0, index=True)
+    #: The code as shown (``ledger.events.text_of``: non-printable bytes escaped) and as on chain.
+    code: str = Field(max_length=64)
+    code_raw: str = Field(default="", max_length=34)
     kind: int
+
+
+class MalformedLog(EventRow, table=True):
+    """A log of a known event that did not decode, kept raw: the indexer reports it and goes on."""
+
+    __tablename__ = "malformed_log"
+    address: str = Field(max_length=42)
+    topics: str = Field(description="topic hex strings, comma-separated")
+    data: str = Field(description="the log's data as hex (or its decoded fields when a row failed)")
+    reason: str
 
 
 class PauseChange(EventRow, table=True):
