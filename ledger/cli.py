@@ -365,6 +365,7 @@ def up(
                 writes,
                 company_prefix=settings.gs1_company_prefix,
                 public_url=settings.effective_public_url,
+                public_origin=settings.effective_public_origin,
             )
         )
         base = f"http://{settings.api_host}:{settings.api_port}"

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.errors import ConfigError
 
-__all__ = ["DEV_CHAIN_ID", "DEV_KEYSTORE_PASSWORD", "Settings", "project_root"]
+__all__ = ["DEV_CHAIN_ID", "DEV_KEYSTORE_PASSWORD", "Settings", "project_root", "public_origin_for"]
 
 #: The keystore password of development chains: public, so refused on any other chain.
 DEV_KEYSTORE_PASSWORD = "loopledger-dev"
@@ -25,6 +26,13 @@ DEV_CHAIN_ID = 31337
 def project_root() -> Path:
     """The source checkout: where ``foundry.toml``, ``contracts/`` and ``node_modules/`` live."""
     return Path(__file__).resolve().parent.parent
+
+
+def public_origin_for(host: str, port: int) -> str:
+    """The origin a gateway serving on `host`:`port` has when none is configured."""
+    host = "localhost" if host in ("0.0.0.0", "::", "") else host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}"
 
 
 class Settings(BaseSettings):
@@ -101,6 +109,37 @@ class Settings(BaseSettings):
         description="GS1 company prefix: lots published as LGTINs and GS1 Digital Link URIs, "
         "pilots and makers' sites as SGLNs; unset: LoopLedger URNs",
     )
+    public_origin: str | None = Field(
+        default=None,
+        description="the gateway's public origin (scheme://host[:port]); sign-in messages must name "
+        "it as their domain and URI. Default: the origin of public_url when set, else "
+        "http://<api host>:<api port> (localhost for a wildcard host). Never taken from a "
+        "request's headers.",
+    )
+
+    @field_validator("public_origin")
+    @classmethod
+    def _check_origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            raise ValueError(
+                "LOOPLEDGER_PUBLIC_ORIGIN must be scheme://host[:port], e.g. https://ledger.example.org"
+            )
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError("LOOPLEDGER_PUBLIC_ORIGIN takes no user, query or fragment")
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+
+    @property
+    def effective_public_origin(self) -> str:
+        """The origin sign-in messages must name (see `public_origin`)."""
+        if self.public_origin:
+            return self.public_origin
+        if self.public_url:
+            parts = urlsplit(self.public_url)
+            return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+        return public_origin_for(self.api_host, self.api_port)
 
     @field_validator("chain")
     @classmethod

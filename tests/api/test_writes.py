@@ -104,7 +104,8 @@ def gw(
     writes = write_service(
         suite, store, custody, data_dir=data, relayer=relayer, rate=1000, burst=1000
     )
-    state = GatewayState(store, pilots, writes)
+    # TestClient's requests go to http://testserver: that is this gateway's public origin.
+    state = GatewayState(store, pilots, writes, public_origin="http://testserver")
     keys = {name: issue_api_key(store, a.address, name)
             for name, a in (("alice", alice), ("bob", bob), ("member", member), ("outsider", outsider))}  # fmt: skip
     app = create_app(state)
@@ -270,20 +271,26 @@ def test_sign_in_with_ethereum(gw: Gateway) -> None:
 
 
 @pytest.mark.parametrize(
-    "fault", ["other_signer", "chain", "domain", "expired", "unknown_nonce", "garbled"]
+    "fault",
+    ["other_signer", "chain", "domain", "host_header", "expired", "unknown_nonce", "garbled"],
 )
 def test_sign_in_rejections(gw: Gateway, fault: str) -> None:
     signer = gw.alice
     message = {
         "chain": lambda: _siwe(gw, signer, chain_id=5),
         "domain": lambda: _siwe(gw, signer, domain="evil.example"),
+        # The attack of issue 13: signed for evil.example and posted with `Host: evil.example`.
+        "host_header": lambda: _siwe(gw, signer, domain="evil.example"),
         "expired": lambda: _siwe(gw, signer, expires=timedelta(seconds=-1)),
         "unknown_nonce": lambda: _siwe(gw, signer, nonce="abcdefgh1234"),
         "garbled": lambda: "hello",
     }.get(fault, lambda: _siwe(gw, signer))()
     key = Account.create() if fault == "other_signer" else signer
+    headers = {"Host": "evil.example"} if fault == "host_header" else {}
     reply = gw.client.post(
-        "/api/auth/siwe", json={"message": message, "signature": _sign(key, message)}
+        "/api/auth/siwe",
+        json={"message": message, "signature": _sign(key, message)},
+        headers=headers,
     )
     assert reply.status_code == 401, reply.text
     assert reply.json()["error"]["code"] == "unauthorized"
