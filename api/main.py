@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.routes import audit, auth, epcis, epcis_rest, lots, passport, pilots, records, wallet
 from api.routes.epcis_rest import EpcisProblem, problem
+from api.security import SecurityHeaders
 from api.state import GatewayState
 from ledger.errors import LedgerError
 from ledger.settings import project_root
@@ -123,6 +124,7 @@ def create_app(state: GatewayState) -> FastAPI:
         redoc_url=None,
     )
     app.state.gateway = state
+    app.add_middleware(SecurityHeaders)
     for module in (pilots, lots, records, wallet, auth, audit, epcis, epcis_rest, passport):
         app.include_router(module.router)
     _docs(app)  # before /static: its asset mounts live under that prefix

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from ledger.errors import LedgerError
+from ledger.files import PRIVATE_UMASK
 from ledger.settings import Settings
 
 if TYPE_CHECKING:
@@ -380,7 +382,10 @@ def up(
         else:
             lines += [f"  makers          {base}/maker   (sign in with an API key: loopledger keys issue)",
                       f"  members         {base}/wallet"]  # fmt: skip
-        lines += [f"  auditors        {base}/audit   (provenance, trail, verification)",
+        audit_link = (
+            f"{base}/audit#key={access['LEU']['maker']['key']}" if local else f"{base}/audit"
+        )
+        lines += [f"  auditors        {audit_link}   (provenance, trail, verification: signed in)",
                   f"  apps            {base}/docs   (JSON API and OpenAPI)"]  # fmt: skip
         for line in lines:
             console.print(line, soft_wrap=True, highlight=False)
@@ -516,16 +521,30 @@ def keys_issue(
 @keys_app.command("revoke")
 @friendly
 def keys_revoke(
-    key: Annotated[str, typer.Argument(help="the API key to revoke")],
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            help="a file holding the API key (default: read it from standard input); never on the command line",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Revoke an API key."""
+    """Revoke an API key, read from standard input or --key-file (a key given as an argument
+    would stay in the shell history and in every process listing)."""
     from sqlalchemy import update
 
     from api.auth import hash_api_key
     from ledger.store.db import Store
 
+    try:
+        text = key_file.read_text() if key_file is not None else sys.stdin.readline()
+    except OSError as exc:
+        raise LedgerError(f"cannot read {key_file}: {exc.strerror}") from exc
+    key = text.strip()
+    if not key:
+        raise LedgerError("no API key given: pipe it on standard input or pass --key-file FILE")
     settings = _settings(data_dir=data_dir, database_url=database_url)
     store = Store.open(settings.effective_database_url)
     table = store.tables["api_key"]
@@ -809,6 +828,9 @@ def epcis_import(
 
 
 def main() -> None:
+    # Everything LoopLedger (and the anvil it starts) creates is owner-only: keys, the index,
+    # the manifest, the chain and its log.
+    os.umask(PRIVATE_UMASK)
     try:
         app()
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ from ledger.build import DEPLOYABLE, Artifact
 from ledger.chain import Chain
 from ledger.errors import NotDeployed, StaleManifest
 from ledger.events import abi_type, fixed_bytes
+from ledger.files import write_private
 from ledger.transact import Call, Transactor
 from pilots.model import Pilot
 
@@ -58,10 +59,7 @@ class Manifest(BaseModel):
     materials: dict[str, int]
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.model_dump_json(indent=2))
-        tmp.replace(path)
+        write_private(path, self.model_dump_json(indent=2))
 
 
 def material_codes(pilots: Sequence[Pilot]) -> list[tuple[str, int]]:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel, create_engine
 
 from ledger.errors import ConfigError
+from ledger.files import private_file
 from ledger.store import models
 from ledger.store.rowtuples import tuples_of
 
@@ -46,7 +47,8 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Created owner-only before SQLite opens it; its -wal and -shm files take its mode.
+            private_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

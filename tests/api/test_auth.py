@@ -68,7 +68,7 @@ def test_a_standard_message_signs_in() -> None:
 def test_duplicated_field_is_refused_not_last_wins() -> None:
     """'Chain ID: 1' then 'Chain ID: 31337' used to parse as 31337."""
     text = message(chain="1").replace("Nonce:", f"Chain ID: {CHAIN}\nNonce:")
-    with pytest.raises(AuthError, match="out of place|twice"):
+    with pytest.raises(AuthError, match="'Chain ID' appears twice"):
         parse_siwe(text)
     twice = message(extra="\nRequest ID: a\nRequest ID: b")
     with pytest.raises(AuthError, match="'Request ID' appears twice"):

@@ -158,7 +158,8 @@ def test_member_redeems_a_reward_with_a_receipt(system: System, page: Any) -> No
 def test_auditor_traces_a_product_and_verifies(system: System, page: Any) -> None:
     with sqlite3.connect(system.data / "index-anvil.sqlite") as db:
         (lot,) = db.execute("SELECT MAX(lot_id) FROM lot WHERE origin = 'transform'").fetchone()
-    page.goto(f"{system.base}/audit?lot={lot}")
+    # Re-reading the chain needs a signed-in account: any key will do.
+    page.goto(f"{system.base}/audit?lot={lot}#key={system.keys['LEU']['maker']['key']}")
     page.wait_for_selector("#trail tr >> nth=1", timeout=30_000)
     assert page.locator("#tree li").count() >= 2  # the product and at least one source
     shares = [_number(t) for t in page.locator("#sources td:nth-child(2)").all_inner_texts()]

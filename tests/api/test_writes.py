@@ -512,14 +512,16 @@ def test_trail_and_lists(gw: Gateway) -> None:
 def test_verify_endpoint_reports_tampering(gw: Gateway) -> None:
     head = int(gw.suite.chain.w3.eth.block_number)
     assert gw.state.wait_indexed(head)
-    clean = gw.client.get("/api/audit/verify").json()
+    anonymous = gw.client.get("/api/audit/verify")
+    assert anonymous.status_code == 401  # re-reading the chain needs a signed-in account
+    clean = gw.client.get("/api/audit/verify", headers=gw.as_("outsider")).json()
     assert clean["ok"] is True and clean["rows_checked"] > 20 and clean["mismatches"] == []
     intake = gw.store.tables["intake"]
     with gw.store.engine.begin() as conn:
         row = conn.execute(select(intake).where(intake.c.lot_id == 1)).mappings().one()
         conn.execute(update(intake).where(intake.c.lot_id == 1).values(grams=row["grams"] + 1))
     try:
-        report = gw.client.get("/api/audit/verify?pilot=LEU").json()
+        report = gw.client.get("/api/audit/verify?pilot=LEU", headers=gw.as_("outsider")).json()
         assert report["ok"] is False
         changed = [m for m in report["mismatches"] if m["table"] == "intake"]
         assert len(changed) == 1 and changed[0]["fields"] == {
@@ -530,7 +532,12 @@ def test_verify_endpoint_reports_tampering(gw: Gateway) -> None:
         with gw.store.engine.begin() as conn:
             conn.execute(delete(intake).where(intake.c.lot_id == 1))
             conn.execute(insert(intake).values(**row))
-    assert gw.client.get("/api/audit/verify?from_block=10&to_block=5").status_code == 422
+    bad = gw.client.get("/api/audit/verify?from_block=10&to_block=5", headers=gw.as_("outsider"))
+    assert bad.status_code == 422
+    huge = gw.client.get(
+        "/api/audit/verify?from_block=0&to_block=100000", headers=gw.as_("outsider")
+    )
+    assert huge.status_code == 422 and "at most 100,000 blocks" in huge.text
 
 
 def test_openapi_lists_every_endpoint(gw: Gateway, tmp_path: Path) -> None:
