@@ -39,8 +39,11 @@ async function confirmRedeem() {
   try {
     const out = await api("POST", `/api/pilots/${$("pilot").value}/redemptions?wait=indexed`, { reward_id: Number(pending.rewardId) },
       { "Idempotency-Key": pending.key });
+    // The receipt is public; the claim code makes the reward this member's: only it is shown.
+    const claim = await api("POST", `/api/redemptions/${out.redemption_id}/claim-code`);
     $("result").className = "result ok";
     $("result").innerHTML = `Redeemed: show the partner <a id="receipt-link" href="${esc(out.receipt_url)}">receipt ${esc(out.redemption_id)}</a> ` +
+      `and your claim code <strong id="claim-code">${esc(claim.code)}</strong> (shown once; keep it private) ` +
       `(block ${out.block_number}, transaction <code>${esc(short(out.tx_hash))}</code>).`;
     pending = null;
     $("confirm").hidden = true;

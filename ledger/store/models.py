@@ -26,6 +26,7 @@ __all__ = [
     "Redemption",
     "RelayBatch",
     "RelayRequest",
+    "RedemptionClaim",
     "Reorg",
     "Reward",
     "RewardUpdate",
@@ -286,6 +287,18 @@ class ApiKey(SQLModel, table=True):
     label: str = Field(max_length=100)
     created_at: int
     revoked: bool = False
+
+
+class RedemptionClaim(SQLModel, table=True):
+    """The secret of a redemption that only its member holds: the receipt is public, the reward
+    is handed over only to whoever shows this code to a signed-in partner. Only its SHA-256 is
+    stored."""
+
+    __tablename__ = "redemption_claim"
+    redemption_id: int = Field(primary_key=True)
+    member: str = Field(max_length=42)
+    code_hash: str = Field(max_length=64)
+    created_at: int
 
 
 class WriteJob(SQLModel, table=True):

@@ -89,7 +89,12 @@ def gw(
 
     data = tmp / "data"
     keystore = Keystore(data / "keys", PASSWORD)
-    for name, account in (("alice", alice), ("member", member), ("outsider", outsider)):
+    for name, account in (
+        ("alice", alice),
+        ("member", member),
+        ("outsider", outsider),
+        ("partner", admin),
+    ):
         keystore.create(name, account.key)
     store = Store.open(f"sqlite:///{tmp / 'index.sqlite'}")
     indexer_for(suite, store).run()
@@ -108,6 +113,7 @@ def gw(
     state = GatewayState(store, pilots, writes, public_origin="http://testserver")
     keys = {name: issue_api_key(store, a.address, name)
             for name, a in (("alice", alice), ("bob", bob), ("member", member), ("outsider", outsider))}  # fmt: skip
+    keys["partner"] = issue_api_key(store, admin.address, "partner")
     app = create_app(state)
     with TestClient(app) as client, TestClient(app) as raw:
         client.event_hooks = {"request": [_wait_confirmed]}
@@ -489,8 +495,52 @@ def test_wallet_rewards_redeem_and_receipt(gw: Gateway) -> None:
     assert wallet["history"]["data"][0]["kind"] == "redemption"
     poor = gw.client.post("/api/pilots/LEU/redemptions", json={"reward_id": reward["reward_id"]},
                           headers=gw.as_("outsider"))  # fmt: skip
-    assert poor.status_code == 422 and "balance is 0" in poor.text
+    assert poor.status_code == 422 and "balance in LEU is 0" in poor.text
     assert gw.client.get("/api/redemptions/12345").status_code == 404
+    assert wallet["balances"] == {"LEU": 70}
+
+
+def test_a_receipt_alone_does_not_take_the_reward(gw: Gateway) -> None:
+    """Issue 13: redemption ids are guessable and receipts public; whoever presents another
+    member's receipt must not get the reward. The partner fulfils only with the member's code."""
+    reward = gw.client.get("/api/pilots/LEU/rewards?available=true").json()[0]
+    redeemed = gw.client.post(
+        "/api/pilots/LEU/redemptions",
+        json={"reward_id": reward["reward_id"]},
+        headers=gw.as_("member"),
+    )
+    assert redeemed.status_code == 201, redeemed.text
+    rid = redeemed.json()["redemption_id"]
+    assert gw.state.wait_indexed(redeemed.json()["block_number"])
+    assert gw.client.get(f"/api/redemptions/{rid}").status_code == 200  # the receipt is public
+    # A bearer of the receipt cannot get its code, and a guessed code does not fulfil.
+    stolen = gw.client.post(f"/api/redemptions/{rid}/claim-code", headers=gw.as_("outsider"))
+    assert stolen.status_code == 403
+    guessed = gw.client.post(
+        f"/api/redemptions/{rid}/fulfilment",
+        json={"code": "AAAA-AAAA-AAAA"},
+        headers=gw.as_("partner"),
+    )
+    assert guessed.status_code == 403 and guessed.json()["error"]["fields"][0]["field"] == "code"
+    assert gw.suite.catalogue.redemption_status(int(rid)) == (True, False)
+    # The member's code, shown to the partner: handed over once.
+    code = gw.client.post(f"/api/redemptions/{rid}/claim-code", headers=gw.as_("member")).json()[
+        "code"
+    ]
+    not_partner = gw.client.post(
+        f"/api/redemptions/{rid}/fulfilment", json={"code": code}, headers=gw.as_("outsider")
+    )
+    assert not_partner.status_code == 403
+    done = gw.client.post(
+        f"/api/redemptions/{rid}/fulfilment", json={"code": code}, headers=gw.as_("partner")
+    )
+    assert done.status_code == 201, done.text
+    assert gw.suite.catalogue.redemption_status(int(rid)) == (True, True)
+    assert gw.client.get(f"/api/redemptions/{rid}").json()["fulfilled"] is True
+    again = gw.client.post(
+        f"/api/redemptions/{rid}/fulfilment", json={"code": code}, headers=gw.as_("partner")
+    )
+    assert again.status_code == 409
 
 
 # ---- auditors -----------------------------------------------------------------------------------

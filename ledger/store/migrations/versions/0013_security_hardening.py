@@ -1,4 +1,5 @@
-"""security hardening: raw on-chain codes, per-pilot material codes, malformed logs
+"""security hardening: raw on-chain codes, per-pilot material codes, malformed logs,
+redemption claim codes
 
 Revision ID: 0013
 Revises: 0002
@@ -96,8 +97,18 @@ def upgrade() -> None:
         batch_op.create_index("ix_malformed_log_block_number", ["block_number"], unique=False)
         batch_op.create_index("ix_malformed_log_ts", ["ts"], unique=False)
 
+    op.create_table(
+        "redemption_claim",
+        sa.Column("redemption_id", BIGINT, nullable=False),
+        sa.Column("member", sa.String(length=42), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", BIGINT, nullable=False),
+        sa.PrimaryKeyConstraint("redemption_id"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("redemption_claim")
     op.drop_table("malformed_log")
     with op.batch_alter_table("material_class", schema=None) as batch_op:
         batch_op.drop_index("ix_material_class_pilot_id")
