@@ -144,7 +144,7 @@ def _execute(
         reward_id = rewards[int(a["reward"])]
         reward = suite.catalogue.reward(reward_id)
         member = members[action.actor]
-        if reward.stock == 0 or suite.token.balance_of(member.address) < reward.cost:
+        if reward.stock == 0 or suite.token.balance_in(pilot.id, member.address) < reward.cost:
             return False
         suite.catalogue.redeem(member, reward_id, relay=True)
     return True
