@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import networkx as nx
 import pandas as pd
@@ -94,8 +94,6 @@ def sankey(graph: nx.DiGraph, labels: dict[str, str] | None = None) -> dict[str,
     }
 
 
-#: `csv.QUOTE_NONNUMERIC` (as the literal pandas' types ask for): every text cell quoted.
-QUOTE_TEXT: Literal[2] = 2
 #: A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -116,17 +114,14 @@ def export(frame: pd.DataFrame, path: Path | None, fmt: str) -> str | None:
     """Write `frame` as csv, parquet or json to `path` (csv/json to a string when path is None).
 
     In csv, every text cell and column name passes `csv_safe`: codes and names come from the
-    chain, where anyone with a role chooses them."""
+    chain, where anyone with a role chooses them (control characters never reach a cell: codes
+    are printable ASCII on chain and the indexer escapes the rest, see ``ledger.events``)."""
     if fmt == "csv":
         safe = frame.rename(columns=csv_safe)
         for column in safe.columns:
             if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
                 safe[column] = safe[column].map(csv_safe)
-        # Every text cell quoted: a carriage return inside a code cannot split a row.
-        if path:
-            safe.to_csv(path, index=False, quoting=QUOTE_TEXT)
-            return None
-        return safe.to_csv(index=False, quoting=QUOTE_TEXT)
+        return safe.to_csv(path, index=False) if path else safe.to_csv(index=False)
     if fmt == "json":
         return (
             frame.to_json(path, orient="records", indent=2)

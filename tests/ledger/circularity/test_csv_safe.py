@@ -8,12 +8,12 @@ import io
 import pandas as pd
 import pytest
 
-from ledger.circularity.report import QUOTE_TEXT, export
+from ledger.circularity.report import export
 
 
 @pytest.mark.parametrize(
     "code",
-    ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tX", "\r=1"],
+    ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tX"],
 )
 def test_formula_cells_are_neutralised(code: str) -> None:
     frame = pd.DataFrame(
@@ -31,7 +31,3 @@ def test_formula_column_names_are_neutralised() -> None:
     text = export(pd.DataFrame({"=cmd|' /C calc'!A0": [1]}), None, "csv")
     assert text is not None
     assert next(csv.reader(io.StringIO(text, newline=""))) == ["'=cmd|' /C calc'!A0"]
-
-
-def test_quote_text_is_the_csv_module_constant() -> None:
-    assert QUOTE_TEXT == csv.QUOTE_NONNUMERIC
