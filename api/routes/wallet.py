@@ -14,7 +14,8 @@ from sqlalchemy import func, literal, select, union_all
 from api.claims import claim_matches, forget_claim, issue_claim
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
 from api.routes.records import IdempotencyKey, Limit, Offset, Page, Wait, answer
-from ledger.write.plan import Redemption
+from ledger.write.plan import Redemption, WriteRejected
+from ledger.write.queue import fingerprint
 
 router = APIRouter(tags=["members"])
 
@@ -324,7 +325,8 @@ def fulfil(
     body: FulfilIn,
 ) -> FulfilOut:
     writes.throttle(account)  # also bounds guesses of a code
-    _, partner, fulfilled = _redemption(state, redemption_id)
+    row, partner, fulfilled = _redemption(state, redemption_id)
+    pilot = int(row["pilot_id"])
     if account != partner:
         raise HTTPException(
             status_code=403, detail="only the reward's partner, signed in, may hand it over"
@@ -338,18 +340,35 @@ def fulfil(
             "this is not the redemption's claim code: ask the member to show the code in their "
             "wallet (a receipt alone does not take the reward)"
         )
-        raise FieldErrors([("code", message)], 403)
-    # The one chain write of this module, built and sent as every custodial write is.
-    signer = writes.signer(account)
+        raise WriteRejected([("code", message)], 403)
+    # The one chain write of this module: the partner's custodial key signs `fulfil`, queued as
+    # every write is. (It has no planner record: the checks above are all it needs.)
+    writes.require_custody(account)
     call = writes.suite.catalogue.call_data("fulfil", redemption_id)
-    result = writes.run(
-        Job(signer=signer, calls=writes.simulate(account, [("redemption_id", call)]))
+    job, _ = writes.queue.submit(
+        account=account,
+        kind="fulfil",
+        pilot_id=pilot,
+        request_hash=fingerprint("fulfil", pilot, redemption_id),
+        idem_key=None,
+        signer=account,
+        calls=writes.writer.simulate(account, [("redemption_id", call)]),
+        handles={},
     )
+    writes.wake()
+    job = writes.settle(job, "indexed")
+    if job.state == "failed":
+        reasons = (job.error or {}).get("reasons") or [["redemption_id", "the ledger refused it"]]
+        raise WriteRejected([(str(f), str(m)) for f, m in reasons])
+    if job.state != "confirmed" or job.block_number is None or job.tx_hash is None:
+        raise HTTPException(
+            status_code=503, detail=f"the fulfilment is queued as job {job.job_id}: ask again later"
+        )
     forget_claim(state.store, redemption_id)
-    state.wait_indexed(result.block_number, timeout=30)
+    state.wait_indexed(job.block_number, timeout=30)
     return FulfilOut(
         redemption_id=str(redemption_id),
         fulfilled=True,
-        tx_hash=result.tx_hash,
-        block_number=result.block_number,
+        tx_hash=job.tx_hash,
+        block_number=job.block_number,
     )

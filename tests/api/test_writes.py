@@ -495,7 +495,7 @@ def test_wallet_rewards_redeem_and_receipt(gw: Gateway) -> None:
     assert wallet["history"]["data"][0]["kind"] == "redemption"
     poor = gw.client.post("/api/pilots/LEU/redemptions", json={"reward_id": reward["reward_id"]},
                           headers=gw.as_("outsider"))  # fmt: skip
-    assert poor.status_code == 422 and "balance in LEU is 0" in poor.text
+    assert poor.status_code == 422 and "balance is 0" in poor.text
     assert gw.client.get("/api/redemptions/12345").status_code == 404
     assert wallet["balances"] == {"LEU": 70}
 
