@@ -23,6 +23,7 @@ from ledger.chain import Chain
 from ledger.errors import NotDeployed, StaleManifest
 from ledger.events import abi_type, fixed_bytes
 from ledger.transact import Call, Transactor
+from ledger.vocabulary import Role
 from pilots.model import Pilot
 
 __all__ = ["Manifest", "check_manifest", "deploy", "load_manifest", "material_codes"]
@@ -118,6 +119,33 @@ def _call(artifact: Artifact, address: str, chain: Chain, fn: str, *args: Any) -
     return Call(address, bytes.fromhex(data[2:]))
 
 
+def _grant_issuer(
+    tx: Transactor,
+    operator: LocalAccount,
+    registry_artifact: Artifact,
+    registry: str,
+    chain: Chain,
+    programme: str,
+    pilots: Sequence[PilotEntry],
+) -> None:
+    """The community programme awards check-in and released drop-off points through the token,
+    so it is an award issuer of every pilot (granted by the operator, like the pilot admins)."""
+    for entry in pilots:
+        tx.transact(
+            operator,
+            _call(
+                registry_artifact,
+                registry,
+                chain,
+                "setPilotRole",
+                entry.id,
+                programme,
+                int(Role.ISSUER),
+                True,
+            ),
+        )
+
+
 def deploy(
     chain: Chain,
     artifacts: dict[str, Artifact],
@@ -154,6 +182,7 @@ def deploy(
     tx.transact(
         operator, _call(artifacts["EngagementToken"], token, chain, "setCatalogue", catalogue)
     )
+    programme = create("CommunityProgramme", registry, token, forwarder)
 
     reg = artifacts["PilotRegistry"]
     entries = []
@@ -185,6 +214,7 @@ def deploy(
                 f"pilot {entry.code} got id {on_chain} on chain but its file says {entry.id}: pilot ids must "
                 "be 1..N in file order"
             )
+    _grant_issuer(tx, operator, reg, registry, chain, programme, entries)
     materials: dict[str, int] = {}
     for code, kind in material_codes(pilots):
         tx.transact(
