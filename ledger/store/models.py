@@ -17,6 +17,7 @@ __all__ = [
     "Contribution",
     "Dispatch",
     "Fulfilment",
+    "GroupDeclaration",
     "Intake",
     "LotState",
     "MaterialClass",
@@ -331,6 +332,22 @@ class RelayBatch(SQLModel, table=True):
     state: str = Field(max_length=12, index=True)
     block_number: int | None = None
     created_at: float
+
+
+class GroupDeclaration(SQLModel, table=True):
+    """A member's declaration of belonging to a target group of a pilot, given with consent.
+
+    Off chain only (never indexed from or written to the chain); published only as aggregates
+    with groups under five people suppressed (:func:`ledger.impact.kpis.target_group_shares`).
+    Withdrawing consent deletes the row.
+    """
+
+    __tablename__ = "group_declaration"
+    pilot_id: int = Field(primary_key=True)
+    member: str = Field(primary_key=True, max_length=42)
+    group_code: str = Field(primary_key=True, max_length=40)
+    consent_version: str = Field(max_length=20, description="the consent text the member agreed to")
+    consented_at: int
 
 
 def _widen_integers() -> None:
