@@ -11,13 +11,19 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "ApiKey",
+    "Attendance",
     "AwardBudget",
     "Block",
     "Checkpoint",
+    "CommunityEvent",
     "Contribution",
     "Dispatch",
+    "DropOffHold",
     "Fulfilment",
     "GroupDeclaration",
+    "HoldPeriod",
+    "HoldRelease",
+    "HoldVoid",
     "Intake",
     "LotState",
     "MaterialClass",
@@ -30,6 +36,7 @@ __all__ = [
     "Reward",
     "RewardUpdate",
     "RoleChange",
+    "SkillCredential",
     "TokenAward",
     "Transfer",
     "Transformation",
@@ -255,6 +262,76 @@ class LotState(SQLModel, table=True):
     )
     created_block: int = Field(index=True)
     created_ts: int
+
+
+# ---- community programme: events, attendance, credentials, held drop-off points ------------------
+
+
+class CommunityEvent(LogRef, table=True):
+    __tablename__ = "community_event"
+    event_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    creator: str = Field(max_length=42)
+    kind: int
+    opens: int
+    closes: int
+    points: int
+    signer: str = Field(max_length=42)
+    venue: str = Field(max_length=66)
+
+
+class Attendance(EventRow, table=True):
+    """A check-in: an account attended an event (no personal data)."""
+
+    event_id: int = Field(index=True)
+    pilot_id: int = Field(index=True)
+    member: str = Field(max_length=42, index=True)
+    points: int
+
+
+class SkillCredential(LogRef, table=True):
+    __tablename__ = "skill_credential"
+    credential_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    holder: str = Field(max_length=42, index=True)
+    skill: str = Field(max_length=66)
+    level: int
+    event_id: int
+    issuer: str = Field(max_length=42)
+
+
+class HoldPeriod(EventRow, table=True):
+    __tablename__ = "hold_period"
+    pilot_id: int = Field(index=True)
+    admin: str = Field(max_length=42)
+    period: int
+
+
+class DropOffHold(LogRef, table=True):
+    __tablename__ = "drop_off_hold"
+    hold_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    member: str = Field(max_length=42, index=True)
+    points: int
+    release_at: int
+    issuer: str = Field(max_length=42)
+    evidence: str = Field(max_length=66)
+
+
+class HoldVoid(EventRow, table=True):
+    __tablename__ = "hold_void"
+    hold_id: int = Field(index=True)
+    pilot_id: int = Field(index=True)
+    by: str = Field(max_length=42)
+    reason: str = Field(max_length=66)
+
+
+class HoldRelease(EventRow, table=True):
+    __tablename__ = "hold_release"
+    hold_id: int = Field(index=True)
+    pilot_id: int = Field(index=True)
+    member: str = Field(max_length=42, index=True)
+    points: int
 
 
 # ---- gateway state: not from the chain, so re-indexing never touches it ---------------------------
