@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import audit, auth, epcis, lots, pilots, records, wallet
+from api.routes import audit, auth, community, epcis, lots, pilots, records, wallet
 from api.state import GatewayState
 from ledger.errors import LedgerError
 from ledger.write.plan import WriteRejected
@@ -22,6 +22,13 @@ __all__ = ["create_app"]
 STATIC = Path(__file__).resolve().parent / "static"
 PAGES = {"/": "dashboard.html", "/maker": "maker.html", "/wallet": "wallet.html",
          "/audit": "audit.html", "/receipt": "receipt.html"}  # fmt: skip
+#: The community programme's pages.
+PAGES |= {
+    "/impact": "impact.html",
+    "/checkin": "checkin.html",
+    "/events": "events.html",
+    "/credential": "credential.html",
+}
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 409: "conflict", 422: "invalid_input", 429: "rate_limited",
          503: "unavailable"}  # fmt: skip
@@ -68,7 +75,7 @@ def create_app(state: GatewayState) -> FastAPI:
         description="Circular-production ledger of the seven pilot cities: pilots, flows, metrics and provenance.",
     )
     app.state.gateway = state
-    for module in (pilots, lots, records, wallet, auth, audit, epcis):
+    for module in (pilots, lots, records, wallet, auth, audit, epcis, community):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
