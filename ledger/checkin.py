@@ -90,8 +90,13 @@ def parse_token(text: str) -> CheckInToken:
         raise InvalidCheckInToken(
             "the check-in code is not a LoopLedger check-in token: scan the QR code shown at the venue again"
         )
-    event_id, not_after, r, vs = match.groups()
-    return CheckInToken(int(event_id), int(not_after), bytes.fromhex(r), bytes.fromhex(vs))
+    event_id, not_after, r, vs = (int(match[1]), int(match[2]), match[3], match[4])
+    # Event ids are 64-bit counters on chain and in the store; notAfter is a uint64.
+    if not 1 <= event_id < 2**63 or not_after >= 2**64:
+        raise InvalidCheckInToken(
+            "the check-in code names no possible event: scan the QR code shown at the venue again"
+        )
+    return CheckInToken(event_id, not_after, bytes.fromhex(r), bytes.fromhex(vs))
 
 
 def token_signer(token: CheckInToken, chain_id: int, contract: str, *, now: int) -> str:

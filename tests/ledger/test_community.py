@@ -39,6 +39,9 @@ def test_check_in_token_round_trip_and_refusals(memory_suite: Suite) -> None:
         token_signer(parsed, chain_id, community.address, now=1_000_300 - 601)
     with pytest.raises(InvalidCheckInToken, match="scan"):
         parse_token("7.1000300.0xzz")
+    too_big = token.encode().replace("7.", f"{2**63}.", 1)
+    with pytest.raises(InvalidCheckInToken, match="no possible event"):
+        parse_token(too_big)
     # The digest signed here is the contract's own.
     digest = community.contract.functions.checkInDigest(7, 1_000_300).call()
     assert Account._recover_hash(digest, vrs=_vrs(token.r, token.vs)) == staff.address
