@@ -471,3 +471,147 @@ def impact_compared(state: StateDep, year: YearQuery = None) -> list[ImpactOut]:
 def impact_jsonld(pilot: PilotDep, state: StateDep, year: YearQuery = None) -> dict[str, Any]:
     y = _year(year)
     return jsonld(pilot, y, impact_of(state, pilot, y))
+
+
+class HoldIn(BaseModel):
+    member: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    points: int = Field(gt=0, lt=2**32)
+    evidence: str | None = Field(
+        default=None, pattern=r"^0x[0-9a-fA-F]{64}$", description="SHA-256 of the weigh ticket"
+    )
+
+
+class VoidIn(BaseModel):
+    reason: str = Field(
+        pattern=r"^[A-Z0-9_-]{1,32}$", description="reason code, e.g. DUPLICATE_TICKET"
+    )
+
+
+class HoldOut(BaseModel):
+    hold_id: int
+    pilot_id: int
+    member: str
+    points: int
+    release_at: int
+    state: Literal["pending", "voided", "released"]
+    reason: str | None = None
+
+
+@router.post(
+    "/api/pilots/{pilot}/holds",
+    status_code=201,
+    summary="Hold drop-off points for the pilot's hold period (staff)",
+)
+def hold_drop_off(
+    body: HoldIn, pilot: PilotDep, state: StateDep, writes: WritesDep, account: AccountDep
+) -> dict[str, Any]:
+    writes.throttle(account)
+    writes.require(pilot.id, account, Role.ISSUER, "staff member (award issuer)")
+    evidence = bytes.fromhex(body.evidence[2:]) if body.evidence else bytes(32)
+    call = writes.suite.community.call_data(
+        "holdDropOff", pilot.id, to_checksum_address(body.member), body.points, evidence
+    )
+    result = _send(writes, account, "points", call)
+    held = next(e for e in result.all_events() if e.name == "PointsHeld")
+    state.wait_indexed(result.block_number, timeout=30)
+    return {
+        "hold_id": int(held.args["holdId"]),
+        "release_at": int(held.args["releaseAt"]),
+        "tx_hash": result.tx_hash,
+    }
+
+
+def _hold_row(state: Any, hold_id: int) -> dict[str, Any]:
+    table = state.store.tables["drop_off_hold"]
+    with state.store.engine.connect() as conn:
+        row = conn.execute(select(table).where(table.c.hold_id == hold_id)).mappings().first()
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"no held award {hold_id} is indexed")
+    return dict(row)
+
+
+@router.post(
+    "/api/holds/{hold_id}/void",
+    status_code=200,
+    summary="Void held points before they are due, with a reason (staff)",
+)
+def void_hold(
+    hold_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: VoidIn,
+    state: StateDep,
+    writes: WritesDep,
+    account: AccountDep,
+) -> dict[str, Any]:
+    writes.throttle(account)
+    row = _hold_row(state, hold_id)
+    writes.require(row["pilot_id"], account, Role.ISSUER, "staff member (award issuer)")
+    call = writes.suite.community.call_data(
+        "voidHold", hold_id, body.reason.encode().ljust(32, b"\0")
+    )
+    result = _send(writes, account, "hold_id", call)
+    state.wait_indexed(result.block_number, timeout=30)
+    return {"hold_id": hold_id, "state": "voided", "tx_hash": result.tx_hash}
+
+
+@router.post(
+    "/api/holds/{hold_id}/release",
+    status_code=200,
+    summary="Release due held points (any signed-in account)",
+)
+def release_hold(
+    hold_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    state: StateDep,
+    writes: WritesDep,
+    account: AccountDep,
+) -> dict[str, Any]:
+    writes.throttle(account)
+    _hold_row(state, hold_id)
+    result = _send(writes, account, "hold_id", writes.suite.community.call_data("release", hold_id))
+    state.wait_indexed(result.block_number, timeout=30)
+    return {"hold_id": hold_id, "state": "released", "tx_hash": result.tx_hash}
+
+
+@router.get(
+    "/api/accounts/{address}/holds",
+    response_model=list[HoldOut],
+    summary="A member's held drop-off points: pending (not yet spendable), voided or released",
+)
+def holds_of(
+    address: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$")], state: StateDep
+) -> list[HoldOut]:
+    member = to_checksum_address(address)
+    holds, voids, releases = (
+        state.store.tables[n] for n in ("drop_off_hold", "hold_void", "hold_release")
+    )
+    with state.store.engine.connect() as conn:
+        rows = (
+            conn.execute(
+                select(holds).where(holds.c.member == member).order_by(holds.c.hold_id.desc())
+            )
+            .mappings()
+            .all()
+        )
+        ids = [r["hold_id"] for r in rows]
+        voided = {
+            r["hold_id"]: r["reason"]
+            for r in conn.execute(select(voids).where(voids.c.hold_id.in_(ids))).mappings()
+        }
+        released = set(
+            conn.execute(select(releases.c.hold_id).where(releases.c.hold_id.in_(ids))).scalars()
+        )
+    return [
+        HoldOut(
+            hold_id=r["hold_id"],
+            pilot_id=r["pilot_id"],
+            member=member,
+            points=r["points"],
+            release_at=r["release_at"],
+            state="voided"
+            if r["hold_id"] in voided
+            else "released"
+            if r["hold_id"] in released
+            else "pending",
+            reason=voided.get(r["hold_id"]),
+        )
+        for r in rows
+    ]

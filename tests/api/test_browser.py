@@ -236,4 +236,5 @@ def test_staff_event_member_checks_in_by_the_qr_link(
     page.wait_for_selector("tr[data-metric='attendance'] td.value", timeout=60_000)
     shown = _number(page.inner_text("tr[data-metric='attendance'] td.value"))
     assert shown == attendance["value"] and shown >= 1
-    assert page.locator("#compare tr").count() == 8  # header + seven pilots
+    page.wait_for_selector("#compare tr >> nth=7", timeout=60_000)  # header + seven pilots
+    assert page.locator("#compare tr").count() == 8

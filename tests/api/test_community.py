@@ -186,3 +186,40 @@ def test_declarations_need_consent_and_known_groups(gw: Gateway) -> None:
     assert gw.client.put(url, json=body, headers=gw.as_("member")).status_code == 204
     assert gw.client.delete(url, headers=gw.as_("member")).status_code == 204
     assert gw.client.put(url, json=body).status_code == 401
+
+
+def test_held_drop_off_points_voided_by_staff_or_released(gw: Gateway) -> None:
+    admin = gw.suite.chain.accounts[LEUVEN]
+    gw.suite.community.set_hold_period(admin, LEUVEN, 86_400)
+    before = gw.suite.token.balance_of(gw.member.address)
+    body = {"member": gw.member.address, "points": 40}
+    assert (
+        gw.client.post("/api/pilots/LEU/holds", json=body, headers=gw.as_("member")).status_code
+        == 403
+    )
+    first = gw.client.post("/api/pilots/LEU/holds", json=body, headers=gw.as_("staff"))
+    assert first.status_code == 201, first.text
+    hold = first.json()["hold_id"]
+    assert gw.suite.token.balance_of(gw.member.address) == before  # held, not spendable
+    refused = gw.client.post(
+        f"/api/holds/{hold}/void", json={"reason": "SELF"}, headers=gw.as_("member")
+    )
+    assert refused.status_code == 403
+    early = gw.client.post(f"/api/holds/{hold}/release", headers=gw.as_("member"))
+    assert early.status_code == 422 and "CommunityHoldNotDue" in _fields(early)["hold_id"]
+    voided = gw.client.post(
+        f"/api/holds/{hold}/void", json={"reason": "DUPLICATE_TICKET"}, headers=gw.as_("staff")
+    )
+    assert voided.status_code == 200, voided.text
+    gw.suite.community.set_hold_period(admin, LEUVEN, 0)
+    second = gw.client.post("/api/pilots/LEU/holds", json=body, headers=gw.as_("staff")).json()[
+        "hold_id"
+    ]
+    released = gw.client.post(f"/api/holds/{second}/release", headers=gw.as_("member"))
+    assert released.status_code == 200, released.text
+    assert gw.suite.token.balance_of(gw.member.address) == before + 40
+    states = {
+        h["hold_id"]: (h["state"], h["reason"])
+        for h in gw.client.get(f"/api/accounts/{gw.member.address}/holds").json()
+    }
+    assert states[hold] == ("voided", "DUPLICATE_TICKET") and states[second] == ("released", None)
