@@ -193,3 +193,32 @@ def test_declarations_need_consent_and_a_targeted_group(tmp_path: Path) -> None:
         ]
         withdraw(session, pilot.id, "0xA")
         assert declarations_of(session, pilot.id) == [Declaration("0xB", "women")]
+
+
+def test_audit_report_impact_section_states_method_and_source() -> None:
+    from ledger.audit.report import render_report
+    from ledger.circularity.period import Period
+    from ledger.circularity.records import FlowRecords
+
+    pilot = load_pilots()[0]
+    inputs = framework.ImpactInputs(events=EVENTS, attendances=ATTENDANCE)
+    values = framework.evaluate(pilot, inputs, 2026)
+    text = render_report(
+        pilot_id=1,
+        pilot_name="Leuven (LEU)",
+        period=Period.parse("2026"),
+        records=FlowRecords.empty(),
+        rows={},
+        material_codes={},
+        chain={"chain_id": 31337, "genesis_hash": "0x00", "indexed_block": 1},
+        verification=None,
+        impact=(2026, values),
+    )
+    section = text.split("<h2>5. Impact against targets, 2026</h2>", 1)[1]
+    for value in values:
+        assert value.kpi.name.replace("'", "&#x27;") in section
+        assert value.method.split(";")[0].replace("'", "&#x27;") in section
+    assert section.count(values[0].kpi.source) == len(values)
+    # Participants: 3 against a baseline of 20 (Leuven's 50 members x 0.4): 17 below it.
+    participants = next(v for v in values if v.kpi.metric == "participants")
+    assert participants.result is not None and participants.result.additional == 3 - 20
