@@ -16,6 +16,9 @@ async function refresh() {
     $("balance").textContent = wallet.balance;
     $("awarded").textContent = wallet.awarded;
     $("redeemed").textContent = wallet.redeemed;
+    const holds = await api("GET", `/api/accounts/${me.address}/holds`);
+    renderTable($("holds"), holds, [["hold_id", "Hold"], ["points", "Points"], ["release_at", "Spendable from", when],
+      ["state", "State", (v, r) => esc(v + (r.reason ? ` (${r.reason})` : ""))]]);
     renderTable($("history"), wallet.history.data, [["ts", "When", when], ["kind", "What"], ["points", "Points"],
       ["detail", "Reference", (v, r) => (r.kind === "redemption" ? `<a href="/receipt?id=${esc(v)}">receipt ${esc(v)}</a>` : esc(REASONS[v] || "reason " + v))],
       ["tx_hash", "Transaction", (v) => `<code>${esc(short(v))}</code>`]]);
