@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import segno
+from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
@@ -21,14 +23,15 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
-from api.writes import FieldErrors, WriteService
+from api.writes import WriteService
 from ledger.checkin import InvalidCheckInToken, parse_token, token_signer
 from ledger.impact.declarations import DeclarationRefused, declare, withdraw
 from ledger.impact.framework import KpiValue, evaluate, jsonld
 from ledger.impact.inputs import community_records, impact_inputs
-from ledger.relay import Job, JobResult
 from ledger.transact import Call
 from ledger.vocabulary import EventKind, Role
+from ledger.write.plan import WriteRejected
+from ledger.write.queue import fingerprint
 from pilots.model import Pilot
 
 router = APIRouter(tags=["community"])
@@ -41,11 +44,57 @@ YearQuery = Annotated[
 ]
 
 
-def _send(writes: WriteService, account: str, where: str, call: Call) -> JobResult:
-    """Sign `call` with `account`'s custodial key, simulate it, relay it and wait."""
-    signer = writes.signer(account)
-    planned = writes.simulate(account, [(where, call)])
-    return writes.run(Job(signer=signer, calls=planned))
+@dataclass(frozen=True)
+class Sent:
+    """A confirmed community write: its transaction, block and decoded events."""
+
+    tx_hash: str
+    block_number: int
+    events: list[dict[str, Any]]
+
+    def event(self, name: str) -> dict[str, Any]:
+        return dict(next(e for e in self.events if e["name"] == name)["args"])
+
+
+def _send(writes: WriteService, account: str, pilot: int, where: str, call: Call) -> Sent:
+    """Simulate `call` as the custodial `account`, queue it as a job for the relayer and wait
+    until it is mined: the one piece of glue between these routes and the write path."""
+    writes.require_custody(account)
+    planned = writes.writer.simulate(account, [(where, call)])
+    job, _ = writes.queue.submit(
+        account=account,
+        kind="community",
+        pilot_id=pilot,
+        request_hash=fingerprint("community", pilot, account, call.data.hex()),
+        idem_key=None,
+        signer=account,
+        calls=planned,
+    )
+    writes.wake()
+    job = writes.settle(job, "confirmed")
+    if job.state == "failed":
+        reasons = (job.error or {}).get("reasons") or [[where, "the ledger refused it"]]
+        raise WriteRejected([(str(f), str(m)) for f, m in reasons])
+    if (
+        job.state != "confirmed"
+        or job.result is None
+        or job.tx_hash is None
+        or job.block_number is None
+    ):
+        raise HTTPException(
+            status_code=503, detail=f"not confirmed in time: follow it at /api/jobs/{job.job_id}"
+        )
+    return Sent(job.tx_hash, job.block_number, list(job.result["events"]))
+
+
+def _custodial_key(writes: WriteService, account: str) -> LocalAccount:
+    """The staff member's key held by the gateway: it signs the event's QR check-in codes."""
+    key = writes.custody.key_for(account)
+    if key is None:
+        raise WriteRejected(
+            [("account", f"the gateway holds no key for {account} to sign check-in codes")], 403
+        )
+    return key
 
 
 def _chain_now(writes: WriteService) -> int:
@@ -96,9 +145,9 @@ def create_event(
     writes.throttle(account)
     writes.require(pilot.id, account, Role.ISSUER, "staff member (award issuer)")
     if body.closes <= body.opens:
-        raise FieldErrors([("closes", "an event must close after it opens")])
+        raise WriteRejected([("closes", "an event must close after it opens")])
     if body.closes <= _chain_now(writes):
-        raise FieldErrors(
+        raise WriteRejected(
             [("closes", "the event is already over: choose a closing time in the future")]
         )
     venue = hashlib.sha256(body.venue.encode()).digest()
@@ -106,11 +155,11 @@ def create_event(
     call = writes.suite.community.call_data(
         "createEvent", pilot.id, int(kind), body.opens, body.closes, body.points, account, venue
     )
-    result = _send(writes, account, "event", call)
-    created = next(e for e in result.all_events() if e.name == "EventCreated")
+    result = _send(writes, account, pilot.id, "event", call)
+    created = result.event("EventCreated")
     state.wait_indexed(result.block_number, timeout=30)
     return EventOut(
-        event_id=int(created.args["eventId"]),
+        event_id=int(created["eventId"]),
         pilot_id=pilot.id,
         kind=body.kind,
         opens=body.opens,
@@ -178,15 +227,15 @@ def event_qr(
 ) -> QrOut:
     row = _event_row(state, event_id)
     if row["signer"] != account:
-        raise FieldErrors(
+        raise WriteRejected(
             [("account", "only the staff member who signs this event's QR codes can show them")],
             403,
         )
     now = _chain_now(writes)
     if now > row["closes"]:
-        raise FieldErrors([("event_id", "the event is over: check-in has closed")], 409)
+        raise WriteRejected([("event_id", "the event is over: check-in has closed")], 409)
     token = writes.suite.community.sign_check_in(
-        writes.signer(account), event_id, now + QR_LIFETIME
+        _custodial_key(writes, account), event_id, now + QR_LIFETIME
     )
     url = f"/checkin?t={token.encode()}"
     out = io.BytesIO()
@@ -230,26 +279,26 @@ def check_in(
             token, writes.chain_id, writes.suite.community.address, now=_chain_now(writes)
         )
     except InvalidCheckInToken as exc:
-        raise FieldErrors([("token", str(exc))]) from exc
+        raise WriteRejected([("token", str(exc))]) from exc
     row = _event_row(state, token.event_id)
     if signer != row["signer"]:
-        raise FieldErrors(
+        raise WriteRejected(
             [("token", "this code was not issued for this event: scan the code at the venue")]
         )
     now = _chain_now(writes)
     if not row["opens"] <= now <= row["closes"]:
-        raise FieldErrors([("token", "check-in is open only during the event")])
+        raise WriteRejected([("token", "check-in is open only during the event")])
     call = writes.suite.community.call_data(
         "checkIn", token.event_id, token.not_after, token.r, token.vs
     )
-    result = _send(writes, account, "token", call)
-    done = next(e for e in result.all_events() if e.name == "CheckedIn")
+    result = _send(writes, account, int(row["pilot_id"]), "token", call)
+    done = result.event("CheckedIn")
     indexed = state.wait_indexed(result.block_number, timeout=30)
     return CheckInOut(
         event_id=token.event_id,
         pilot_id=row["pilot_id"],
         member=account,
-        points=int(done.args["points"]),
+        points=int(done["points"]),
         tx_hash=result.tx_hash,
         block_number=result.block_number,
         indexed=indexed,
@@ -294,9 +343,8 @@ def issue_credential(
         body.skill.encode().ljust(16, b"\0"),
         body.level,
     )
-    result = _send(writes, account, "event_id", call)
-    issued = next(e for e in result.all_events() if e.name == "CredentialIssued")
-    cid = int(issued.args["credentialId"])
+    result = _send(writes, account, int(row["pilot_id"]), "event_id", call)
+    cid = int(result.event("CredentialIssued")["credentialId"])
     state.wait_indexed(result.block_number, timeout=30)
     return {"credential_id": cid, "tx_hash": result.tx_hash, "verify_url": f"/credential?id={cid}"}
 
@@ -352,7 +400,7 @@ def put_declaration(
     body: DeclarationIn, pilot: PilotDep, state: StateDep, account: AccountDep
 ) -> None:
     if not body.consent:
-        raise FieldErrors([("consent", "a declaration is stored only with the member's consent")])
+        raise WriteRejected([("consent", "a declaration is stored only with the member's consent")])
     with Session(state.store.engine) as session:
         try:
             declare(
@@ -364,7 +412,7 @@ def put_declaration(
                 now=int(time.time()),
             )
         except DeclarationRefused as exc:
-            raise FieldErrors([("groups", str(exc))]) from exc
+            raise WriteRejected([("groups", str(exc))]) from exc
 
 
 @router.delete(
@@ -511,12 +559,12 @@ def hold_drop_off(
     call = writes.suite.community.call_data(
         "holdDropOff", pilot.id, to_checksum_address(body.member), body.points, evidence
     )
-    result = _send(writes, account, "points", call)
-    held = next(e for e in result.all_events() if e.name == "PointsHeld")
+    result = _send(writes, account, pilot.id, "points", call)
+    held = result.event("PointsHeld")
     state.wait_indexed(result.block_number, timeout=30)
     return {
-        "hold_id": int(held.args["holdId"]),
-        "release_at": int(held.args["releaseAt"]),
+        "hold_id": int(held["holdId"]),
+        "release_at": int(held["releaseAt"]),
         "tx_hash": result.tx_hash,
     }
 
@@ -548,7 +596,7 @@ def void_hold(
     call = writes.suite.community.call_data(
         "voidHold", hold_id, body.reason.encode().ljust(32, b"\0")
     )
-    result = _send(writes, account, "hold_id", call)
+    result = _send(writes, account, int(row["pilot_id"]), "hold_id", call)
     state.wait_indexed(result.block_number, timeout=30)
     return {"hold_id": hold_id, "state": "voided", "tx_hash": result.tx_hash}
 
@@ -565,8 +613,9 @@ def release_hold(
     account: AccountDep,
 ) -> dict[str, Any]:
     writes.throttle(account)
-    _hold_row(state, hold_id)
-    result = _send(writes, account, "hold_id", writes.suite.community.call_data("release", hold_id))
+    row = _hold_row(state, hold_id)
+    call = writes.suite.community.call_data("release", hold_id)
+    result = _send(writes, account, int(row["pilot_id"]), "hold_id", call)
     state.wait_indexed(result.block_number, timeout=30)
     return {"hold_id": hold_id, "state": "released", "tx_hash": result.tx_hash}
 

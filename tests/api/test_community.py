@@ -13,9 +13,10 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
+from api.assemble import custody_of, relayer_for, write_service
+from api.auth import issue_api_key
 from api.main import create_app
 from api.state import GatewayState
-from api.writes import issue_api_key, start_write_service
 from ledger.build import Artifact
 from ledger.chain import AnvilChain
 from ledger.clients import Suite
@@ -71,8 +72,12 @@ def gw(
         daemon=True,
     )
     follower.start()
-    writes = start_write_service(
-        suite, data_dir=data, keystore_password=PASSWORD, rate=1000, burst=1000
+    custody = custody_of(data, PASSWORD)
+    relayer = relayer_for(suite, store, custody, chain.accounts[-1])
+    relaying = threading.Thread(target=relayer.run, args=(stop,), daemon=True)
+    relaying.start()
+    writes = write_service(
+        suite, store, custody, data_dir=data, relayer=relayer, rate=1000, burst=1000
     )
     state = GatewayState(store, pilots, writes)
     keys = {
@@ -83,6 +88,7 @@ def gw(
         yield Gateway(client, suite, staff, member, keys)
     stop.set()
     follower.join(timeout=10)
+    relaying.join(timeout=10)
     chain.close()
 
 
