@@ -94,6 +94,11 @@ def check_manifest(
         raise StaleManifest(
             f"The chain was reset since the deployment in {path} (its genesis block differs). {way_out}"
         )
+    missing = [name for name in DEPLOYABLE if name not in manifest.addresses]
+    if missing:
+        raise StaleManifest(
+            f"The deployment in {path} has no {', '.join(missing)} (it predates them). {way_out}"
+        )
     for name, address in manifest.addresses.items():
         code = bytes(chain.w3.eth.get_code(to_checksum_address(address)))
         if not code:
