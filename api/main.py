@@ -12,7 +12,18 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import audit, auth, epcis, epcis_rest, lots, passport, pilots, records, wallet
+from api.routes import (
+    audit,
+    auth,
+    community,
+    epcis,
+    epcis_rest,
+    lots,
+    passport,
+    pilots,
+    records,
+    wallet,
+)
 from api.routes.epcis_rest import EpcisProblem, problem
 from api.security import SecurityHeaders
 from api.state import GatewayState
@@ -34,6 +45,13 @@ DOC_ASSETS = {
 }
 PAGES = {"/": "dashboard.html", "/maker": "maker.html", "/wallet": "wallet.html",
          "/audit": "audit.html", "/receipt": "receipt.html"}  # fmt: skip
+#: The community programme's pages.
+PAGES |= {
+    "/impact": "impact.html",
+    "/checkin": "checkin.html",
+    "/events": "events.html",
+    "/credential": "credential.html",
+}
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 409: "conflict", 422: "invalid_input", 429: "rate_limited",
          503: "unavailable"}  # fmt: skip
@@ -125,7 +143,18 @@ def create_app(state: GatewayState) -> FastAPI:
     )
     app.state.gateway = state
     app.add_middleware(SecurityHeaders)
-    for module in (pilots, lots, records, wallet, auth, audit, epcis, epcis_rest, passport):
+    for module in (
+        pilots,
+        lots,
+        records,
+        wallet,
+        auth,
+        audit,
+        epcis,
+        epcis_rest,
+        passport,
+        community,
+    ):
         app.include_router(module.router)
     _docs(app)  # before /static: its asset mounts live under that prefix
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -314,7 +315,7 @@ def up(
     from ledger.indexer import indexer_for
     from ledger.runtime import open_runtime, relayer_account
     from ledger.store.db import Store
-    from pilots.seed import DemoCustody, seed_scenario
+    from pilots.seed import DemoCustody, seed_declarations, seed_scenario
 
     settings = _settings(chain, data_dir, database_url=database_url, api_port=port)
     if not _port_free(settings.api_host, settings.api_port):
@@ -339,6 +340,9 @@ def up(
         store = Store.open(settings.effective_database_url)
         with console.status("indexing"):
             indexer_for(rt.suite, store, confirmations=settings.confirmations).run()
+        if demo if demo is not None else local:
+            # Consented target-group declarations live off chain, in the store.
+            seed_declarations(store, rt.pilots, seed=settings.demo_seed)
         stop = threading.Event()
         follower = indexer_for(rt.suite, store, confirmations=settings.confirmations)
         thread = threading.Thread(
@@ -382,6 +386,10 @@ def up(
         else:
             lines += [f"  makers          {base}/maker   (sign in with an API key: loopledger keys issue)",
                       f"  members         {base}/wallet"]  # fmt: skip
+        lines += [
+            f"  impact          {base}/impact?pilot=LEU   (KPIs against targets, the seven pilots compared)",
+            f"  staff           {base}/events   (events and QR check-in; sign in with a staff API key)",
+        ]
         audit_link = (
             f"{base}/audit#key={access['LEU']['maker']['key']}" if local else f"{base}/audit"
         )
@@ -653,6 +661,8 @@ def audit_report(
     from ledger.audit.verify import verify
     from ledger.circularity.period import Period
     from ledger.circularity.records import load_records
+    from ledger.impact.framework import evaluate
+    from ledger.impact.inputs import community_records, impact_inputs
     from ledger.runtime import open_runtime
     from ledger.store.db import Store
 
@@ -677,10 +687,17 @@ def audit_report(
                 records.materials["material_id"].astype(int), records.materials["code"], strict=True
             )
         )
+        # The impact framework counts calendar years: the year the period ends in (or this year).
+        year = datetime.fromtimestamp(min(span.end, time.time()) - 1, UTC).year
+        community = community_records(store.engine, found.id)
+        kpis = evaluate(
+            found, impact_inputs(records.for_pilot(found.id), community, found, year), year
+        )
         text = render_report(pilot_id=found.id, pilot_name=f"{found.city} ({found.code})", period=span, records=records,
                              rows=store_tables(store, pilot=found.id), material_codes=codes,
                              chain={"chain_id": checkpoint.chain_id, "genesis_hash": checkpoint.genesis_hash,
-                                    "indexed_block": checkpoint.block_number}, verification=verification)  # fmt: skip
+                                    "indexed_block": checkpoint.block_number}, verification=verification,
+                             impact=(year, kpis))  # fmt: skip
     target = out or Path(f"audit-{found.code}-{span.label.replace('..', '_')}.html")
     tmp = target.with_suffix(".tmp")
     tmp.write_text(text)

@@ -103,6 +103,122 @@ class CatalogueZeroCost(ContractRevert):
     fields = ()
 
 
+class CommunityAlreadyCheckedIn(ContractRevert):
+    signature = "CommunityAlreadyCheckedIn(uint256,address)"
+    fields = ("eventId", "member")
+    eventId: int
+    member: str
+
+
+class CommunityBadCredential(ContractRevert):
+    signature = "CommunityBadCredential()"
+    fields = ()
+
+
+class CommunityBadEvent(ContractRevert):
+    signature = "CommunityBadEvent()"
+    fields = ()
+
+
+class CommunityBadHold(ContractRevert):
+    signature = "CommunityBadHold()"
+    fields = ()
+
+
+class CommunityBadTokenSigner(ContractRevert):
+    signature = "CommunityBadTokenSigner(uint256,address)"
+    fields = ("eventId", "signer")
+    eventId: int
+    signer: str
+
+
+class CommunityBadWindow(ContractRevert):
+    signature = "CommunityBadWindow(uint32,uint32)"
+    fields = ("opens", "closes")
+    opens: int
+    closes: int
+
+
+class CommunityCredentialNonTransferable(ContractRevert):
+    signature = "CommunityCredentialNonTransferable(uint256)"
+    fields = ("credentialId",)
+    credentialId: int
+
+
+class CommunityHoldDue(ContractRevert):
+    signature = "CommunityHoldDue(uint256,uint40)"
+    fields = ("holdId", "releaseAt")
+    holdId: int
+    releaseAt: int
+
+
+class CommunityHoldNotDue(ContractRevert):
+    signature = "CommunityHoldNotDue(uint256,uint40)"
+    fields = ("holdId", "releaseAt")
+    holdId: int
+    releaseAt: int
+
+
+class CommunityHoldNotPending(ContractRevert):
+    signature = "CommunityHoldNotPending(uint256,uint8)"
+    fields = ("holdId", "state")
+    holdId: int
+    state: int
+
+
+class CommunityHoldPeriodTooLong(ContractRevert):
+    signature = "CommunityHoldPeriodTooLong(uint32)"
+    fields = ("period",)
+    period: int
+
+
+class CommunityNotAttended(ContractRevert):
+    signature = "CommunityNotAttended(uint256,address)"
+    fields = ("eventId", "member")
+    eventId: int
+    member: str
+
+
+class CommunityNotTraining(ContractRevert):
+    signature = "CommunityNotTraining(uint256)"
+    fields = ("eventId",)
+    eventId: int
+
+
+class CommunityOutsideWindow(ContractRevert):
+    signature = "CommunityOutsideWindow(uint256,uint256,uint32,uint32)"
+    fields = ("eventId", "timestamp", "opens", "closes")
+    eventId: int
+    timestamp: int
+    opens: int
+    closes: int
+
+
+class CommunityTokenExpired(ContractRevert):
+    signature = "CommunityTokenExpired(uint64,uint256)"
+    fields = ("notAfter", "timestamp")
+    notAfter: int
+    timestamp: int
+
+
+class CommunityUnknownCredential(ContractRevert):
+    signature = "CommunityUnknownCredential(uint256)"
+    fields = ("credentialId",)
+    credentialId: int
+
+
+class CommunityUnknownEvent(ContractRevert):
+    signature = "CommunityUnknownEvent(uint256)"
+    fields = ("eventId",)
+    eventId: int
+
+
+class CommunityUnknownEventKind(ContractRevert):
+    signature = "CommunityUnknownEventKind(uint8)"
+    fields = ("kind",)
+    kind: int
+
+
 class ContributionUnknownKind(ContractRevert):
     signature = "ContributionUnknownKind(uint8)"
     fields = ("kind",)
@@ -112,6 +228,23 @@ class ContributionUnknownKind(ContractRevert):
 class ContributionZeroAmount(ContractRevert):
     signature = "ContributionZeroAmount()"
     fields = ()
+
+
+class ECDSAInvalidSignature(ContractRevert):
+    signature = "ECDSAInvalidSignature()"
+    fields = ()
+
+
+class ECDSAInvalidSignatureLength(ContractRevert):
+    signature = "ECDSAInvalidSignatureLength(uint256)"
+    fields = ("length",)
+    length: int
+
+
+class ECDSAInvalidSignatureS(ContractRevert):
+    signature = "ECDSAInvalidSignatureS(bytes32)"
+    fields = ("s",)
+    s: str
 
 
 class ERC20InsufficientAllowance(ContractRevert):

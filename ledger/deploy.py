@@ -24,6 +24,7 @@ from ledger.errors import NotDeployed, StaleManifest
 from ledger.events import abi_type, fixed_bytes
 from ledger.files import write_private
 from ledger.transact import Call, Transactor
+from ledger.vocabulary import Role
 from pilots.model import Pilot
 
 __all__ = ["Manifest", "check_manifest", "deploy", "load_manifest", "material_codes"]
@@ -94,6 +95,11 @@ def check_manifest(
         raise StaleManifest(
             f"The chain was reset since the deployment in {path} (its genesis block differs). {way_out}"
         )
+    missing = [name for name in DEPLOYABLE if name not in manifest.addresses]
+    if missing:
+        raise StaleManifest(
+            f"The deployment in {path} has no {', '.join(missing)} (it predates them). {way_out}"
+        )
     for name, address in manifest.addresses.items():
         code = bytes(chain.w3.eth.get_code(to_checksum_address(address)))
         if not code:
@@ -117,6 +123,33 @@ def _call(artifact: Artifact, address: str, chain: Chain, fn: str, *args: Any) -
     contract = chain.w3.eth.contract(address=to_checksum_address(address), abi=artifact.abi)
     data = contract.encode_abi(fn, args=list(args))
     return Call(address, bytes.fromhex(data[2:]))
+
+
+def _grant_issuer(
+    tx: Transactor,
+    operator: LocalAccount,
+    registry_artifact: Artifact,
+    registry: str,
+    chain: Chain,
+    programme: str,
+    pilots: Sequence[PilotEntry],
+) -> None:
+    """The community programme awards check-in and released drop-off points through the token,
+    so it is an award issuer of every pilot (granted by the operator, like the pilot admins)."""
+    for entry in pilots:
+        tx.transact(
+            operator,
+            _call(
+                registry_artifact,
+                registry,
+                chain,
+                "setPilotRole",
+                entry.id,
+                programme,
+                int(Role.ISSUER),
+                True,
+            ),
+        )
 
 
 def deploy(
@@ -155,6 +188,7 @@ def deploy(
     tx.transact(
         operator, _call(artifacts["EngagementToken"], token, chain, "setCatalogue", catalogue)
     )
+    programme = create("CommunityProgramme", registry, token, forwarder)
 
     reg = artifacts["PilotRegistry"]
     entries = []
@@ -197,6 +231,7 @@ def deploy(
                 f"pilot {entry.code} got id {on_chain} on chain but its file says {entry.id}: pilot ids must "
                 "be 1..N in file order"
             )
+    _grant_issuer(tx, operator, reg, registry, chain, programme, entries)
     materials: dict[str, int] = {}
     for code, kind in material_codes(pilots):
         tx.transact(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
-__all__ = ["CIRCULAR_FATES", "ContributionKind", "Fate", "Role", "Source"]
+__all__ = [
+    "CIRCULAR_FATES",
+    "AwardReason",
+    "ContributionKind",
+    "EventKind",
+    "Fate",
+    "Role",
+    "Source",
+]
 
 
 class Source(IntEnum):
@@ -47,3 +55,19 @@ class Role(IntFlag):
     PARTNER = 4
     ISSUER = 8
     SUSPENDED = 128
+
+
+class EventKind(IntEnum):
+    """Kinds of community event (CommunityProgramme.EventKind)."""
+
+    WORKSHOP = 1
+    REPAIR_CAFE = 2
+    MAKER_FAIRE = 3
+    TRAINING = 4
+
+
+class AwardReason(IntEnum):
+    """Reason codes of engagement-point awards (1: drop-off, 3-6: 2 + contribution kind)."""
+
+    DROP_OFF = 1
+    ATTENDANCE = 7

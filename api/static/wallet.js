@@ -5,6 +5,7 @@
 let me = null;
 let pending = null;
 let balance = 0;
+const REASONS = { 1: "drop-off", 3: "workshop", 4: "repair", 5: "mentoring", 6: "products donated", 7: "event attendance" };
 
 async function refresh() {
   const pilot = $("pilot").value;
@@ -15,8 +16,11 @@ async function refresh() {
     $("balance").textContent = wallet.balance;
     $("awarded").textContent = wallet.awarded;
     $("redeemed").textContent = wallet.redeemed;
+    const holds = await api("GET", `/api/accounts/${me.address}/holds`);
+    renderTable($("holds"), holds, [["hold_id", "Hold"], ["points", "Points"], ["release_at", "Spendable from", when],
+      ["state", "State", (v, r) => esc(v + (r.reason ? ` (${r.reason})` : ""))]]);
     renderTable($("history"), wallet.history.data, [["ts", "When", when], ["kind", "What"], ["points", "Points"],
-      ["detail", "Reference", (v, r) => (r.kind === "redemption" ? `<a href="/receipt?id=${esc(v)}">receipt ${esc(v)}</a>` : "reason " + esc(v))],
+      ["detail", "Reference", (v, r) => (r.kind === "redemption" ? `<a href="/receipt?id=${esc(v)}">receipt ${esc(v)}</a>` : esc(REASONS[v] || "reason " + v))],
       ["tx_hash", "Transaction", (v) => `<code>${esc(short(v))}</code>`]]);
   }
   renderTable($("rewards"), rewards, [["reward_id", "Reward"], ["cost", "Cost (points)"], ["stock", "Left"],

@@ -16,7 +16,7 @@ A lot operation is a plain tuple (cheap to fold and to send between processes):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,11 +162,101 @@ def _add_rows(
         tables["material_class"].append({**ref, "material_id": a["materialId"], "pilot_id": a["pilot"],
                                      "code": text_of(a["code"]), "code_raw": a["code"],
                                      "kind": a["kind"]})  # fmt: skip
+    elif name in _COMMUNITY:
+        table, row = _COMMUNITY[name](a)
+        tables[table].append({**ref, **row})
     elif name == "PauseChanged":
         tables["pause_change"].append({**ref, "paused": a["paused"], "by": a["by"]})
     else:
         return False
     return True
+
+
+_Row = Callable[[Mapping[str, Any]], tuple[str, dict[str, Any]]]
+
+#: Community programme events: (table, row without the chain reference) per event name.
+_COMMUNITY: dict[str, _Row] = {
+    "EventCreated": lambda a: (
+        "community_event",
+        {
+            "event_id": a["eventId"],
+            "pilot_id": a["pilot"],
+            "creator": a["creator"],
+            "kind": a["kind"],
+            "opens": a["opens"],
+            "closes": a["closes"],
+            "points": a["points"],
+            "signer": a["signer"],
+            "venue": a["venue"],
+        },
+    ),
+    "CheckedIn": lambda a: (
+        "attendance",
+        {
+            "event_id": a["eventId"],
+            "pilot_id": a["pilot"],
+            "member": a["member"],
+            "points": a["points"],
+        },
+    ),
+    "CredentialIssued": lambda a: (
+        "skill_credential",
+        {
+            "credential_id": a["credentialId"],
+            "pilot_id": a["pilot"],
+            "holder": a["holder"],
+            "skill": _code(a["skill"]),
+            "level": a["level"],
+            "event_id": a["eventId"],
+            "issuer": a["issuer"],
+        },
+    ),
+    "HoldPeriodSet": lambda a: (
+        "hold_period",
+        {"pilot_id": a["pilot"], "admin": a["admin"], "period": a["period"]},
+    ),
+    "PointsHeld": lambda a: (
+        "drop_off_hold",
+        {
+            "hold_id": a["holdId"],
+            "pilot_id": a["pilot"],
+            "member": a["member"],
+            "points": a["points"],
+            "release_at": a["releaseAt"],
+            "issuer": a["issuer"],
+            "evidence": a["evidence"],
+        },
+    ),
+    "HoldVoided": lambda a: (
+        "hold_void",
+        {
+            "hold_id": a["holdId"],
+            "pilot_id": a["pilot"],
+            "by": a["by"],
+            "reason": _code(a["reason"]),
+        },
+    ),
+    "HoldReleased": lambda a: (
+        "hold_release",
+        {
+            "hold_id": a["holdId"],
+            "pilot_id": a["pilot"],
+            "member": a["member"],
+            "points": a["points"],
+        },
+    ),
+}
+
+
+def _code(value: bytes | str) -> str:
+    """A bytesN code as text; anyone may write any bytes there, so non-text stays hex."""
+    try:
+        text = text_of(value)
+    except UnicodeDecodeError:
+        text = ""
+    if text.isprintable() and text:
+        return text
+    return value if isinstance(value, str) else "0x" + value.hex()
 
 
 def _lot_row(lot_id: int, block: int, ts: int, pilot: int, material: int, holder: str, grams: int,

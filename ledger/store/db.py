@@ -34,6 +34,8 @@ EVENT_TABLES = (
     "transformation_input", "transformation_output", "transfer", "dispatch", "contribution",
     "token_award", "award_budget", "reward", "reward_update", "redemption", "fulfilment",
     "malformed_log",
+    "community_event", "attendance", "skill_credential", "hold_period", "drop_off_hold",
+    "hold_void", "hold_release",
 )  # fmt: skip
 
 #: Column names per table, in the order of the rows the loader takes as tuples.

@@ -11,12 +11,19 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "ApiKey",
+    "Attendance",
     "AwardBudget",
     "Block",
     "Checkpoint",
+    "CommunityEvent",
     "Contribution",
     "Dispatch",
+    "DropOffHold",
     "Fulfilment",
+    "GroupDeclaration",
+    "HoldPeriod",
+    "HoldRelease",
+    "HoldVoid",
     "Intake",
     "LotState",
     "MalformedLog",
@@ -31,6 +38,7 @@ __all__ = [
     "Reward",
     "RewardUpdate",
     "RoleChange",
+    "SkillCredential",
     "TokenAward",
     "Transfer",
     "Transformation",
@@ -275,6 +283,76 @@ class LotState(SQLModel, table=True):
     created_ts: int
 
 
+# ---- community programme: events, attendance, credentials, held drop-off points ------------------
+
+
+class CommunityEvent(LogRef, table=True):
+    __tablename__ = "community_event"
+    event_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    creator: str = Field(max_length=42)
+    kind: int
+    opens: int
+    closes: int
+    points: int
+    signer: str = Field(max_length=42)
+    venue: str = Field(max_length=66)
+
+
+class Attendance(EventRow, table=True):
+    """A check-in: an account attended an event (no personal data)."""
+
+    event_id: int = Field(index=True)
+    pilot_id: int = Field(index=True)
+    member: str = Field(max_length=42, index=True)
+    points: int
+
+
+class SkillCredential(LogRef, table=True):
+    __tablename__ = "skill_credential"
+    credential_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    holder: str = Field(max_length=42, index=True)
+    skill: str = Field(max_length=66)
+    level: int
+    event_id: int
+    issuer: str = Field(max_length=42)
+
+
+class HoldPeriod(EventRow, table=True):
+    __tablename__ = "hold_period"
+    pilot_id: int = Field(index=True)
+    admin: str = Field(max_length=42)
+    period: int
+
+
+class DropOffHold(LogRef, table=True):
+    __tablename__ = "drop_off_hold"
+    hold_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    member: str = Field(max_length=42, index=True)
+    points: int
+    release_at: int
+    issuer: str = Field(max_length=42)
+    evidence: str = Field(max_length=66)
+
+
+class HoldVoid(EventRow, table=True):
+    __tablename__ = "hold_void"
+    hold_id: int = Field(index=True)
+    pilot_id: int = Field(index=True)
+    by: str = Field(max_length=42)
+    reason: str = Field(max_length=66)
+
+
+class HoldRelease(EventRow, table=True):
+    __tablename__ = "hold_release"
+    hold_id: int = Field(index=True)
+    pilot_id: int = Field(index=True)
+    member: str = Field(max_length=42, index=True)
+    points: int
+
+
 # ---- gateway state: not from the chain, so re-indexing never touches it ---------------------------
 
 
@@ -401,6 +479,22 @@ class EvidenceDocument(SQLModel, table=True):
     content: bytes = Field(sa_type=LargeBinary)
     uploaded_by: str = Field(max_length=42)
     uploaded_at: int
+
+
+class GroupDeclaration(SQLModel, table=True):
+    """A member's declaration of belonging to a target group of a pilot, given with consent.
+
+    Off chain only (never indexed from or written to the chain); published only as aggregates
+    with groups under five people suppressed (:func:`ledger.impact.kpis.target_group_shares`).
+    Withdrawing consent deletes the row.
+    """
+
+    __tablename__ = "group_declaration"
+    pilot_id: int = Field(primary_key=True)
+    member: str = Field(primary_key=True, max_length=42)
+    group_code: str = Field(primary_key=True, max_length=40)
+    consent_version: str = Field(max_length=20, description="the consent text the member agreed to")
+    consented_at: int
 
 
 def _widen_integers() -> None:

@@ -5,18 +5,22 @@ an auditor traces a lot and verifies the index."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from eth_account import Account
 
+from ledger.chain import ANVIL_MNEMONIC
 from tests.conftest import free_port
 from tests.pilots.test_up import BIN, _start, _stop, _wait
 
@@ -167,3 +171,71 @@ def test_auditor_traces_a_product_and_verifies(system: System, page: Any) -> Non
     page.click("#verify-form button")
     page.wait_for_selector("#verdict.ok, #verdict.error", timeout=120_000)
     assert "the index matches the chain" in page.inner_text("#verdict")
+
+
+def _loopledger(system: System, *args: str, stdin: str | None = None) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
+    done = subprocess.run(
+        [str(BIN), *args, "--data-dir", str(system.data)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return done.stdout.strip()
+
+
+def test_staff_event_member_checks_in_by_the_qr_link(
+    system: System, browser: Any, page: Any
+) -> None:
+    # Leuven's pilot admin (anvil account 1) is the demo's staff member: an award issuer.
+    Account.enable_unaudited_hdwallet_features()
+    staff = Account.from_mnemonic(ANVIL_MNEMONIC, account_path="m/44'/60'/0'/0/1")
+    _loopledger(system, "keys", "add", "staff-leu", "--import", stdin=staff.key.hex() + "\n")
+    staff_key = _loopledger(system, "keys", "issue", staff.address, "--label", "staff")
+    page.goto(f"{system.base}/events#key={staff_key}")
+    page.wait_for_selector("#who:has-text('signed in as')", timeout=30_000)
+    # The demo chain's clock is close to, not exactly, the wall clock: open the window widely.
+    page.evaluate(
+        "() => { const f = document.getElementById('create').elements;"
+        " const at = (d) => new Date(Date.now() + d * 86400000 - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);"
+        " f.opens.value = at(-20); f.closes.value = at(1); }"
+    )
+    page.select_option("#create select[name=kind]", "repair_cafe")
+    page.fill("#create input[name=points]", "35")
+    page.fill("#create input[name=venue]", "Repair café, Leuven")
+    page.click("#create button[type=submit]")
+    page.wait_for_selector("#result.ok", timeout=60_000)
+    event_id = int(page.inner_text("#created"))
+    page.wait_for_selector("#qr-svg svg", timeout=30_000)
+    link = page.get_attribute("#qr-link", "href")
+    assert link.startswith("/checkin?t=")
+
+    member = system.keys["LEU"]["member"]
+    before = system.get(f"/api/accounts/{member['address']}/wallet")["balance"]
+    phone = browser.new_context().new_page()
+    phone.goto(f"{system.base}{link}#key={member['key']}")
+    phone.wait_for_selector("#result.ok", timeout=60_000)
+    assert _number(phone.inner_text("#points")) == 35
+    phone.goto(f"{system.base}/wallet#key={member['key']}")
+    phone.wait_for_function(
+        f"document.getElementById('balance').textContent == '{before + 35}'", timeout=30_000
+    )
+    assert "event attendance" in phone.inner_text("#history")
+    phone.context.close()
+
+    event = next(e for e in system.get("/api/pilots/LEU/events") if e["event_id"] == event_id)
+    assert event["attendance"] == 1
+    year = datetime.fromtimestamp(event["opens"] + 86_400 * 20, UTC).year
+    attendance = next(
+        k
+        for k in system.get(f"/api/pilots/LEU/impact?year={year}")["kpis"]
+        if k["metric"] == "attendance"
+    )
+    page.goto(f"{system.base}/impact?pilot=LEU&year={year}")
+    page.wait_for_selector("tr[data-metric='attendance'] td.value", timeout=60_000)
+    shown = _number(page.inner_text("tr[data-metric='attendance'] td.value"))
+    assert shown == attendance["value"] and shown >= 1
+    page.wait_for_selector("#compare tr >> nth=7", timeout=60_000)  # header + seven pilots
+    assert page.locator("#compare tr").count() == 8
