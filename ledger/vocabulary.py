@@ -46,4 +46,5 @@ class Role(IntFlag):
     MAKER = 2
     PARTNER = 4
     ISSUER = 8
+    FACILITATOR = 64
     SUSPENDED = 128
