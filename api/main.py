@@ -12,7 +12,19 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import audit, auth, epcis, epcis_rest, lots, passport, pilots, records, wallet
+from api.routes import (
+    audit,
+    auth,
+    challenges,
+    epcis,
+    epcis_rest,
+    exchange,
+    lots,
+    passport,
+    pilots,
+    records,
+    wallet,
+)
 from api.routes.epcis_rest import EpcisProblem, problem
 from api.state import GatewayState
 from ledger.errors import LedgerError
@@ -33,6 +45,7 @@ DOC_ASSETS = {
 }
 PAGES = {"/": "dashboard.html", "/maker": "maker.html", "/wallet": "wallet.html",
          "/audit": "audit.html", "/receipt": "receipt.html"}  # fmt: skip
+PAGES |= {"/exchange": "exchange.html", "/challenges": "challenges.html"}
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 409: "conflict", 422: "invalid_input", 429: "rate_limited",
          503: "unavailable"}  # fmt: skip
@@ -123,7 +136,8 @@ def create_app(state: GatewayState) -> FastAPI:
         redoc_url=None,
     )
     app.state.gateway = state
-    for module in (pilots, lots, records, wallet, auth, audit, epcis, epcis_rest, passport):
+    for module in (pilots, lots, records, wallet, auth, audit, epcis, epcis_rest, passport, exchange,
+                   challenges):  # fmt: skip
         app.include_router(module.router)
     _docs(app)  # before /static: its asset mounts live under that prefix
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -30,6 +30,7 @@ DEPLOYABLE = (
     "ContributionLedger",
     "EngagementToken",
     "RewardCatalogue",
+    "ChallengeBoard",
 )
 
 

@@ -409,6 +409,13 @@ class CatalogueClient(_Client):
         return bool(issued), bool(fulfilled)
 
 
+class ChallengeClient(_Client):
+    """The challenge board: writes go through the gateway's write path as encoded calls."""
+
+    def __init__(self, suite: Suite) -> None:
+        super().__init__(suite, "ChallengeBoard")
+
+
 class Suite:
     """The deployed contracts of one manifest, with a client per contract."""
 
@@ -438,6 +445,7 @@ class Suite:
         self.contributions = ContributionClient(self)
         self.token = TokenClient(self)
         self.catalogue = CatalogueClient(self)
+        self.challenges = ChallengeClient(self)
 
     def result(self, receipt: Receipt) -> TxResult:
         events = []

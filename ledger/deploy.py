@@ -154,6 +154,7 @@ def deploy(
     tx.transact(
         operator, _call(artifacts["EngagementToken"], token, chain, "setCatalogue", catalogue)
     )
+    create("ChallengeBoard", registry, forwarder)
 
     reg = artifacts["PilotRegistry"]
     entries = []

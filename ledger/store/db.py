@@ -33,6 +33,8 @@ EVENT_TABLES = (
     "transformation_input", "transformation_output", "transfer", "dispatch", "contribution",
     "token_award", "award_budget", "reward", "reward_update", "redemption", "fulfilment",
 )  # fmt: skip
+#: ChallengeBoard tables, after the others.
+EVENT_TABLES += ("challenge", "proposal", "proposal_step")
 
 #: Column names per table, in the order of the rows the loader takes as tuples.
 COLUMNS: dict[str, tuple[str, ...]] = {
