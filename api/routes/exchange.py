@@ -19,13 +19,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection, CursorResult, RowMapping
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
 from api.handover import hand_over
 from api.state import GatewayState
 from api.writes import MAX_ID, FieldErrors, Positive, Unit, WriteService, _grams
 from ledger.exchange.listing import ListingTerms, digest, recover, sign, typed_data
+from ledger.exchange.matches import transition
 from ledger.exchange.ranking import (
     Candidate,
     ListingView,
@@ -190,6 +191,13 @@ class MatchPublic(BaseModel):
 
 
 # ---- reads -------------------------------------------------------------------------------------
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    """The id the database gave an inserted row."""
+    key = result.inserted_primary_key
+    assert key is not None, "an INSERT of one row always has a primary key"
+    return int(key[0])
 
 
 def _listing_query(state: GatewayState) -> Any:
@@ -478,14 +486,16 @@ def post_organisation(
                 [("account", f"{account} acts for organisation {taken[0]} in this pilot already")],
                 409,
             )
-        org_id = conn.execute(
-            insert(org).values(
-                pilot_id=pilot.id,
-                name=body.name.strip(),
-                kind=body.kind,
-                created_at=int(time.time()),
+        org_id = _new_id(
+            conn.execute(
+                insert(org).values(
+                    pilot_id=pilot.id,
+                    name=body.name.strip(),
+                    kind=body.kind,
+                    created_at=int(time.time()),
+                )
             )
-        ).inserted_primary_key[0]
+        )
         conn.execute(
             insert(member).values(account=account, pilot_id=pilot.id, organisation_id=org_id)
         )
@@ -544,7 +554,10 @@ def post_listing(
             codes = {v: k for k, v in writes.suite.manifest.materials.items()}
             if not errors and codes.get(lot.material_id) != material:
                 errors.append(
-                    ("material", f"lot {body.lot_id} is {codes.get(lot.material_id)}, not {material}")
+                    (
+                        "material",
+                        f"lot {body.lot_id} is {codes.get(lot.material_id)}, not {material}",
+                    )
                 )
     now = int(time.time())
     if body.needed_by is not None and body.needed_by <= now:
@@ -598,27 +611,29 @@ def post_listing(
             )
     table = state.store.tables["listing"]
     with state.store.engine.begin() as conn:
-        listing_id = conn.execute(
-            insert(table).values(
-                pilot_id=pilot.id,
-                chain_id=chain_id,
-                account=account,
-                side=body.side,
-                material=material,
-                grams=grams,
-                lot_id=body.lot_id,
-                interval_days=body.interval_days,
-                needed_by=body.needed_by,
-                reach_km=body.reach_km,
-                site_id=body.site_id,
-                created_at=created,
-                expires_at=terms.expiresAt,
-                nonce=terms.nonce,
-                digest=digest(terms, chain_id),
-                signature=signature,
-                status="open",
+        listing_id = _new_id(
+            conn.execute(
+                insert(table).values(
+                    pilot_id=pilot.id,
+                    chain_id=chain_id,
+                    account=account,
+                    side=body.side,
+                    material=material,
+                    grams=grams,
+                    lot_id=body.lot_id,
+                    interval_days=body.interval_days,
+                    needed_by=body.needed_by,
+                    reach_km=body.reach_km,
+                    site_id=body.site_id,
+                    created_at=created,
+                    expires_at=terms.expiresAt,
+                    nonce=terms.nonce,
+                    digest=digest(terms, chain_id),
+                    signature=signature,
+                    status="open",
+                )
             )
-        ).inserted_primary_key[0]
+        )
     return get_listing(state, listing_id)
 
 
@@ -775,21 +790,23 @@ def post_match(
             raise FieldErrors(
                 [("available_id", f"match {open_[0]} of these listings is open already")], 409
             )
-        match_id = conn.execute(
-            insert(table).values(
-                pilot_id=wanted["pilot_id"],
-                available_id=available["id"],
-                wanted_id=wanted["id"],
-                grams=found.grams,
-                score=found.score,
-                explanation=found.explanation,
-                distance_km=found.distance_km,
-                co2e_kg=found.co2e_kg,
-                state="proposed",
-                proposed_by=account,
-                proposed_at=now,
+        match_id = _new_id(
+            conn.execute(
+                insert(table).values(
+                    pilot_id=wanted["pilot_id"],
+                    available_id=available["id"],
+                    wanted_id=wanted["id"],
+                    grams=found.grams,
+                    score=found.score,
+                    explanation=found.explanation,
+                    distance_km=found.distance_km,
+                    co2e_kg=found.co2e_kg,
+                    state="proposed",
+                    proposed_by=account,
+                    proposed_at=now,
+                )
             )
-        ).inserted_primary_key[0]
+        )
         return _match_public(_match(conn, state, match_id))
 
 
@@ -805,11 +822,7 @@ def _expire(conn: Connection, state: GatewayState, row: RowMapping, now: int) ->
     if lapsed is None:
         return False
     table = state.store.tables["exchange_match"]
-    conn.execute(
-        update(table)
-        .where(table.c.id == row["id"], table.c.state == "proposed")
-        .values(state="expired", decided_at=now)
-    )
+    transition(conn, table, row["id"], "proposed", "expired", decided_at=now)
     return True
 
 
@@ -833,12 +846,10 @@ def accept_match(
                 [("match", f"match {match_id} has expired: a listing expired or closed")], 409
             )
         # The guard: only one request moves the match out of 'proposed'; any other gets 409.
-        claimed = conn.execute(
-            update(table)
-            .where(table.c.id == match_id, table.c.state == "proposed")
-            .values(state="accepted", decided_by=account, decided_at=now)
-        ).rowcount
-    if claimed != 1:
+        claimed = transition(
+            conn, table, match_id, "proposed", "accepted", decided_by=account, decided_at=now
+        )
+    if not claimed:
         raise FieldErrors(
             [
                 (
@@ -866,10 +877,8 @@ def accept_match(
             )
         except BaseException:
             with state.store.engine.begin() as conn:  # nothing half-written: back to proposed
-                conn.execute(
-                    update(table)
-                    .where(table.c.id == match_id, table.c.state == "accepted")
-                    .values(state="proposed", decided_by=None, decided_at=None)
+                transition(
+                    conn, table, match_id, "accepted", "proposed", decided_by=None, decided_at=None
                 )
             raise
         moved = [e for e in result.all_events() if e.name == "LotTransferred"]
@@ -901,12 +910,16 @@ def decline_match(
         row = _match(conn, state, match_id)
         available, wanted = _listing(state, row["available_id"]), _listing(state, row["wanted_id"])
         _may_act(writes, row["pilot_id"], account, (available["account"], wanted["account"]))
-        done = conn.execute(
-            update(table)
-            .where(table.c.id == match_id, table.c.state == "proposed")
-            .values(state="declined", decided_by=account, decided_at=int(time.time()))
-        ).rowcount
-        if done != 1:
+        done = transition(
+            conn,
+            table,
+            match_id,
+            "proposed",
+            "declined",
+            decided_by=account,
+            decided_at=int(time.time()),
+        )
+        if not done:
             raise FieldErrors(
                 [
                     (

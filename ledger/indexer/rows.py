@@ -16,7 +16,7 @@ A lot operation is a plain tuple (cheap to fold and to send between processes):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,7 +152,7 @@ def _hex(value: Any) -> str:
     return value if isinstance(value, str) else "0x" + bytes(value).hex()
 
 
-def _challenge_row(name: str, a: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
+def _challenge_row(name: str, a: Mapping[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
     if name == "ChallengePosted":
         # uint128 budgets exceed 64-bit columns: kept as decimal text.
         return {

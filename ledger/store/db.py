@@ -28,7 +28,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 COPY_ROWS = 200
 
 #: Tables filled from logs, in the order rows are inserted (parents first).
-EVENT_TABLES = (
+EVENT_TABLES: tuple[str, ...] = (
     "pilot", "role_change", "material_class", "pause_change", "intake", "transformation",
     "transformation_input", "transformation_output", "transfer", "dispatch", "contribution",
     "token_award", "award_budget", "reward", "reward_update", "redemption", "fulfilment",

@@ -16,9 +16,12 @@ from sqlalchemy import func, select
 from ledger.audit.evidence import check_file
 from ledger.exchange.listing import ListingTerms, sign
 from ledger.vocabulary import Role
-from tests.api.test_writes import Gateway, _error_fields, _fresh_lot, gw  # noqa: F401
+from tests.api import test_writes
+from tests.api.test_writes import Gateway, _error_fields, _fresh_lot
 
 pytestmark = pytest.mark.anvil
+#: The module-scoped gateway on anvil of the write tests, started afresh for this module.
+gw = test_writes.gw
 
 
 def _count(gw: Gateway, table: str) -> int:
