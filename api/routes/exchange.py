@@ -275,7 +275,7 @@ def _terms(row: RowMapping) -> ListingTerms:
     )
 
 
-def _listing(state: GatewayState, listing_id: int) -> RowMapping:
+def listing_row(state: GatewayState, listing_id: int) -> RowMapping:
     table = state.store.tables["listing"]
     with state.store.engine.connect() as conn:
         row = conn.execute(_listing_query(state).where(table.c.id == listing_id)).mappings().first()
@@ -405,7 +405,7 @@ def list_listings(
     summary="A listing with its EIP-712 document and the signer recovered from its signature",
 )
 def get_listing(state: StateDep, listing_id: Id) -> SignedListing:
-    row = _listing(state, listing_id)
+    row = listing_row(state, listing_id)
     chain_id = row["chain_id"]
     terms = _terms(row)
     signer = recover(terms, chain_id, row["signature"])
@@ -426,7 +426,7 @@ def get_listing(state: StateDep, listing_id: Id) -> SignedListing:
 def listing_matches(
     state: StateDep, listing_id: Id, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[CandidateOut]:
-    row = _listing(state, listing_id)
+    row = listing_row(state, listing_id)
     found = candidates(state, row, int(time.time()), limit)
     ids = [c.listing.id for c in found]
     table = state.store.tables["listing"]
@@ -717,7 +717,7 @@ def get_match_record(state: StateDep, match_id: Id) -> Any:
             detail=f"match {match_id} is {row['state']}: only accepted matches have a record",
         )
     text = match_record(
-        row, _listing(state, row["available_id"]), _listing(state, row["wanted_id"])
+        row, listing_row(state, row["available_id"]), listing_row(state, row["wanted_id"])
     )
     return json.loads(text) | {
         "sha256": "0x" + hashlib.sha256(text).hexdigest(),
@@ -748,7 +748,7 @@ def _may_act(writes: WriteService, pilot: int, account: str, parties: Sequence[s
 def post_match(
     body: MatchIn, state: StateDep, writes: WritesDep, account: AccountDep
 ) -> MatchPublic:
-    available, wanted = _listing(state, body.available_id), _listing(state, body.wanted_id)
+    available, wanted = listing_row(state, body.available_id), listing_row(state, body.wanted_id)
     errors: list[tuple[str, str]] = []
     if available["side"] != "available":
         errors.append(("available_id", f"listing {available['id']} is a wanted listing"))
@@ -838,7 +838,7 @@ def accept_match(
     now = int(time.time())
     with state.store.engine.begin() as conn:
         row = _match(conn, state, match_id)
-    available, wanted = _listing(state, row["available_id"]), _listing(state, row["wanted_id"])
+    available, wanted = listing_row(state, row["available_id"]), listing_row(state, row["wanted_id"])
     _may_act(writes, row["pilot_id"], account, (available["account"], wanted["account"]))
     with state.store.engine.begin() as conn:
         if row["state"] == "proposed" and _expire(conn, state, row, now):
@@ -908,7 +908,7 @@ def decline_match(
     table = state.store.tables["exchange_match"]
     with state.store.engine.begin() as conn:
         row = _match(conn, state, match_id)
-        available, wanted = _listing(state, row["available_id"]), _listing(state, row["wanted_id"])
+        available, wanted = listing_row(state, row["available_id"]), listing_row(state, row["wanted_id"])
         _may_act(writes, row["pilot_id"], account, (available["account"], wanted["account"]))
         done = transition(
             conn,
