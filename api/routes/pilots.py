@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Annotated, Any, cast
 
@@ -155,6 +156,11 @@ def materials(
 def metrics_csv(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> PlainTextResponse:
     rows = trend(state, pilot, period)
     exchange = load_rows(state.store.engine, pilot.id)
+    # Months with exchange activity but no flows get a row of their own.
+    span, seen = _period(period), {str(row["period"]) for row in rows}
+    months = {time.strftime("%Y-%m", time.gmtime(ts)) for ts in exchange.timestamps() if span.start <= ts < span.end}
+    rows += [{"pilot_id": pilot.id, "period": label} for label in sorted(months - seen)]
+    rows.sort(key=lambda row: str(row["period"]))
     for row in rows:  # the exchange's figures of the same month, as extra columns
         month = Period.parse(str(row["period"]))
         figures = asdict(exchange.figures(month.start, month.end))

@@ -118,6 +118,17 @@ class ExchangeRows:
     proposal_ts: list[int]
     selection_ts: list[int]
 
+    def timestamps(self) -> list[int]:
+        """When anything counted here happened (to find the months with exchange activity)."""
+        return [
+            *(r.created_at for r in self.listings),
+            *(m.proposed_at for m in self.matches),
+            *(m.decided_at for m in self.matches if m.decided_at is not None),
+            *self.challenge_ts,
+            *self.proposal_ts,
+            *self.selection_ts,
+        ]
+
     def figures(self, start: int, end: int) -> ExchangeFigures:
         return exchange_figures(
             self.listings,

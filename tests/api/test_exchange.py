@@ -379,3 +379,42 @@ def test_challenge_board(gw: Gateway, tmp_path: Path) -> None:
         steps == ["shortlisted", "selected", "milestone"]
         and mine["proposals"][0]["status"] == "selected"
     )
+
+
+def test_exchange_figures_on_the_api_and_in_the_csv(gw: Gateway) -> None:
+    alice_site = _org(gw, "alice", 50.8798, 4.7005)
+    bob_site = _org(gw, "bob", 50.8640, 4.6780)
+    before = gw.client.get("/api/pilots/LEU/exchange").json()
+    offer = _alice_offer(gw, alice_site, _fresh_lot(gw, 2_000), 2_000)
+    wanted = _bob_wanted(gw, bob_site, 2_000)
+    match = gw.client.post(
+        "/api/matches",
+        json={"available_id": offer["id"], "wanted_id": wanted["id"]},
+        headers=gw.as_("bob"),
+    ).json()
+    done = gw.client.post(f"/api/matches/{match['id']}/accept", headers=gw.as_("bob")).json()
+    after = gw.client.get("/api/pilots/LEU/exchange").json()
+    assert after["listings"] == before["listings"] + 2
+    assert after["matches_proposed"] == before["matches_proposed"] + 1
+    assert after["matches_accepted"] == before["matches_accepted"] + 1
+    assert after["kg_exchanged"] == pytest.approx(before["kg_exchanged"] + 2.0)
+    assert after["transport_co2e_kg"] == pytest.approx(
+        before["transport_co2e_kg"] + done["co2e_kg"], abs=1e-6
+    )
+    assert 0 < after["share_listings_matched"] <= 1
+    assert (
+        gw.client.get("/api/pilots/LEU/exchange", params={"period": "1999"}).json()["listings"] == 0
+    )
+    assert gw.client.get("/api/pilots/LEU/exchange", params={"period": "soon"}).status_code == 422
+    csv = gw.client.get("/api/pilots/LEU/metrics.csv").text
+    header = csv.splitlines()[0].split(",")
+    assert {
+        "exchange_listings",
+        "exchange_kg_exchanged",
+        "exchange_transport_co2e_kg",
+        "exchange_proposals",
+    } <= set(header)
+    rows = [dict(zip(header, line.split(","), strict=True)) for line in csv.splitlines()[1:]]
+    assert sum(float(r["exchange_kg_exchanged"] or 0) for r in rows) == pytest.approx(
+        after["kg_exchanged"]
+    )
