@@ -410,10 +410,24 @@ class CatalogueClient(_Client):
 
 
 class ChallengeClient(_Client):
-    """The challenge board: writes go through the gateway's write path as encoded calls."""
+    """The challenge board (the gateway sends its calls through the write path)."""
 
     def __init__(self, suite: Suite) -> None:
         super().__init__(suite, "ChallengeBoard")
+
+    def post(
+        self,
+        owner: LocalAccount,
+        pilot: int,
+        brief: bytes,
+        material: int,
+        budget: int,
+        deadline: int,
+    ) -> TxResult:
+        return self._send(owner, "postChallenge", pilot, brief, material, budget, deadline)
+
+    def submit(self, maker: LocalAccount, challenge_id: int, document: bytes) -> TxResult:
+        return self._send(maker, "submitProposal", challenge_id, document)
 
 
 class Suite:

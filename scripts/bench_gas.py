@@ -30,6 +30,8 @@ GOALS = {
     "redeem": 75_000,
     "relayed_intake": None,
     "intake_batch100_per_record": 40_000,
+    "challenge_post": None,
+    "proposal_submit": None,
 }
 
 
@@ -104,6 +106,11 @@ def main() -> None:
         ]
         batch = suite.materials.intake_batch(alice, records)
         report("intake_batch100_per_record", batch.tx.gas_used // 100)
+        deadline = int(time.time()) + 30 * 86_400
+        posted = suite.challenges.post(bob, 1, evidence, wood, 1_000_000, deadline)
+        report("challenge_post", posted.gas_used)
+        challenge_id = int(posted.named("ChallengePosted")[0].args["challengeId"])
+        report("proposal_submit", suite.challenges.submit(alice, challenge_id, evidence).gas_used)
 
 
 if __name__ == "__main__":
