@@ -189,3 +189,19 @@ def test_proposal_document_is_checked_against_its_hash(
     page.wait_for_selector("button[data-act=shortlist]", timeout=30_000)
     page.locator("button[data-act=shortlist]").last.click()
     page.wait_for_selector("#result.ok:has-text('shortlist recorded')", timeout=60_000)
+
+
+def test_dashboard_shows_the_exchange_figures(gw: Gateway, base: str, page: Any) -> None:
+    figures = gw.client.get("/api/pilots/LEU/exchange").json()
+    assert figures["matches_accepted"] >= 1  # the tests above accepted a match
+    page.goto(f"{base}/?pilot=LEU")
+    page.wait_for_selector("#exchange [data-metric='Matches accepted']", timeout=60_000)
+    assert (
+        int(page.inner_text("#exchange [data-metric='Matches accepted']"))
+        == figures["matches_accepted"]
+    )
+    assert int(page.inner_text("#exchange [data-metric='Proposals']")) == figures["proposals"]
+    shown = page.inner_text("#exchange [data-metric='Exchanged through matches']")
+    assert float(shown.split()[0].replace(",", "")) == pytest.approx(
+        figures["kg_exchanged"], abs=0.5
+    )
