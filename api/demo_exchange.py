@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 
 from api.routes import challenges, exchange
 from api.state import GatewayState
-from api.writes import FieldErrors, WriteService
+from api.writes import WriteService
+from ledger.write.plan import WriteRejected
 from pilots.model import Pilot
 from pilots.seed import demo_account
 
@@ -117,7 +118,7 @@ def _seed_pilot(
             )
             try:
                 offers.append(exchange.post_listing(offer_in, state, pilot, writes, maker.address))
-            except FieldErrors:  # the lot moved on since it was indexed
+            except WriteRejected:  # the lot moved on since it was indexed
                 continue
     stream = pilot.streams[0]
     surplus = exchange.ListingIn(

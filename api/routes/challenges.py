@@ -21,9 +21,10 @@ from sqlalchemy import insert, select
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
 from api.state import GatewayState
-from api.writes import MAX_ID, FieldErrors, WriteService
-from ledger.relay import Job, JobResult
+from api.writes import MAX_ID, WriteService
 from ledger.transact import Call
+from ledger.write.plan import WriteRejected
+from ledger.write.queue import JobView, fingerprint
 
 router = APIRouter(tags=["challenges"])
 
@@ -116,19 +117,39 @@ def _cents(euro: Decimal) -> int:
     return int(euro * 100)
 
 
-def _send(writes: WriteService, account: str, call: Call) -> JobResult:
-    signer = writes.signer(account)
-    planned = writes.simulate(account, [("challenge", call)])
-    return writes.run(Job(signer=signer, calls=planned))
+def _send(writes: WriteService, account: str, pilot: int | None, call: Call) -> JobView:
+    """Simulate the call as the custodial `account`, queue it, and wait for it to be confirmed."""
+    writes.require_custody(account)
+    planned = writes.writer.simulate(account, [("challenge", call)])
+    job, _ = writes.queue.submit(
+        account=account,
+        kind="challenge",
+        pilot_id=pilot,
+        request_hash=fingerprint("challenge", call.to, call.data.hex(), time.time_ns()),
+        idem_key=None,
+        signer=account,
+        calls=planned,
+    )
+    writes.wake()
+    job = writes.settle(job, "confirmed")
+    if job.state == "failed":
+        why = "; ".join(f"{w}: {r}" for w, r in (job.error or {}).get("reasons", [])) or "refused"
+        raise WriteRejected([("challenge", f"the ledger refused it: {why}")])
+    if not job.final or job.block_number is None:
+        raise WriteRejected(
+            [("challenge", f"queued as job {job.job_id}: see GET /api/jobs/{job.job_id}")], 503
+        )
+    return job
 
 
-def _answer(state: GatewayState, result: JobResult, event: str, key: str) -> ChainWriteOut:
-    found = [e for e in result.all_events() if e.name == event]
+def _answer(state: GatewayState, job: JobView, event: str, key: str) -> ChainWriteOut:
+    found = [e for e in (job.result or {}).get("events", []) if e["name"] == event]
+    assert job.tx_hash is not None and job.block_number is not None
     return ChainWriteOut(
-        tx_hash=result.tx_hash,
-        block_number=result.block_number,
-        id=int(found[0].args[key]) if found and key else None,
-        indexed=state.wait_indexed(result.block_number),
+        tx_hash=job.tx_hash,
+        block_number=job.block_number,
+        id=int(found[0]["args"][key]) if found and key else None,
+        indexed=state.wait_indexed(job.block_number),
     )
 
 
@@ -255,25 +276,32 @@ def post_challenge(
     body: ChallengeIn, state: StateDep, pilot: PilotDep, writes: WritesDep, account: AccountDep
 ) -> ChainWriteOut:
     errors: list[tuple[str, str]] = []
-    material = writes.material_id(body.material, "material", errors) if body.material else 0
+    material = 0
+    if body.material:
+        material = writes.suite.manifest.materials.get(body.material.strip(), 0)
+        if not material:
+            known = ", ".join(sorted(writes.suite.manifest.materials))
+            errors.append(
+                ("material", f"unknown material code {body.material!r}: use one of {known}")
+            )
     if body.deadline <= int(time.time()):
         errors.append(
             ("deadline", "the deadline has passed: give a time in the future (unix seconds)")
         )
     if errors:
-        raise FieldErrors(errors)
+        raise WriteRejected(errors)
     text = brief_text(body.title.strip(), body.need.strip())
     brief = hashlib.sha256(text).digest()
     call = writes.suite.challenges.call_data(
         "postChallenge", pilot.id, brief, material, _cents(body.budget), body.deadline
     )
-    result = _send(writes, account, call)
+    result = _send(writes, account, pilot.id, call)
     table = state.store.tables["challenge_text"]
     with state.store.engine.begin() as conn:
-        known = conn.execute(
+        stored = conn.execute(
             select(table.c.brief).where(table.c.brief == "0x" + brief.hex())
         ).first()
-        if known is None:
+        if stored is None:
             conn.execute(
                 insert(table).values(
                     brief="0x" + brief.hex(),
@@ -297,7 +325,7 @@ def post_proposal(
     call = writes.suite.challenges.call_data(
         "submitProposal", challenge_id, bytes.fromhex(body.document[2:])
     )
-    return _answer(state, _send(writes, account, call), "ProposalSubmitted", "proposalId")
+    return _answer(state, _send(writes, account, None, call), "ProposalSubmitted", "proposalId")
 
 
 @router.post(
@@ -309,7 +337,7 @@ def shortlist(
     state: StateDep, writes: WritesDep, account: AccountDep, proposal_id: Id
 ) -> ChainWriteOut:
     call = writes.suite.challenges.call_data("shortlist", proposal_id)
-    return _answer(state, _send(writes, account, call), "ProposalShortlisted", "")
+    return _answer(state, _send(writes, account, None, call), "ProposalShortlisted", "")
 
 
 @router.post(
@@ -323,7 +351,7 @@ def select_proposal(
     call = writes.suite.challenges.call_data(
         "select", proposal_id, _cents(body.award), body.milestones
     )
-    return _answer(state, _send(writes, account, call), "ProposalSelected", "")
+    return _answer(state, _send(writes, account, None, call), "ProposalSelected", "")
 
 
 @router.post(
@@ -336,7 +364,7 @@ def complete_milestone(
 ) -> ChainWriteOut:
     evidence = bytes.fromhex(body.evidence[2:]) if body.evidence else b"\x00" * 32
     call = writes.suite.challenges.call_data("completeMilestone", proposal_id, body.index, evidence)
-    return _answer(state, _send(writes, account, call), "MilestoneCompleted", "")
+    return _answer(state, _send(writes, account, None, call), "MilestoneCompleted", "")
 
 
 @router.get(

@@ -22,9 +22,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, CursorResult, RowMapping
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
-from api.handover import hand_over
+from api.handover import HandOverPending, hand_over
 from api.state import GatewayState
-from api.writes import MAX_ID, FieldErrors, Positive, Unit, WriteService, _grams
+from api.writes import MAX_ID, Positive, Unit, WriteService
+from ledger.clients import Lot
+from ledger.contract_errors import ContractRevert
 from ledger.exchange.listing import ListingTerms, digest, recover, sign, typed_data
 from ledger.exchange.matches import transition
 from ledger.exchange.ranking import (
@@ -35,6 +37,7 @@ from ledger.exchange.ranking import (
     rank,
 )
 from ledger.vocabulary import Role
+from ledger.write.plan import WriteRejected, to_grams
 from pilots.model import Pilot
 
 router = APIRouter(tags=["exchange"])
@@ -102,7 +105,7 @@ class ListingIn(BaseModel):
 
     @model_validator(mode="after")
     def _side_fields(self) -> ListingIn:
-        _grams(self.quantity, self.unit)
+        to_grams(self.quantity, self.unit)
         if self.side == "available" and self.lot_id is None and self.interval_days is None:
             raise ValueError("an available listing names a lot_id or a recurring interval_days")
         if self.side == "wanted" and (self.lot_id is not None or self.interval_days is not None):
@@ -378,9 +381,9 @@ def list_listings(
                 select(site.c.lat, site.c.lon).where(site.c.id == near_site)
             ).first()
             if origin is None:
-                raise FieldErrors([("near_site", f"site {near_site} does not exist")])
+                raise WriteRejected([("near_site", f"site {near_site} does not exist")])
         elif within_km is not None:
-            raise FieldErrors(
+            raise WriteRejected(
                 [("within_km", "give near_site: the site the distance is measured from")]
             )
         rows = (
@@ -456,6 +459,16 @@ def listing_matches(
 # ---- writes ------------------------------------------------------------------------------------
 
 
+def _lot_on_chain(writes: WriteService, lot_id: int) -> Lot | None:
+    """The lot as the chain holds it now (None: no such lot)."""
+    if lot_id > writes.suite.materials.lot_count():
+        return None
+    try:
+        return writes.suite.materials.lot(lot_id)
+    except ContractRevert:
+        return None
+
+
 def _require_maker(writes: WriteService, pilot: int, account: str) -> None:
     writes.require(pilot, account, Role.MAKER, "maker")
 
@@ -471,7 +484,7 @@ def post_organisation(
 ) -> OrganisationPublic:
     roles = writes.roles(pilot.id, account)
     if not roles & (Role.MAKER | Role.ADMIN | Role.FACILITATOR | Role.PARTNER):
-        raise FieldErrors(
+        raise WriteRejected(
             [("account", f"{account} has no role in pilot {pilot.code}: ask the pilot admin")], 403
         )
     org, site, member = (state.store.tables[n] for n in ("organisation", "site", "org_account"))
@@ -482,7 +495,7 @@ def post_organisation(
             )
         ).first()
         if taken is not None:
-            raise FieldErrors(
+            raise WriteRejected(
                 [("account", f"{account} acts for organisation {taken[0]} in this pilot already")],
                 409,
             )
@@ -532,10 +545,12 @@ def post_listing(
     _require_maker(writes, pilot.id, account)
     errors: list[tuple[str, str]] = []
     material = body.material.strip()
-    writes.material_id(material, "material", errors)
-    grams = _grams(body.quantity, body.unit)
+    if material not in writes.suite.manifest.materials:
+        known = ", ".join(sorted(writes.suite.manifest.materials))
+        errors.append(("material", f"unknown material code {material!r}: use one of {known}"))
+    grams = to_grams(body.quantity, body.unit)
     if body.lot_id is not None:
-        lot = writes.read_lots([body.lot_id])[body.lot_id]
+        lot = _lot_on_chain(writes, body.lot_id)
         if lot is None:
             errors.append(("lot_id", f"lot {body.lot_id} does not exist"))
         elif lot.holder != account:
@@ -574,10 +589,10 @@ def post_listing(
                 )
             )
     if errors:
-        raise FieldErrors(errors)
+        raise WriteRejected(errors)
     created = body.created_at if body.created_at is not None else now
     if abs(created - now) > 600:
-        raise FieldErrors(
+        raise WriteRejected(
             [("created_at", "the signed created_at must be within 10 minutes of now")]
         )
     terms = ListingTerms(
@@ -596,11 +611,15 @@ def post_listing(
     )
     chain_id = writes.chain_id
     if body.signature is None:
-        signature = sign(terms, chain_id, writes.signer(account))
+        key = writes.custody.key_for(account)
+        if key is None:
+            why = f"the gateway holds no key for {account}: sign the listing's EIP-712 terms and send the signature"
+            raise WriteRejected([("account", why)], 403)
+        signature = sign(terms, chain_id, key)
     else:
         signature = body.signature
         if recover(terms, chain_id, signature) != account:
-            raise FieldErrors(
+            raise WriteRejected(
                 [
                     (
                         "signature",
@@ -728,7 +747,7 @@ def get_match_record(state: StateDep, match_id: Id) -> Any:
 def _may_act(writes: WriteService, pilot: int, account: str, parties: Sequence[str]) -> None:
     if account in parties or writes.roles(pilot, account) & Role.FACILITATOR:
         return
-    raise FieldErrors(
+    raise WriteRejected(
         [
             (
                 "account",
@@ -755,7 +774,7 @@ def post_match(
     if wanted["side"] != "wanted":
         errors.append(("wanted_id", f"listing {wanted['id']} is an available listing"))
     if errors:
-        raise FieldErrors(errors)
+        raise WriteRejected(errors)
     _may_act(writes, wanted["pilot_id"], account, (available["account"], wanted["account"]))
     now = int(time.time())
     found = next(
@@ -767,7 +786,7 @@ def post_match(
         None,
     )
     if found is None:
-        raise FieldErrors(
+        raise WriteRejected(
             [
                 (
                     "available_id",
@@ -787,7 +806,7 @@ def post_match(
             )
         ).first()
         if open_ is not None:
-            raise FieldErrors(
+            raise WriteRejected(
                 [("available_id", f"match {open_[0]} of these listings is open already")], 409
             )
         match_id = _new_id(
@@ -838,11 +857,14 @@ def accept_match(
     now = int(time.time())
     with state.store.engine.begin() as conn:
         row = _match(conn, state, match_id)
-    available, wanted = listing_row(state, row["available_id"]), listing_row(state, row["wanted_id"])
+    available, wanted = (
+        listing_row(state, row["available_id"]),
+        listing_row(state, row["wanted_id"]),
+    )
     _may_act(writes, row["pilot_id"], account, (available["account"], wanted["account"]))
     with state.store.engine.begin() as conn:
         if row["state"] == "proposed" and _expire(conn, state, row, now):
-            raise FieldErrors(
+            raise WriteRejected(
                 [("match", f"match {match_id} has expired: a listing expired or closed")], 409
             )
         # The guard: only one request moves the match out of 'proposed'; any other gets 409.
@@ -850,7 +872,7 @@ def accept_match(
             conn, table, match_id, "proposed", "accepted", decided_by=account, decided_at=now
         )
     if not claimed:
-        raise FieldErrors(
+        raise WriteRejected(
             [
                 (
                     "match",
@@ -866,8 +888,9 @@ def accept_match(
     values: dict[str, Any] = {"record_hash": record_hash}
     if available["lot_id"] is not None:
         try:
-            result = hand_over(
+            job = hand_over(
                 writes,
+                match_id=match_id,
                 pilot=row["pilot_id"],
                 holder=available["account"],
                 lot_id=available["lot_id"],
@@ -875,17 +898,20 @@ def accept_match(
                 grams=row["grams"],
                 evidence=record_hash,
             )
+        except HandOverPending:
+            raise  # queued: it may still land, so the match stays accepted
         except BaseException:
             with state.store.engine.begin() as conn:  # nothing half-written: back to proposed
                 transition(
                     conn, table, match_id, "accepted", "proposed", decided_by=None, decided_at=None
                 )
             raise
-        moved = [e for e in result.all_events() if e.name == "LotTransferred"]
+        events = (job.result or {}).get("events", [])
+        moved = [e for e in events if e["name"] == "LotTransferred"]
         values |= {
             "state": "handed_over",
-            "tx_hash": result.tx_hash,
-            "received_lot": int(moved[0].args["receivedLot"]) if moved else None,
+            "tx_hash": job.tx_hash,
+            "received_lot": int(moved[0]["args"]["receivedLot"]) if moved else None,
         }
     with state.store.engine.begin() as conn:
         conn.execute(update(table).where(table.c.id == match_id).values(**values))
@@ -908,7 +934,10 @@ def decline_match(
     table = state.store.tables["exchange_match"]
     with state.store.engine.begin() as conn:
         row = _match(conn, state, match_id)
-        available, wanted = listing_row(state, row["available_id"]), listing_row(state, row["wanted_id"])
+        available, wanted = (
+            listing_row(state, row["available_id"]),
+            listing_row(state, row["wanted_id"]),
+        )
         _may_act(writes, row["pilot_id"], account, (available["account"], wanted["account"]))
         done = transition(
             conn,
@@ -920,7 +949,7 @@ def decline_match(
             decided_at=int(time.time()),
         )
         if not done:
-            raise FieldErrors(
+            raise WriteRejected(
                 [
                     (
                         "match",

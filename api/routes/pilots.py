@@ -158,7 +158,11 @@ def metrics_csv(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -
     exchange = load_rows(state.store.engine, pilot.id)
     # Months with exchange activity but no flows get a row of their own.
     span, seen = _period(period), {str(row["period"]) for row in rows}
-    months = {time.strftime("%Y-%m", time.gmtime(ts)) for ts in exchange.timestamps() if span.start <= ts < span.end}
+    months = {
+        time.strftime("%Y-%m", time.gmtime(ts))
+        for ts in exchange.timestamps()
+        if span.start <= ts < span.end
+    }
     rows += [{"pilot_id": pilot.id, "period": label} for label in sorted(months - seen)]
     rows.sort(key=lambda row: str(row["period"]))
     for row in rows:  # the exchange's figures of the same month, as extra columns
@@ -177,6 +181,8 @@ def metrics_csv(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -
     response_model=ExchangeFigures,
     summary="Exchange and challenge figures of one pilot and period",
 )
-def exchange_metrics(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> ExchangeFigures:
+def exchange_metrics(
+    state: StateDep, pilot: PilotDep, period: PeriodQuery = "all"
+) -> ExchangeFigures:
     span = _period(period)
     return load_rows(state.store.engine, pilot.id).figures(span.start, span.end)

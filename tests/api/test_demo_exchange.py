@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from api.custody import DemoCustody
+from api.assemble import custody_of, relayer_for, write_service
 from api.demo_exchange import seed_exchange
 from api.state import GatewayState
-from api.writes import start_write_service
 from ledger.build import Artifact
 from ledger.chain import AnvilChain
 from ledger.clients import Suite
@@ -20,7 +19,7 @@ from ledger.indexer import indexer_for
 from ledger.runtime import dev_admins
 from ledger.store.db import Store
 from pilots.model import Pilot
-from pilots.seed import seed_scenario
+from pilots.seed import DemoCustody, seed_scenario
 from tests.conftest import anvil_settings
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
@@ -45,12 +44,11 @@ def test_demo_has_sites_listings_matches_handovers_and_challenges(
             daemon=True,
         )
         follower.start()
-        writes = start_write_service(
-            suite,
-            data_dir=tmp_path / "data",
-            keystore_password="demo-password",
-            demo_custody=DemoCustody(7, pilots),
-        )
+        custody = custody_of(tmp_path / "data", "demo-password", DemoCustody(7, pilots))
+        relayer = relayer_for(suite, store, custody, chain.accounts[-1])
+        relaying = threading.Thread(target=relayer.run, args=(stop,), daemon=True)
+        relaying.start()
+        writes = write_service(suite, store, custody, data_dir=tmp_path / "data", relayer=relayer)
         state = GatewayState(store, pilots, writes)
         report = seed_exchange(state, writes, seed=7)
         assert report is not None and report.handed_over > 0 and report.challenges == len(pilots)

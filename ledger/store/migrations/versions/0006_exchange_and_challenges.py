@@ -1,7 +1,7 @@
 """exchange (organisations, sites, signed listings, matches) and the challenge board's rows
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0016 (re-chained at merge)
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0002"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
