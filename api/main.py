@@ -15,9 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from api.routes import (
     audit,
     auth,
+    challenges,
     community,
     epcis,
     epcis_rest,
+    exchange,
     lots,
     passport,
     pilots,
@@ -52,6 +54,7 @@ PAGES |= {
     "/events": "events.html",
     "/credential": "credential.html",
 }
+PAGES |= {"/exchange": "exchange.html", "/challenges": "challenges.html"}
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 409: "conflict", 422: "invalid_input", 429: "rate_limited",
          503: "unavailable"}  # fmt: skip
@@ -154,6 +157,8 @@ def create_app(state: GatewayState) -> FastAPI:
         epcis_rest,
         passport,
         community,
+        exchange,
+        challenges,
     ):
         app.include_router(module.router)
     _docs(app)  # before /static: its asset mounts live under that prefix

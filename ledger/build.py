@@ -31,6 +31,7 @@ DEPLOYABLE = (
     "EngagementToken",
     "RewardCatalogue",
     "CommunityProgramme",
+    "ChallengeBoard",
 )
 
 

@@ -309,6 +309,7 @@ def up(
 
     from api.assemble import custody_of, relayer_for, write_service
     from api.demo import demo_access
+    from api.demo_exchange import seed_exchange
     from api.main import create_app
     from api.state import GatewayState
     from ledger.chain import _port_free
@@ -364,16 +365,23 @@ def up(
             relayer=relayer,
             wait=settings.write_wait,
         )
-        app = create_app(
-            GatewayState(
-                store,
-                rt.pilots,
-                writes,
-                company_prefix=settings.gs1_company_prefix,
-                public_url=settings.effective_public_url,
-                public_origin=settings.effective_public_origin,
-            )
+        gateway = GatewayState(
+            store,
+            rt.pilots,
+            writes,
+            company_prefix=settings.gs1_company_prefix,
+            public_url=settings.effective_public_url,
+            public_origin=settings.effective_public_origin,
         )
+        if local and (demo if demo is not None else local):
+            with console.status("seeding the exchange and challenges of the demo"):
+                exchanged = seed_exchange(gateway, writes, seed=settings.demo_seed)
+            if exchanged is not None:
+                console.print(
+                    f"demo exchange: {exchanged.listings} listings, {exchanged.matches} matches "
+                    f"({exchanged.handed_over} handed over), {exchanged.challenges} challenges"
+                )
+        app = create_app(gateway)
         base = f"http://{settings.api_host}:{settings.api_port}"
         lines = [f"[green]LoopLedger is up[/] on {rt.chain.label}",
                  f"  municipalities  {base}/?pilot=LEU   (dashboard per pilot, comparison, CSV)"]  # fmt: skip

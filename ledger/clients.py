@@ -425,6 +425,27 @@ class CatalogueClient(_Client):
         return bool(issued), bool(fulfilled)
 
 
+class ChallengeClient(_Client):
+    """The challenge board (the gateway sends its calls through the write path)."""
+
+    def __init__(self, suite: Suite) -> None:
+        super().__init__(suite, "ChallengeBoard")
+
+    def post(
+        self,
+        owner: LocalAccount,
+        pilot: int,
+        brief: bytes,
+        material: int,
+        budget: int,
+        deadline: int,
+    ) -> TxResult:
+        return self._send(owner, "postChallenge", pilot, brief, material, budget, deadline)
+
+    def submit(self, maker: LocalAccount, challenge_id: int, document: bytes) -> TxResult:
+        return self._send(maker, "submitProposal", challenge_id, document)
+
+
 class Suite:
     """The deployed contracts of one manifest, with a client per contract."""
 
@@ -455,6 +476,7 @@ class Suite:
         self.token = TokenClient(self)
         self.catalogue = CatalogueClient(self)
         self.community = CommunityClient(self)
+        self.challenges = ChallengeClient(self)
 
     def result(self, receipt: Receipt) -> TxResult:
         events = []

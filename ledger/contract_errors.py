@@ -219,6 +219,80 @@ class CommunityUnknownEventKind(ContractRevert):
     kind: int
 
 
+class ChallengeBadDeadline(ContractRevert):
+    signature = "ChallengeBadDeadline(uint64,uint256)"
+    fields = ("deadline", "nowTs")
+    deadline: int
+    nowTs: int
+
+
+class ChallengeBadMilestone(ContractRevert):
+    signature = "ChallengeBadMilestone(uint256,uint8)"
+    fields = ("proposalId", "index")
+    proposalId: int
+    index: int
+
+
+class ChallengeBadMilestones(ContractRevert):
+    signature = "ChallengeBadMilestones(uint8)"
+    fields = ("milestones",)
+    milestones: int
+
+
+class ChallengeBadState(ContractRevert):
+    signature = "ChallengeBadState(uint256,uint8)"
+    fields = ("proposalId", "state")
+    proposalId: int
+    state: int
+
+
+class ChallengeClosed(ContractRevert):
+    signature = "ChallengeClosed(uint256,uint64)"
+    fields = ("challengeId", "deadline")
+    challengeId: int
+    deadline: int
+
+
+class ChallengeEmptyHash(ContractRevert):
+    signature = "ChallengeEmptyHash()"
+    fields = ()
+
+
+class ChallengeNotOwner(ContractRevert):
+    signature = "ChallengeNotOwner(uint256,address)"
+    fields = ("challengeId", "account")
+    challengeId: int
+    account: str
+
+
+class ChallengeOverBudget(ContractRevert):
+    signature = "ChallengeOverBudget(uint256,uint128,uint128,uint128)"
+    fields = ("challengeId", "budget", "awarded", "asked")
+    challengeId: int
+    budget: int
+    awarded: int
+    asked: int
+
+
+class ChallengeUnauthorized(ContractRevert):
+    signature = "ChallengeUnauthorized(address,uint16)"
+    fields = ("account", "pilot")
+    account: str
+    pilot: int
+
+
+class ChallengeUnknown(ContractRevert):
+    signature = "ChallengeUnknown(uint256)"
+    fields = ("challengeId",)
+    challengeId: int
+
+
+class ChallengeUnknownProposal(ContractRevert):
+    signature = "ChallengeUnknownProposal(uint256)"
+    fields = ("proposalId",)
+    proposalId: int
+
+
 class ContributionUnknownKind(ContractRevert):
     signature = "ContributionUnknownKind(uint8)"
     fields = ("kind",)

@@ -189,6 +189,7 @@ def deploy(
         operator, _call(artifacts["EngagementToken"], token, chain, "setCatalogue", catalogue)
     )
     programme = create("CommunityProgramme", registry, token, forwarder)
+    create("ChallengeBoard", registry, forwarder)
 
     reg = artifacts["PilotRegistry"]
     entries = []

@@ -54,6 +54,7 @@ class Role(IntFlag):
     MAKER = 2
     PARTNER = 4
     ISSUER = 8
+    FACILITATOR = 64
     SUSPENDED = 128
 
 

@@ -35,6 +35,8 @@ GOALS = {
     "check_in_first": None,
     "hold_drop_off": None,
     "release_hold": None,
+    "challenge_post": None,
+    "proposal_submit": None,
 }
 
 
@@ -109,6 +111,11 @@ def main() -> None:
         ]
         batch = suite.materials.intake_batch(alice, records)
         report("intake_batch100_per_record", batch.tx.gas_used // 100)
+        deadline = int(time.time()) + 30 * 86_400
+        posted = suite.challenges.post(bob, 1, evidence, wood, 1_000_000, deadline)
+        report("challenge_post", posted.gas_used)
+        challenge_id = int(posted.named("ChallengePosted")[0].args["challengeId"])
+        report("proposal_submit", suite.challenges.submit(alice, challenge_id, evidence).gas_used)
         community(suite, admin, issuer)
 
 

@@ -97,6 +97,19 @@ function table(id, rows, columns) {
     rows.map((r) => "<tr>" + columns.map(([key, , fmt]) => `<td>${fmt ? fmt(r[key], r) : r[key]}</td>`).join("") + "</tr>").join("");
 }
 
+// Secondary-material exchange and challenge board of the pilot in the period.
+function exchange(x) {
+  const days = x.median_days_to_match === null ? "–" : x.median_days_to_match.toFixed(1) + " days";
+  const cards = [
+    ["Listings", x.listings], ["Matches proposed", x.matches_proposed], ["Matches accepted", x.matches_accepted],
+    ["Exchanged through matches", kg(x.kg_exchanged)], ["Median time to match", days],
+    ["Listings matched", pct(x.share_listings_matched)], ["Transport of matches", x.transport_co2e_kg.toFixed(1) + " kg CO2e"],
+    ["Challenges", x.challenges], ["Proposals", x.proposals], ["Selections", x.selections],
+  ];
+  $("exchange").innerHTML = cards.map(([label, value]) =>
+    `<div class="card"><div class="value" data-metric="${label}">${value}</div><div class="label">${label}</div></div>`).join("");
+}
+
 async function show() {
   const pilot = $("pilot").value, period = encodeURIComponent($("period").value.trim() || "all");
   $("status").textContent = "loading…";
@@ -115,6 +128,7 @@ async function show() {
       ["metrics", "Inflow", (m) => kg(m.inflow_kg)], ["metrics", "Circular inflow", (m) => pct(m.circular_inflow_rate)],
       ["metrics", "Circular outflow", (m) => pct(m.circular_outflow_rate)], ["metrics", "% circularity", (m) => pct(m.percent_circularity)],
       ["metrics", "Points awarded", (m) => m.points_awarded], ["metrics", "Points redeemed", (m) => m.points_redeemed]]);
+    exchange(await getJSON(`/api/pilots/${pilot}/exchange?period=${period}`));
     $("csv").href = `/api/pilots/${pilot}/metrics.csv?period=${period}`;
     $("status").textContent = `indexed to block ${all.indexed_block}; period ${all.period}`;
   } catch (err) {

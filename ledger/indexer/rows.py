@@ -167,6 +167,8 @@ def _add_rows(
         tables[table].append({**ref, **row})
     elif name == "PauseChanged":
         tables["pause_change"].append({**ref, "paused": a["paused"], "by": a["by"]})
+    elif name in CHALLENGE_EVENTS:
+        tables[CHALLENGE_EVENTS[name]].append(_challenge_row(name, a, ref))
     else:
         return False
     return True
@@ -257,6 +259,68 @@ def _code(value: bytes | str) -> str:
     if text.isprintable() and text:
         return text
     return value if isinstance(value, str) else "0x" + value.hex()
+
+
+#: ChallengeBoard events and their tables.
+CHALLENGE_EVENTS = {
+    "ChallengePosted": "challenge",
+    "ProposalSubmitted": "proposal",
+    "ProposalShortlisted": "proposal_step",
+    "ProposalSelected": "proposal_step",
+    "MilestoneCompleted": "proposal_step",
+}
+
+
+def _hex(value: Any) -> str:
+    return value if isinstance(value, str) else "0x" + bytes(value).hex()
+
+
+def _challenge_row(name: str, a: Mapping[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
+    if name == "ChallengePosted":
+        # uint128 budgets exceed 64-bit columns: kept as decimal text.
+        return {
+            **ref,
+            "challenge_id": a["challengeId"],
+            "pilot_id": a["pilot"],
+            "owner": a["owner"],
+            "brief": _hex(a["brief"]),
+            "material_id": a["material"],
+            "budget": str(a["budget"]),
+            "deadline": a["deadline"],
+        }
+    if name == "ProposalSubmitted":
+        return {
+            **ref,
+            "proposal_id": a["proposalId"],
+            "challenge_id": a["challengeId"],
+            "proposer": a["proposer"],
+            "evidence": _hex(a["evidence"]),
+        }
+    step = {
+        "challenge_id": a["challengeId"],
+        "proposal_id": a["proposalId"],
+        "award": "0",
+        "milestones": 0,
+        "milestone": None,
+        "evidence": None,
+    }
+    if name == "ProposalShortlisted":
+        return {**ref, **step, "step": "shortlisted"}
+    if name == "ProposalSelected":
+        return {
+            **ref,
+            **step,
+            "step": "selected",
+            "award": str(a["award"]),
+            "milestones": a["milestones"],
+        }
+    return {
+        **ref,
+        **step,
+        "step": "milestone",
+        "milestone": a["index"],
+        "evidence": _hex(a["evidence"]),
+    }
 
 
 def _lot_row(lot_id: int, block: int, ts: int, pilot: int, material: int, holder: str, grams: int,

@@ -29,7 +29,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 COPY_ROWS = 200
 
 #: Tables filled from logs, in the order rows are inserted (parents first).
-EVENT_TABLES = (
+EVENT_TABLES: tuple[str, ...] = (
     "pilot", "role_change", "material_class", "pause_change", "intake", "transformation",
     "transformation_input", "transformation_output", "transfer", "dispatch", "contribution",
     "token_award", "award_budget", "reward", "reward_update", "redemption", "fulfilment",
@@ -37,6 +37,8 @@ EVENT_TABLES = (
     "community_event", "attendance", "skill_credential", "hold_period", "drop_off_hold",
     "hold_void", "hold_release",
 )  # fmt: skip
+#: ChallengeBoard tables, after the others.
+EVENT_TABLES += ("challenge", "proposal", "proposal_step")
 
 #: Column names per table, in the order of the rows the loader takes as tuples.
 COLUMNS: dict[str, tuple[str, ...]] = {

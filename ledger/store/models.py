@@ -14,22 +14,30 @@ __all__ = [
     "Attendance",
     "AwardBudget",
     "Block",
+    "Challenge",
+    "ChallengeText",
     "Checkpoint",
     "CommunityEvent",
     "Contribution",
     "Dispatch",
     "DropOffHold",
+    "ExchangeMatch",
     "Fulfilment",
     "GroupDeclaration",
     "HoldPeriod",
     "HoldRelease",
     "HoldVoid",
     "Intake",
+    "Listing",
     "LotState",
     "MalformedLog",
     "MaterialClass",
+    "OrgAccount",
+    "Organisation",
     "PauseChange",
     "Pilot",
+    "Proposal",
+    "ProposalStep",
     "Redemption",
     "RedemptionClaim",
     "RelayBatch",
@@ -38,6 +46,7 @@ __all__ = [
     "Reward",
     "RewardUpdate",
     "RoleChange",
+    "Site",
     "SkillCredential",
     "TokenAward",
     "Transfer",
@@ -262,6 +271,40 @@ class Fulfilment(LogRef, table=True):
     redemption_id: int = Field(primary_key=True)
     pilot_id: int
     partner: str = Field(max_length=42)
+
+
+class Challenge(LogRef, table=True):
+    """A challenge posted on the ChallengeBoard. Budgets and awards are uint128: kept as text."""
+
+    challenge_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    owner: str = Field(max_length=42, index=True)
+    brief: str = Field(max_length=66, description="SHA-256 of the challenge text")
+    material_id: int
+    budget: str = Field(max_length=40, description="euro cents, decimal")
+    deadline: int
+
+
+class Proposal(LogRef, table=True):
+    """A proposal: only its document's SHA-256 is on chain, with the proposer and block time."""
+
+    proposal_id: int = Field(primary_key=True)
+    challenge_id: int = Field(index=True)
+    proposer: str = Field(max_length=42, index=True)
+    evidence: str = Field(max_length=66)
+
+
+class ProposalStep(EventRow, table=True):
+    """A challenge owner's step on a proposal: shortlisted, selected or milestone."""
+
+    __tablename__ = "proposal_step"
+    challenge_id: int = Field(index=True)
+    proposal_id: int = Field(index=True)
+    step: str = Field(max_length=12)
+    award: str = Field(default="0", max_length=40)
+    milestones: int = 0
+    milestone: int | None = None
+    evidence: str | None = Field(default=None, max_length=66)
 
 
 class LotState(SQLModel, table=True):
@@ -495,6 +538,94 @@ class GroupDeclaration(SQLModel, table=True):
     group_code: str = Field(primary_key=True, max_length=40)
     consent_version: str = Field(max_length=20, description="the consent text the member agreed to")
     consented_at: int
+
+
+# ---- the exchange: off-chain records, signed by their accounts; never touched by re-indexing ------
+
+
+class Organisation(SQLModel, table=True):
+    """A maker, manufacturer, collection point or shop of a pilot."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    pilot_id: int = Field(index=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20)
+    created_at: int
+
+
+class OrgAccount(SQLModel, table=True):
+    """An account acting for its organisation in a pilot."""
+
+    __tablename__ = "org_account"
+    account: str = Field(primary_key=True, max_length=42)
+    pilot_id: int = Field(primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+
+
+class Site(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20)
+    lat: float
+    lon: float
+
+
+class Listing(SQLModel, table=True):
+    """An available lot or surplus stream, or a wanted material, with its EIP-712 signature."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    pilot_id: int = Field(index=True)
+    chain_id: int = Field(description="the EIP-712 domain's chain id")
+    account: str = Field(max_length=42, index=True)
+    side: str = Field(max_length=10)
+    material: str = Field(max_length=16, index=True)
+    grams: int
+    lot_id: int | None = None
+    interval_days: int | None = None
+    needed_by: int | None = None
+    reach_km: int | None = None
+    site_id: int = Field(foreign_key="site.id")
+    created_at: int = Field(index=True)
+    expires_at: int
+    nonce: int
+    digest: str = Field(max_length=66, unique=True)
+    signature: str = Field(max_length=140)
+    status: str = Field(default="open", max_length=10, description="open or closed")
+
+
+class ExchangeMatch(SQLModel, table=True):
+    """A match of an available and a wanted listing: proposed, accepted, handed_over, declined
+    or expired. Its state changes only by conditional UPDATEs, so a transition happens once."""
+
+    __tablename__ = "exchange_match"
+    id: int | None = Field(default=None, primary_key=True)
+    pilot_id: int = Field(index=True)
+    available_id: int = Field(foreign_key="listing.id", index=True)
+    wanted_id: int = Field(foreign_key="listing.id", index=True)
+    grams: int
+    score: float
+    explanation: str
+    distance_km: float
+    co2e_kg: float
+    state: str = Field(max_length=12, index=True)
+    proposed_by: str = Field(max_length=42)
+    proposed_at: int
+    decided_by: str | None = Field(default=None, max_length=42)
+    decided_at: int | None = None
+    record_hash: str | None = Field(default=None, max_length=66)
+    tx_hash: str | None = Field(default=None, max_length=66)
+    received_lot: int | None = None
+
+
+class ChallengeText(SQLModel, table=True):
+    """The text of a challenge, keyed by the SHA-256 that went on chain as its brief."""
+
+    __tablename__ = "challenge_text"
+    brief: str = Field(primary_key=True, max_length=66)
+    title: str = Field(max_length=200)
+    need: str
+    created_at: int
 
 
 def _widen_integers() -> None:
