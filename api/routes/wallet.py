@@ -14,8 +14,7 @@ from sqlalchemy import func, literal, select, union_all
 from api.claims import claim_matches, forget_claim, issue_claim
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
 from api.routes.records import IdempotencyKey, Limit, Offset, Page, Wait, answer
-from ledger.write.plan import Redemption, WriteRejected
-from ledger.write.queue import fingerprint
+from ledger.write.plan import Fulfilment, Redemption, WriteRejected
 
 router = APIRouter(tags=["members"])
 
@@ -341,21 +340,15 @@ def fulfil(
             "wallet (a receipt alone does not take the reward)"
         )
         raise WriteRejected([("code", message)], 403)
-    # The one chain write of this module: the partner's custodial key signs `fulfil`, queued as
-    # every write is. (It has no planner record: the checks above are all it needs.)
-    writes.require_custody(account)
-    call = writes.suite.catalogue.call_data("fulfil", redemption_id)
-    job, _ = writes.queue.submit(
+    job, _ = writes.submit(
         account=account,
+        pilot=pilot,
         kind="fulfil",
-        pilot_id=pilot,
-        request_hash=fingerprint("fulfil", pilot, redemption_id),
+        content=redemption_id,
         idem_key=None,
-        signer=account,
-        calls=writes.writer.simulate(account, [("redemption_id", call)]),
-        handles={},
+        records=lambda: [Fulfilment(redemption_id)],
+        where=lambda _: "redemption_id",
     )
-    writes.wake()
     job = writes.settle(job, "indexed")
     if job.state == "failed":
         reasons = (job.error or {}).get("reasons") or [["redemption_id", "the ledger refused it"]]

@@ -30,6 +30,7 @@ __all__ = [
     "Contribution",
     "Dispatch",
     "Encoders",
+    "Fulfilment",
     "Intake",
     "LedgerView",
     "LotRef",
@@ -148,13 +149,20 @@ class Redemption:
 
 
 @dataclass(frozen=True)
+class Fulfilment:
+    """A reward partner hands over a redemption (the gateway checks its claim code first)."""
+
+    redemption_id: int
+
+
+@dataclass(frozen=True)
 class Award:
     member: str
     amount: int
     reason: int
 
 
-Record = Intake | Transform | Transfer | Dispatch | Contribution | Redemption | Award
+Record = Intake | Transform | Transfer | Dispatch | Contribution | Redemption | Fulfilment | Award
 
 # ---- what the planner reads ---------------------------------------------------------------------
 
@@ -406,6 +414,8 @@ class _Planner:
             )
         if isinstance(r, Redemption):
             return self.redemption(at, r)
+        if isinstance(r, Fulfilment):
+            return enc.catalogue("fulfil", r.redemption_id)
         return self.award(at, r)
 
     def transform(self, at: str, r: Transform) -> Call | None:

@@ -27,6 +27,7 @@ from ledger.vocabulary import Role
 from ledger.write.plan import (
     Award,
     Encoders,
+    Intake,
     LedgerView,
     LotView,
     Part,
@@ -34,6 +35,7 @@ from ledger.write.plan import (
     Redemption,
     RewardView,
     Transfer,
+    Transform,
     WriteRejected,
     lot_ids,
     plan,
@@ -56,11 +58,31 @@ def _selector(signature: str) -> bytes:
 
 _LOT_OF = _selector("lotOf(uint256)")
 _ROLES_OF = _selector("rolesOf(uint16,address)")
-_BALANCE_OF = _selector("balanceOf(address)")
+_BALANCE_IN = _selector("balanceIn(uint16,address)")
+_MATERIAL_IN = _selector("materialIdIn(uint16,bytes16)")
 _REWARD_OF = _selector("rewardOf(uint256)")
 _BUDGET = _selector("awardBudget(uint16)")
 _LOT_COUNT = _selector("lotCount()")
 _NONCES = _selector("nonces(address)")
+
+
+def _codes(records: Sequence[Record]) -> set[str]:
+    codes: set[str] = set()
+    for r in records:
+        if isinstance(r, Intake):
+            codes.add(r.material.strip())
+        elif isinstance(r, Transform):
+            codes |= {code.strip() for code, _ in r.outputs}
+    return codes
+
+
+def _code_bytes(code: str) -> bytes | None:
+    """A material code as the registry keys it (bytes16, right-padded); None if it cannot be."""
+    try:
+        raw = code.encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    return raw.ljust(16, b"\0") if 0 < len(raw) <= 16 else None
 
 
 def recover(digest: bytes, signature: bytes) -> str | None:
@@ -119,7 +141,14 @@ class Writer:
             reads.append(("role", who, registry, data))
         rewards = sorted({r.reward_id for r in records if isinstance(r, Redemption)})
         if rewards:
-            reads.append(("balance", actor, token, _BALANCE_OF + encode(["address"], [actor])))
+            data = _BALANCE_IN + encode(["uint16", "address"], [pilot, actor])
+            reads.append(("balance", actor, token, data))
+        # Codes as the pilot sees them: its own product codes first, then the shared ones.
+        for code in sorted(_codes(records)):
+            raw = _code_bytes(code)
+            if raw is not None:
+                data = _MATERIAL_IN + encode(["uint16", "bytes16"], [pilot, raw])
+                reads.append(("material", code, registry, data))
         for reward in rewards:
             reads.append(("reward", reward, catalogue, _REWARD_OF + encode(["uint256"], [reward])))
         if any(isinstance(r, Award) for r in records):
@@ -137,6 +166,7 @@ class Writer:
         balances: dict[str, int] = {}
         reward_views: dict[int, RewardView | None] = {}
         budgets: dict[int, int] = {}
+        materials = dict(self.suite.manifest.materials)
         count = 0
         for (what, key, _, _), reply in zip(reads, replies, strict=True):
             raw = bytes.fromhex(reply["result"][2:]) if "result" in reply else None
@@ -164,13 +194,19 @@ class Writer:
                 reward_views[int(key)] = (  # type: ignore[call-overload]
                     RewardView(int(r_pilot), int(cost), int(stock), int(expiry)) if cost else None
                 )
+            elif what == "material":
+                found = int(decode(["uint16"], raw)[0])
+                if found:
+                    materials[str(key)] = found
+                else:
+                    materials.pop(str(key), None)
             elif what == "budget":
                 budgets[pilot] = int(decode(["uint256"], raw)[0])
             else:
                 count = int(decode(["uint256"], raw)[0])
         return LedgerView(
             encoders=self.encoders,
-            materials=self.suite.manifest.materials,
+            materials=materials,
             lots=lots,
             roles=roles,
             balances=balances,
