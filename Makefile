@@ -10,7 +10,7 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: setup browser run test lint typecheck forge-test pytest gas snapshot clean
+.PHONY: setup browser run test lint typecheck forge-test slither pytest gas snapshot clean
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -27,7 +27,7 @@ $(NPM_STAMP): package.json package-lock.json
 run: setup
 	$(BIN)/loopledger up
 
-test: setup browser lint typecheck forge-test pytest
+test: setup browser lint typecheck forge-test slither pytest
 
 # Browser tests drive Debian's Chromium through Playwright (no browser download: only package
 # registries are reachable). Installed once from Debian's packages when it is missing.
@@ -52,6 +52,19 @@ typecheck: $(PY_STAMP)
 forge-test: $(NPM_STAMP)
 	FOUNDRY_PROFILE=ci $(FORGE) test
 
+# Slither from PyPI in its own environment (its releases pin web3 < 8); it compiles through
+# forge and scripts/solc, so no compiler is downloaded. Accepted findings: contracts/slither-triage.toml.
+SLITHER_VENV := .venv-slither
+SLITHER_STAMP := $(SLITHER_VENV)/.installed
+
+$(SLITHER_STAMP):
+	$(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/pip install --quiet 'slither-analyzer==0.11.6'
+	@touch $@
+
+slither: $(SLITHER_STAMP) $(NPM_STAMP) $(PY_STAMP)
+	$(BIN)/python scripts/slither_check.py --slither $(SLITHER_VENV)/bin/slither
+
 pytest: setup browser
 	$(BIN)/pytest -q
 
@@ -62,4 +75,4 @@ snapshot: $(NPM_STAMP)
 	$(FORGE) snapshot
 
 clean:
-	rm -rf out cache .loopledger .pytest_cache .mypy_cache .ruff_cache
+	rm -rf out cache .loopledger .pytest_cache .mypy_cache .ruff_cache $(SLITHER_VENV)

@@ -5,7 +5,9 @@ never from the gateway's own tables. Sessions are stateless HMAC tokens, so any 
 that shares the secret accepts them; sign-in nonces are single-use.
 
 The EIP-4361 message is parsed and checked here rather than with the ``siwe`` package, whose
-releases pin web3 < 8. The format follows https://eips.ethereum.org/EIPS/eip-4361.
+releases pin web3 < 8. The grammar is the ABNF of https://eips.ethereum.org/EIPS/eip-4361, read
+strictly: each field once and in order. Its domain and URI must name the gateway's configured
+public origin (``LOOPLEDGER_PUBLIC_ORIGIN``), never what a request's ``Host`` header says.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -34,6 +37,7 @@ __all__ = [
     "hash_api_key",
     "issue_api_key",
     "new_api_key",
+    "origin_of",
     "parse_siwe",
     "verify_siwe",
 ]
@@ -41,6 +45,8 @@ __all__ = [
 SESSION_TTL = 8 * 3600
 NONCE_TTL = 600
 CLOCK_SKEW = 300
+#: A sign-in message older than this (by its Issued At) is refused: nonces live no longer.
+ISSUED_AT_MAX_AGE = NONCE_TTL
 
 
 class AuthError(Exception):
@@ -49,6 +55,7 @@ class AuthError(Exception):
 
 @dataclass(frozen=True)
 class SiweMessage:
+    scheme: str | None
     domain: str
     address: str
     statement: str | None
@@ -59,70 +66,137 @@ class SiweMessage:
     issued_at: datetime
     expiration_time: datetime | None
     not_before: datetime | None
+    request_id: str | None = None
+    resources: tuple[str, ...] = ()
 
 
+#: RFC 3986 "reserved" and "unreserved" characters and the space: what a statement may hold.
+_STATEMENT = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;= ]+")
 _HEADER = re.compile(
-    r"^(?P<domain>[^\s/]+) wants you to sign in with your Ethereum account:\n"
-    r"(?P<address>0x[0-9a-fA-F]{40})\n\n"
-    r"(?:(?P<statement>[^\n]+)\n\n)?"
+    r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://)?(?P<domain>[^\s/?#]+)"
+    r" wants you to sign in with your Ethereum account:"
 )
-_FIELD = re.compile(r"^(?P<name>[A-Za-z ]+): (?P<value>.*)$")
-_NONCE = re.compile(r"^[A-Za-z0-9]{8,}$")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[!#$&'()*+,/:;=?@\[\]A-Za-z0-9\-._~%]+")
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,;=:@]*")
+_FIELD_CHECKS: dict[str, re.Pattern[str]] = {
+    "URI": _URI,
+    "Version": re.compile(r"1"),
+    "Chain ID": re.compile(r"[0-9]{1,20}"),
+    "Nonce": re.compile(r"[A-Za-z0-9]{8,}"),
+    "Issued At": _DATE_TIME,
+    "Expiration Time": _DATE_TIME,
+    "Not Before": _DATE_TIME,
+    "Request ID": _REQUEST_ID,
+}
+#: The fields of EIP-4361 in the one order the grammar allows; the first five are required.
+_ORDER = (
+    "URI",
+    "Version",
+    "Chain ID",
+    "Nonce",
+    "Issued At",
+    "Expiration Time",
+    "Not Before",
+    "Request ID",
+)
+_REQUIRED = 5
+#: Longest message accepted (the grammar sets none; this bounds the work of a request).
+MAX_MESSAGE = 4_096
 
 
 def _time(value: str, name: str) -> datetime:
+    if not _DATE_TIME.fullmatch(value):
+        raise AuthError(f"{name} is not an RFC 3339 date-time with a time zone: {value!r}")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise AuthError(f"{name} is not an RFC 3339 date-time: {value!r}") from exc
-    if parsed.tzinfo is None:
-        raise AuthError(f"{name} needs a time zone (for example a trailing Z): {value!r}")
-    return parsed
 
 
 def parse_siwe(text: str) -> SiweMessage:
-    """Parse an EIP-4361 message; raises AuthError naming what is wrong."""
-    header = _HEADER.match(text)
+    """Parse an EIP-4361 message by its ABNF (https://eips.ethereum.org/EIPS/eip-4361): each
+    line in its place, each field once and in the standard's order, nothing else. Raises
+    AuthError naming the first line that breaks the grammar."""
+    if len(text) > MAX_MESSAGE:
+        raise AuthError(f"the sign-in message is longer than {MAX_MESSAGE} characters")
+    lines = text.split("\n")
+    header = _HEADER.fullmatch(lines[0])
     if header is None:
         raise AuthError(
-            "not an EIP-4361 message: it must start with '<domain> wants you to sign in with "
-            "your Ethereum account:', the address, and a blank line"
+            "not an EIP-4361 message: its first line must be '<domain> wants you to sign in with "
+            "your Ethereum account:'"
         )
-    fields: dict[str, str] = {}
-    for line in text[header.end() :].split("\n"):
-        if line == "Resources:" or line.startswith("- "):
-            continue
-        match = _FIELD.match(line)
-        if match is None:
-            raise AuthError(f"unexpected line in the sign-in message: {line!r}")
-        fields[match["name"]] = match["value"]
-    for required in ("URI", "Version", "Chain ID", "Nonce", "Issued At"):
-        if required not in fields:
-            raise AuthError(f"the sign-in message has no '{required}:' line")
-    if fields["Version"] != "1":
-        raise AuthError(f"unsupported message version {fields['Version']!r}: use 1")
-    if not _NONCE.match(fields["Nonce"]):
-        raise AuthError("the nonce must be at least 8 letters or digits")
-    if not is_checksum_address(header["address"]):
+    if len(lines) < 4 or not _ADDRESS.fullmatch(lines[1]) or lines[2] != "":
+        raise AuthError("line 2 must be the 0x address and line 3 empty (EIP-4361)")
+    if not is_checksum_address(lines[1]):
         raise AuthError("the address must be EIP-55 checksummed")
-    try:
-        chain_id = int(fields["Chain ID"])
-    except ValueError as exc:
-        raise AuthError(f"Chain ID is not a number: {fields['Chain ID']!r}") from exc
+    at, statement = 3, None
+    if lines[3] != "":
+        if not _STATEMENT.fullmatch(lines[3]) or len(lines) < 5 or lines[4] != "":
+            raise AuthError(
+                "line 4 must be the statement (letters, digits, spaces and URI punctuation) "
+                "followed by an empty line, or an empty line"
+            )
+        statement, at = lines[3], 5
+    else:
+        at = 4
+    fields: dict[str, str] = {}
+    position = 0
+    resources: list[str] | None = None
+    for number, line in enumerate(lines[at:], start=at + 1):
+        if resources is not None:
+            if not line.startswith("- ") or not _URI.fullmatch(line[2:]):
+                raise AuthError(
+                    f"line {number}: after 'Resources:' only '- <URI>' lines may follow"
+                )
+            resources.append(line[2:])
+            continue
+        if line == "Resources:" and position >= _REQUIRED:
+            resources = []
+            continue
+        name, sep, value = line.partition(": ")
+        if not sep or name not in _FIELD_CHECKS:
+            raise AuthError(f"line {number}: unexpected line {line[:80]!r} in the sign-in message")
+        if name in fields:
+            raise AuthError(f"line {number}: '{name}' appears twice; each field is given once")
+        expected = _ORDER.index(name)
+        if expected < position or (expected > position and position < _REQUIRED):
+            raise AuthError(
+                f"line {number}: '{name}' is out of place; the fields go in the order "
+                + ", ".join(_ORDER)
+            )
+        if not _FIELD_CHECKS[name].fullmatch(value):
+            raise AuthError(f"line {number}: '{name}' has an invalid value {value[:80]!r}")
+        fields[name] = value
+        position = expected + 1
+    missing = [name for name in _ORDER[:_REQUIRED] if name not in fields]
+    if missing:
+        raise AuthError(f"the sign-in message has no '{missing[0]}:' line")
     return SiweMessage(
+        scheme=header["scheme"],
         domain=header["domain"],
-        address=header["address"],
-        statement=header["statement"],
+        address=lines[1],
+        statement=statement,
         uri=fields["URI"],
         version=fields["Version"],
-        chain_id=chain_id,
+        chain_id=int(fields["Chain ID"]),
         nonce=fields["Nonce"],
         issued_at=_time(fields["Issued At"], "Issued At"),
         expiration_time=_time(fields["Expiration Time"], "Expiration Time")
         if "Expiration Time" in fields
         else None,
         not_before=_time(fields["Not Before"], "Not Before") if "Not Before" in fields else None,
+        request_id=fields.get("Request ID"),
+        resources=tuple(resources or ()),
     )
+
+
+def origin_of(uri: str) -> str:
+    """scheme://host[:port] of a URI, scheme and host lower-cased."""
+    parts = urlsplit(uri)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
 class NonceBook:
@@ -147,21 +221,34 @@ class NonceBook:
 
 
 def verify_siwe(
-    text: str, signature: str, *, domain: str, chain_id: int, nonces: NonceBook
+    text: str, signature: str, *, origin: str, chain_id: int, nonces: NonceBook
 ) -> SiweMessage:
-    """Check the message against this gateway and recover its signer; returns the message."""
+    """Check the message against this gateway's public `origin` (a setting, never a request's
+    headers) and chain, and recover its signer; returns the message."""
     message = parse_siwe(text)
-    if message.domain != domain:
+    domain = urlsplit(origin).netloc.lower()
+    if message.domain.lower() != domain:
         raise AuthError(f"the message is for {message.domain!r}, this gateway is {domain!r}")
+    if message.scheme is not None and f"{message.scheme.lower()}://{domain}" != origin:
+        raise AuthError(
+            f"the message is for {message.scheme}://{message.domain}, this gateway is {origin}"
+        )
+    if origin_of(message.uri) != origin:
+        raise AuthError(f"the message's URI {message.uri!r} is not on this gateway ({origin})")
     if message.chain_id != chain_id:
         raise AuthError(f"the message is for chain {message.chain_id}, this ledger is {chain_id}")
     now = datetime.now(UTC)
     if message.expiration_time is not None and message.expiration_time <= now:
         raise AuthError("the sign-in message has expired: sign a new one")
-    if message.not_before is not None and message.not_before > now:
+    if message.not_before is not None and (message.not_before - now).total_seconds() > CLOCK_SKEW:
         raise AuthError("the sign-in message is not valid yet (Not Before)")
-    if (message.issued_at - now).total_seconds() > CLOCK_SKEW:
+    age = (now - message.issued_at).total_seconds()
+    if age < -CLOCK_SKEW:
         raise AuthError("Issued At lies in the future: check the device's clock")
+    if age > ISSUED_AT_MAX_AGE:
+        raise AuthError(
+            f"the sign-in message was issued {int(age)} s ago (at most {ISSUED_AT_MAX_AGE} s): sign a new one"
+        )
     try:
         signer = Account.recover_message(encode_defunct(text=text), signature=signature)
     except Exception as exc:  # malformed signatures raise several eth_keys errors

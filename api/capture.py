@@ -2,9 +2,10 @@
 
 A foreign document is translated whole first (`ledger.audit.epcis_mapping.translate`); each
 batch (consecutive events of one maker) then becomes the import's planner records
-(`ledger.audit.epcis.plan_import`) and one all-or-nothing job of that maker
-(`WriteService.submit`), in document order: a batch is submitted once the one before it is
-confirmed, so that it can use the lots that earlier batches created or handed over.
+(`ledger.audit.epcis.plan_import`), and the batches of a pilot become one job with a part per
+maker, each signed by its maker (`WriteService.submit_parts`): the planner follows the lots that
+earlier batches create or hand over, and the relayer sends all parts in one all-or-nothing
+transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -30,13 +31,12 @@ from ledger.errors import LedgerError
 from ledger.settings import project_root
 from ledger.store.db import Store
 from ledger.vocabulary import Role
-from ledger.write.plan import WriteRejected
+from ledger.write.plan import Part, WriteRejected
 from pilots.model import Pilot
 
 __all__ = ["CaptureOutcome", "capture_job", "load_mappings", "start_capture"]
 
 EVENT_WHERE = re.compile(r"^event (\d+)\b")
-LOT_QUANTITIES = ("quantityList", "inputQuantityList", "outputQuantityList")
 #: How long a batch may take to be confirmed before the capture gives up on the rest (seconds).
 CONFIRM_TIMEOUT = 120.0
 
@@ -68,17 +68,6 @@ def _origin(batch: Batch, where: str) -> str:
     if found is None or int(found.group(1)) >= len(batch.origins):
         return where
     return EVENT_WHERE.sub(f"event {batch.origins[int(found.group(1))]}", where, count=1)
-
-
-def _resolve(batch: Batch, lots: Mapping[str, int], chain_id: int) -> None:
-    """Name lots that earlier batches created or handed over by their ledger ids."""
-    for event in batch.events:
-        for name in LOT_QUANTITIES:
-            for element in event.get(name) or []:
-                if element["epcClass"] in lots:
-                    element["epcClass"] = (
-                        f"urn:loopledger:{chain_id}:lot:{lots[element['epcClass']]}"
-                    )
 
 
 def run_capture(
@@ -125,44 +114,50 @@ def run_capture(
             )
     if outcome.problems:
         return outcome
-    lots: dict[str, int] = {}
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for number, batch in enumerate(batches):
-        pilot = by_code[batch.pilot]
-        _resolve(batch, lots, chain_id)
-        where = f"events {batch.origins[0]}-{batch.origins[-1]}"
+    # One all-or-nothing job per pilot: each maker's batch is a part signed by that maker, so
+    # what one maker hands over the next can use, and nothing is recorded unless all of it is.
+    by_pilot: dict[str, list[Batch]] = {}
+    for batch in batches:
+        by_pilot.setdefault(batch.pilot, []).append(batch)
+    for code, pilot_batches in by_pilot.items():
+        pilot = by_code[code]
+        origins = [i for batch in pilot_batches for i in batch.origins]
+        where = f"events {origins[0]}-{origins[-1]}"
         try:
-            plan = plan_import(
-                batch.document(created),
-                schema=schema_path(project_root()),
-                chain_id=chain_id,
-                pilot_code=pilot.code,
-            )
-            job, _ = writes.submit(
-                account=batch.maker,
+            parts = []
+            for batch in pilot_batches:
+                plan = plan_import(
+                    batch.document(created),
+                    schema=schema_path(project_root()),
+                    chain_id=chain_id,
+                    pilot_code=pilot.code,
+                )
+                named = partial(_named, batch, plan.where)
+                parts.append(Part(batch.maker, tuple(plan.records), named))
+            job, _ = writes.submit_parts(
+                account=account,
                 pilot=pilot.id,
                 kind="epcis-capture",
-                content={"capture": capture_id, "batch": number},
+                content={"capture": capture_id, "pilot": code},
                 idem_key=None,
-                records=partial(tuple, plan.records),
-                where=plan.where,
-                handles=True,
+                parts=partial(tuple, parts),
             )
             job = writes.queue.wait(job.job_id, timeout=CONFIRM_TIMEOUT, settled=writes.settled)
         except WriteRejected as exc:
-            outcome.problems.extend((_origin(batch, w), why) for w, why in exc.reasons)
+            outcome.problems.extend(exc.reasons)
         except LedgerError as exc:
             outcome.problems.append((where, str(exc)))
         else:
             if job.state == "failed":
                 reasons = (job.error or {}).get("reasons") or [[where, "the ledger refused it"]]
-                outcome.problems.extend((_origin(batch, str(w)), str(why)) for w, why in reasons)
+                outcome.problems.extend((str(w), str(why)) for w, why in reasons)
             elif job.state != "confirmed":
                 outcome.problems.append(
                     (
                         where,
-                        f"job {job.job_id} is not confirmed after "
-                        f"{CONFIRM_TIMEOUT:.0f} s; the later events were not sent",
+                        f"job {job.job_id} is not confirmed after {CONFIRM_TIMEOUT:.0f} s; "
+                        "it is still queued and will be recorded whole or not at all",
                     )
                 )
         if outcome.problems:
@@ -170,27 +165,29 @@ def run_capture(
                 outcome.problems.append(
                     (
                         "document",
-                        "events of earlier makers in this document were recorded "
-                        "before this failure: see the capture job's result",
+                        "the events of pilots before this one were recorded: see the capture "
+                        "job's result",
                     )
                 )
             return outcome
-        lots.update(job.handles)
-        for key, received in batch.handed:
-            if received not in lots and key in lots:
-                lots[received] = lots[key]  # the whole lot changed hands and kept its id
-        outcome.recorded.append(
-            {
-                "maker": batch.maker,
-                "pilot": pilot.code,
-                "events": batch.origins,
-                "job": job.job_id,
-                "tx_hash": job.tx_hash,
-                "block_number": job.block_number,
-                "lots": job.handles,
-            }
-        )
+        for batch in pilot_batches:
+            outcome.recorded.append(
+                {
+                    "maker": batch.maker,
+                    "pilot": pilot.code,
+                    "events": batch.origins,
+                    "job": job.job_id,
+                    "tx_hash": job.tx_hash,
+                    "block_number": job.block_number,
+                    "lots": job.handles,
+                }
+            )
     return outcome
+
+
+def _named(batch: Batch, where: Callable[[int], str], index: int) -> str:
+    """Record `index` of a batch, named by its event in the captured document."""
+    return _origin(batch, where(index))
 
 
 def _iso(ts: int | None) -> str | None:

@@ -15,8 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from api.routes import (
     audit,
     auth,
+    challenges,
+    community,
     epcis,
     epcis_rest,
+    exchange,
     lots,
     passkeys,
     passport,
@@ -25,6 +28,7 @@ from api.routes import (
     wallet,
 )
 from api.routes.epcis_rest import EpcisProblem, problem
+from api.security import SecurityHeaders
 from api.state import GatewayState
 from ledger.errors import LedgerError
 from ledger.settings import project_root
@@ -43,7 +47,10 @@ DOC_ASSETS = {
     "redoc": project_root() / "node_modules" / "redoc" / "bundles",
 }
 PAGES = {"/": "dashboard.html", "/maker": "maker.html", "/wallet": "wallet.html",
-         "/audit": "audit.html", "/receipt": "receipt.html", "/enrol": "enrol.html"}  # fmt: skip
+         "/audit": "audit.html", "/receipt": "receipt.html", "/enrol": "enrol.html",
+         "/impact": "impact.html", "/checkin": "checkin.html", "/events": "events.html",
+         "/credential": "credential.html", "/exchange": "exchange.html",
+         "/challenges": "challenges.html"}  # fmt: skip
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 409: "conflict", 422: "invalid_input", 429: "rate_limited",
          503: "unavailable"}  # fmt: skip
@@ -134,6 +141,7 @@ def create_app(state: GatewayState) -> FastAPI:
         redoc_url=None,
     )
     app.state.gateway = state
+    app.add_middleware(SecurityHeaders)
     for module in (
         pilots,
         lots,
@@ -145,6 +153,9 @@ def create_app(state: GatewayState) -> FastAPI:
         epcis,
         epcis_rest,
         passport,
+        community,
+        exchange,
+        challenges,
     ):
         app.include_router(module.router)
     _docs(app)  # before /static: its asset mounts live under that prefix

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ledger.circularity.records import FlowRecords, load_records
+from ledger.settings import Settings, public_origin_for
 from ledger.store.db import Store
 from pilots.model import Pilot
 
@@ -24,6 +25,12 @@ MEMO_SIZE = 512
 CHECKPOINT_TTL = 0.25
 
 
+#: The public origin of a gateway started without settings (the defaults of `Settings`).
+LOCAL_ORIGIN = public_origin_for(
+    Settings.model_fields["api_host"].default, Settings.model_fields["api_port"].default
+)
+
+
 @dataclass
 class GatewayState:
     store: Store
@@ -35,6 +42,8 @@ class GatewayState:
     public_url: str | None = None
     #: passkey sign-in for the pages (None: the pages take no sign-in)
     passkeys: PasskeyService | None = None
+    #: scheme://host[:port] that sign-in messages must name (``Settings.effective_public_origin``)
+    public_origin: str = LOCAL_ORIGIN
     _cache: tuple[int, FlowRecords] | None = field(default=None, repr=False)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

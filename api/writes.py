@@ -32,7 +32,7 @@ from ledger.vocabulary import ContributionKind, Fate, Role, Source
 from ledger.write import plan as p
 from ledger.write.plan import WriteRejected, to_grams
 from ledger.write.queue import JobView, Queue, fingerprint
-from ledger.write.shell import Writer, recover
+from ledger.write.shell import Planned, Writer, recover
 
 __all__ = [
     "MAX_BATCH",
@@ -299,22 +299,59 @@ class WriteService:
     ) -> tuple[JobView, bool]:
         """Plan `records` as the custodial `account` and queue them: the job, and whether it
         is an earlier job that the Idempotency-Key names (then nothing is planned again)."""
+
+        def prepare() -> Planned:
+            self.require_custody(account)
+            return self.writer.prepare(account, pilot, records(), where=where, handles=handles)
+
+        return self._queue(account, pilot, kind, content, idem_key, prepare)
+
+    def submit_parts(
+        self,
+        *,
+        account: str,
+        pilot: int,
+        kind: str,
+        content: Any,
+        idem_key: str | None,
+        parts: Callable[[], Sequence[p.Part]],
+    ) -> tuple[JobView, bool]:
+        """Plan the records of several custodial makers as one all-or-nothing job (an EPCIS
+        document of several makers): each part is signed by its maker, all run in one batch."""
+
+        def prepare() -> Planned:
+            built = parts()
+            for part in built:
+                self.require_custody(part.actor)
+            return self.writer.prepare_parts(pilot, built)
+
+        return self._queue(account, pilot, kind, content, idem_key, prepare)
+
+    def _queue(
+        self,
+        account: str,
+        pilot: int,
+        kind: str,
+        content: Any,
+        idem_key: str | None,
+        prepare: Callable[[], Planned],
+    ) -> tuple[JobView, bool]:
         request_hash = fingerprint(kind, pilot, content)
         if idem_key is not None:
             earlier = self.queue.replay(account, idem_key, request_hash)
             if earlier is not None:
                 return earlier, True
-        self.require_custody(account)
-        planned = self.writer.prepare(account, pilot, records(), where=where, handles=handles)
+        planned = prepare()
         job, replayed = self.queue.submit(
             account=account,
             kind=kind,
             pilot_id=pilot,
             request_hash=request_hash,
             idem_key=idem_key,
-            signer=account,
+            signer=planned.signers[0] if planned.signers else account,
             calls=planned.calls,
             handles=planned.lots,
+            signers=planned.signers,
         )
         self.wake()
         return job, replayed

@@ -30,6 +30,8 @@ DEPLOYABLE = (
     "ContributionLedger",
     "EngagementToken",
     "RewardCatalogue",
+    "CommunityProgramme",
+    "ChallengeBoard",
 )
 
 

@@ -31,6 +31,7 @@ from ledger.errors import (
     PortInUse,
     ToolchainError,
 )
+from ledger.files import private_dir, private_file
 from ledger.settings import DEV_CHAIN_ID, Settings, project_root
 
 __all__ = ["AnvilChain", "Chain", "MemoryChain", "RpcChain", "anvil_binary", "connect"]
@@ -154,10 +155,11 @@ class AnvilChain(Chain):
                 f"Port {port} on {host} is in use, so anvil cannot start: stop the program using it "
                 "or choose another port with LOOPLEDGER_ANVIL_PORT."
             )
-        state_dir = state_dir or settings.data_path
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir = private_dir(state_dir or settings.data_path)
         state_file = state_dir / "anvil-state.json"
-        log = (state_dir / "anvil.log").open("ab")
+        if state_file.exists():
+            private_file(state_file)  # anvil rewrites it in place: tighten a wider old one
+        log = private_file(state_dir / "anvil.log").open("ab")
         args = [
             str(binary),
             "--host", host,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -16,6 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from ledger.errors import LedgerError
+from ledger.files import PRIVATE_UMASK
 from ledger.settings import Settings
 
 if TYPE_CHECKING:
@@ -210,6 +213,11 @@ def index(
                 bar.update(task, completed=p.block, total=p.head, events=total, rate=rate)
                 if p.reorg_to is not None:
                     console.print(f"[yellow]reorg[/]: rolled back to block {p.reorg_to}")
+                if p.malformed:
+                    console.print(
+                        f"[yellow]malformed[/]: {p.malformed} event(s) up to block {p.block} did not decode; "
+                        "stored raw in table malformed_log, indexing goes on"
+                    )
 
             with contextlib.suppress(KeyboardInterrupt):
                 indexer.run(follow=follow, on_progress=show)
@@ -301,6 +309,7 @@ def up(
 
     from api.assemble import custody_of, relayer_for, write_service
     from api.demo import demo_access
+    from api.demo_exchange import seed_exchange
     from api.main import create_app
     from api.passkeys import PasskeyService
     from api.state import GatewayState
@@ -308,7 +317,7 @@ def up(
     from ledger.indexer import indexer_for
     from ledger.runtime import open_runtime, relayer_account
     from ledger.store.db import Store
-    from pilots.seed import DemoCustody, seed_scenario
+    from pilots.seed import DemoCustody, seed_declarations, seed_scenario
 
     settings = _settings(chain, data_dir, database_url=database_url, api_port=port)
     if not _port_free(settings.api_host, settings.api_port):
@@ -333,6 +342,9 @@ def up(
         store = Store.open(settings.effective_database_url)
         with console.status("indexing"):
             indexer_for(rt.suite, store, confirmations=settings.confirmations).run()
+        if demo if demo is not None else local:
+            # Consented target-group declarations live off chain, in the store.
+            seed_declarations(store, rt.pilots, seed=settings.demo_seed)
         stop = threading.Event()
         follower = indexer_for(rt.suite, store, confirmations=settings.confirmations)
         thread = threading.Thread(
@@ -354,17 +366,25 @@ def up(
             relayer=relayer,
             wait=settings.write_wait,
         )
-        passkeys = PasskeyService(store, settings.effective_public_url)
-        app = create_app(
-            GatewayState(
-                store,
-                rt.pilots,
-                writes,
-                passkeys=passkeys,
-                company_prefix=settings.gs1_company_prefix,
-                public_url=settings.effective_public_url,
-            )
+        passkeys = PasskeyService(store, settings.effective_public_origin)
+        gateway = GatewayState(
+            store,
+            rt.pilots,
+            writes,
+            passkeys=passkeys,
+            company_prefix=settings.gs1_company_prefix,
+            public_url=settings.effective_public_url,
+            public_origin=settings.effective_public_origin,
         )
+        if local and (demo if demo is not None else local):
+            with console.status("seeding the exchange and challenges of the demo"):
+                exchanged = seed_exchange(gateway, writes, seed=settings.demo_seed)
+            if exchanged is not None:
+                console.print(
+                    f"demo exchange: {exchanged.listings} listings, {exchanged.matches} matches "
+                    f"({exchanged.handed_over} handed over), {exchanged.challenges} challenges"
+                )
+        app = create_app(gateway)
         base = settings.effective_public_url
         lines = [f"[green]LoopLedger is up[/] on {rt.chain.label}",
                  f"  municipalities  {base}/?pilot=LEU   (dashboard per pilot, comparison, CSV)"]  # fmt: skip
@@ -384,7 +404,11 @@ def up(
                 f"  makers          {base}/maker   (sign in with a passkey; staff enrol people)",
                 f"  members         {base}/wallet",
             ]
-        lines += [f"  auditors        {base}/audit   (provenance, trail, verification)",
+        lines += [
+            f"  impact          {base}/impact?pilot=LEU   (KPIs against targets, the seven pilots compared)",
+            f"  staff           {base}/events   (events and QR check-in; staff sign in with a passkey)",
+        ]
+        lines += [f"  auditors        {base}/audit   (provenance, trail; verification when signed in)",
                   f"  apps            {base}/docs   (JSON API and OpenAPI)"]  # fmt: skip
         for line in lines:
             console.print(line, soft_wrap=True, highlight=False)
@@ -550,7 +574,7 @@ def keys_enrol(
             f"{address} has no custodial key here: add one with `loopledger keys add`"
         )
     service = PasskeyService(
-        Store.open(settings.effective_database_url), settings.effective_public_url
+        Store.open(settings.effective_database_url), settings.effective_public_origin
     )
     code = service.issue_code(to_checksum_address(address), found.id, "cli")
     link = f"{settings.effective_public_url}/enrol?code={code}"
@@ -563,16 +587,30 @@ def keys_enrol(
 @keys_app.command("revoke")
 @friendly
 def keys_revoke(
-    key: Annotated[str, typer.Argument(help="the API key to revoke")],
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            help="a file holding the API key (default: read it from standard input); never on the command line",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Revoke an API key."""
+    """Revoke an API key, read from standard input or --key-file (a key given as an argument
+    would stay in the shell history and in every process listing)."""
     from sqlalchemy import update
 
     from api.auth import hash_api_key
     from ledger.store.db import Store
 
+    try:
+        text = key_file.read_text() if key_file is not None else sys.stdin.readline()
+    except OSError as exc:
+        raise LedgerError(f"cannot read {key_file}: {exc.strerror}") from exc
+    key = text.strip()
+    if not key:
+        raise LedgerError("no API key given: pipe it on standard input or pass --key-file FILE")
     settings = _settings(data_dir=data_dir, database_url=database_url)
     store = Store.open(settings.effective_database_url)
     table = store.tables["api_key"]
@@ -681,6 +719,8 @@ def audit_report(
     from ledger.audit.verify import verify
     from ledger.circularity.period import Period
     from ledger.circularity.records import load_records
+    from ledger.impact.framework import evaluate
+    from ledger.impact.inputs import community_records, impact_inputs
     from ledger.runtime import open_runtime
     from ledger.store.db import Store
 
@@ -705,10 +745,17 @@ def audit_report(
                 records.materials["material_id"].astype(int), records.materials["code"], strict=True
             )
         )
+        # The impact framework counts calendar years: the year the period ends in (or this year).
+        year = datetime.fromtimestamp(min(span.end, time.time()) - 1, UTC).year
+        community = community_records(store.engine, found.id)
+        kpis = evaluate(
+            found, impact_inputs(records.for_pilot(found.id), community, found, year), year
+        )
         text = render_report(pilot_id=found.id, pilot_name=f"{found.city} ({found.code})", period=span, records=records,
                              rows=store_tables(store, pilot=found.id), material_codes=codes,
                              chain={"chain_id": checkpoint.chain_id, "genesis_hash": checkpoint.genesis_hash,
-                                    "indexed_block": checkpoint.block_number}, verification=verification)  # fmt: skip
+                                    "indexed_block": checkpoint.block_number}, verification=verification,
+                             impact=(year, kpis))  # fmt: skip
     target = out or Path(f"audit-{found.code}-{span.label.replace('..', '_')}.html")
     tmp = target.with_suffix(".tmp")
     tmp.write_text(text)
@@ -856,6 +903,9 @@ def epcis_import(
 
 
 def main() -> None:
+    # Everything LoopLedger (and the anvil it starts) creates is owner-only: keys, the index,
+    # the manifest, the chain and its log.
+    os.umask(PRIVATE_UMASK)
     try:
         app()
     except KeyboardInterrupt:

@@ -19,14 +19,16 @@ from eth_utils.abi import get_abi_input_types
 
 from ledger.build import Artifact
 from ledger.chain import Chain
+from ledger.checkin import CheckInToken, sign_check_in
 from ledger.deploy import Manifest
 from ledger.errors import LedgerError
 from ledger.events import DecodedEvent, EventDecoder, fixed_bytes
 from ledger.transact import Call, Receipt, Transactor
-from ledger.vocabulary import ContributionKind, Fate, Role, Source
+from ledger.vocabulary import ContributionKind, EventKind, Fate, Role, Source
 
 __all__ = [
     "CatalogueClient",
+    "CommunityClient",
     "ContributionClient",
     "IntakeSpec",
     "Lot",
@@ -214,8 +216,13 @@ class RegistryClient(_Client):
     def paused(self) -> bool:
         return bool(self.contract.functions.paused().call())
 
-    def material_id(self, code: str) -> int:
-        return int(self.contract.functions.materialIdOf(fixed_bytes(code, 16)).call())
+    def material_id(self, code: str, pilot: int = 0) -> int:
+        """The material id of `code` as `pilot` sees it (its own codes, then the shared ones);
+        pilot 0: the shared codes only."""
+        return int(self.contract.functions.materialIdIn(pilot, fixed_bytes(code, 16)).call())
+
+    def set_material_quota(self, operator: LocalAccount, pilot: int, quota: int) -> TxResult:
+        return self._send(operator, "setMaterialQuota", pilot, quota)
 
     def pilot_count(self) -> int:
         return int(self.contract.functions.pilotCount().call())
@@ -340,6 +347,10 @@ class TokenClient(_Client):
     def set_budget(self, admin: LocalAccount, pilot: int, budget: int) -> TxResult:
         return self._send(admin, "setAwardBudget", pilot, budget)
 
+    def set_cap(self, operator: LocalAccount, pilot: int, cap: int) -> TxResult:
+        """The most points `pilot` may award in total (operator only)."""
+        return self._send(operator, "setAwardCap", pilot, cap)
+
     def award(
         self,
         issuer: LocalAccount,
@@ -357,7 +368,12 @@ class TokenClient(_Client):
         )
 
     def balance_of(self, account: str) -> int:
+        """Points of every pilot together (what ERC-20 readers see)."""
         return int(self.contract.functions.balanceOf(account).call())
+
+    def balance_in(self, pilot: int, account: str) -> int:
+        """Points of `pilot`: the only ones its rewards accept."""
+        return int(self.contract.functions.balanceIn(pilot, account).call())
 
     def total_supply(self) -> int:
         return int(self.contract.functions.totalSupply().call())
@@ -409,6 +425,27 @@ class CatalogueClient(_Client):
         return bool(issued), bool(fulfilled)
 
 
+class ChallengeClient(_Client):
+    """The challenge board (the gateway sends its calls through the write path)."""
+
+    def __init__(self, suite: Suite) -> None:
+        super().__init__(suite, "ChallengeBoard")
+
+    def post(
+        self,
+        owner: LocalAccount,
+        pilot: int,
+        brief: bytes,
+        material: int,
+        budget: int,
+        deadline: int,
+    ) -> TxResult:
+        return self._send(owner, "postChallenge", pilot, brief, material, budget, deadline)
+
+    def submit(self, maker: LocalAccount, challenge_id: int, document: bytes) -> TxResult:
+        return self._send(maker, "submitProposal", challenge_id, document)
+
+
 class Suite:
     """The deployed contracts of one manifest, with a client per contract."""
 
@@ -438,6 +475,8 @@ class Suite:
         self.contributions = ContributionClient(self)
         self.token = TokenClient(self)
         self.catalogue = CatalogueClient(self)
+        self.community = CommunityClient(self)
+        self.challenges = ChallengeClient(self)
 
     def result(self, receipt: Receipt) -> TxResult:
         events = []
@@ -446,3 +485,146 @@ class Suite:
             if decoded is not None:
                 events.append(decoded)
         return TxResult(receipt.tx_hash, receipt.block_number, receipt.gas_used, tuple(events))
+
+
+@dataclass(frozen=True)
+class EventResult:
+    event_id: int
+    tx: TxResult
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    event_id: int
+    member: str
+    points: int
+    tx: TxResult
+
+
+@dataclass(frozen=True)
+class CredentialResult:
+    credential_id: int
+    tx: TxResult
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    hold_id: int
+    release_at: int
+    tx: TxResult
+
+
+@dataclass(frozen=True)
+class Credential:
+    credential_id: int
+    holder: str
+    pilot: int
+    level: int
+    issued_at: int
+    skill: str
+    event_id: int
+
+
+class CommunityClient(_Client):
+    """Events and QR check-in, skill credentials and held drop-off points."""
+
+    def __init__(self, suite: Suite) -> None:
+        super().__init__(suite, "CommunityProgramme")
+
+    def create_event(
+        self,
+        staff: LocalAccount,
+        pilot: int,
+        kind: EventKind,
+        opens: int,
+        closes: int,
+        points: int,
+        signer: str,
+        venue: bytes = ZERO_EVIDENCE,
+        *,
+        relay: bool = False,
+    ) -> EventResult:
+        tx = self._send(
+            staff,
+            "createEvent",
+            pilot,
+            int(kind),
+            opens,
+            closes,
+            points,
+            signer,
+            venue,
+            relay=relay,
+        )
+        return EventResult(int(tx.named("EventCreated")[0].args["eventId"]), tx)
+
+    def check_in(
+        self, member: LocalAccount, token: CheckInToken, *, relay: bool = False
+    ) -> CheckInResult:
+        tx = self._send(
+            member, "checkIn", token.event_id, token.not_after, token.r, token.vs, relay=relay
+        )
+        event = tx.named("CheckedIn")[0]
+        return CheckInResult(
+            int(event.args["eventId"]), str(event.args["member"]), int(event.args["points"]), tx
+        )
+
+    def issue_credential(
+        self,
+        staff: LocalAccount,
+        event_id: int,
+        member: str,
+        skill: str,
+        level: int,
+        *,
+        relay: bool = False,
+    ) -> CredentialResult:
+        tx = self._send(
+            staff, "issueCredential", event_id, member, fixed_bytes(skill, 16), level, relay=relay
+        )
+        return CredentialResult(int(tx.named("CredentialIssued")[0].args["credentialId"]), tx)
+
+    def set_hold_period(self, admin: LocalAccount, pilot: int, seconds: int) -> TxResult:
+        return self._send(admin, "setHoldPeriod", pilot, seconds)
+
+    def hold_drop_off(
+        self,
+        staff: LocalAccount,
+        pilot: int,
+        member: str,
+        points: int,
+        evidence: bytes = ZERO_EVIDENCE,
+        *,
+        relay: bool = False,
+    ) -> HoldResult:
+        tx = self._send(staff, "holdDropOff", pilot, member, points, evidence, relay=relay)
+        event = tx.named("PointsHeld")[0]
+        return HoldResult(int(event.args["holdId"]), int(event.args["releaseAt"]), tx)
+
+    def void_hold(
+        self, staff: LocalAccount, hold_id: int, reason: str, *, relay: bool = False
+    ) -> TxResult:
+        return self._send(staff, "voidHold", hold_id, fixed_bytes(reason, 32), relay=relay)
+
+    def release(self, caller: LocalAccount, hold_id: int, *, relay: bool = False) -> TxResult:
+        return self._send(caller, "release", hold_id, relay=relay)
+
+    def credential(self, credential_id: int) -> Credential:
+        holder, pilot, level, issued_at, skill, event_id = self.contract.functions.credentialOf(
+            credential_id
+        ).call()
+        return Credential(
+            credential_id,
+            str(holder),
+            int(pilot),
+            int(level),
+            int(issued_at),
+            bytes(skill).rstrip(b"\0").decode("ascii", "replace"),
+            int(event_id),
+        )
+
+    def attended(self, member: str, event_id: int) -> bool:
+        return bool(self.contract.functions.attended(member, event_id).call())
+
+    def sign_check_in(self, signer: LocalAccount, event_id: int, not_after: int) -> CheckInToken:
+        return sign_check_in(signer, self.suite.chain.chain_id, self.address, event_id, not_after)

@@ -103,6 +103,196 @@ class CatalogueZeroCost(ContractRevert):
     fields = ()
 
 
+class CommunityAlreadyCheckedIn(ContractRevert):
+    signature = "CommunityAlreadyCheckedIn(uint256,address)"
+    fields = ("eventId", "member")
+    eventId: int
+    member: str
+
+
+class CommunityBadCredential(ContractRevert):
+    signature = "CommunityBadCredential()"
+    fields = ()
+
+
+class CommunityBadEvent(ContractRevert):
+    signature = "CommunityBadEvent()"
+    fields = ()
+
+
+class CommunityBadHold(ContractRevert):
+    signature = "CommunityBadHold()"
+    fields = ()
+
+
+class CommunityBadTokenSigner(ContractRevert):
+    signature = "CommunityBadTokenSigner(uint256,address)"
+    fields = ("eventId", "signer")
+    eventId: int
+    signer: str
+
+
+class CommunityBadWindow(ContractRevert):
+    signature = "CommunityBadWindow(uint32,uint32)"
+    fields = ("opens", "closes")
+    opens: int
+    closes: int
+
+
+class CommunityCredentialNonTransferable(ContractRevert):
+    signature = "CommunityCredentialNonTransferable(uint256)"
+    fields = ("credentialId",)
+    credentialId: int
+
+
+class CommunityHoldDue(ContractRevert):
+    signature = "CommunityHoldDue(uint256,uint40)"
+    fields = ("holdId", "releaseAt")
+    holdId: int
+    releaseAt: int
+
+
+class CommunityHoldNotDue(ContractRevert):
+    signature = "CommunityHoldNotDue(uint256,uint40)"
+    fields = ("holdId", "releaseAt")
+    holdId: int
+    releaseAt: int
+
+
+class CommunityHoldNotPending(ContractRevert):
+    signature = "CommunityHoldNotPending(uint256,uint8)"
+    fields = ("holdId", "state")
+    holdId: int
+    state: int
+
+
+class CommunityHoldPeriodTooLong(ContractRevert):
+    signature = "CommunityHoldPeriodTooLong(uint32)"
+    fields = ("period",)
+    period: int
+
+
+class CommunityNotAttended(ContractRevert):
+    signature = "CommunityNotAttended(uint256,address)"
+    fields = ("eventId", "member")
+    eventId: int
+    member: str
+
+
+class CommunityNotTraining(ContractRevert):
+    signature = "CommunityNotTraining(uint256)"
+    fields = ("eventId",)
+    eventId: int
+
+
+class CommunityOutsideWindow(ContractRevert):
+    signature = "CommunityOutsideWindow(uint256,uint256,uint32,uint32)"
+    fields = ("eventId", "timestamp", "opens", "closes")
+    eventId: int
+    timestamp: int
+    opens: int
+    closes: int
+
+
+class CommunityTokenExpired(ContractRevert):
+    signature = "CommunityTokenExpired(uint64,uint256)"
+    fields = ("notAfter", "timestamp")
+    notAfter: int
+    timestamp: int
+
+
+class CommunityUnknownCredential(ContractRevert):
+    signature = "CommunityUnknownCredential(uint256)"
+    fields = ("credentialId",)
+    credentialId: int
+
+
+class CommunityUnknownEvent(ContractRevert):
+    signature = "CommunityUnknownEvent(uint256)"
+    fields = ("eventId",)
+    eventId: int
+
+
+class CommunityUnknownEventKind(ContractRevert):
+    signature = "CommunityUnknownEventKind(uint8)"
+    fields = ("kind",)
+    kind: int
+
+
+class ChallengeBadDeadline(ContractRevert):
+    signature = "ChallengeBadDeadline(uint64,uint256)"
+    fields = ("deadline", "nowTs")
+    deadline: int
+    nowTs: int
+
+
+class ChallengeBadMilestone(ContractRevert):
+    signature = "ChallengeBadMilestone(uint256,uint8)"
+    fields = ("proposalId", "index")
+    proposalId: int
+    index: int
+
+
+class ChallengeBadMilestones(ContractRevert):
+    signature = "ChallengeBadMilestones(uint8)"
+    fields = ("milestones",)
+    milestones: int
+
+
+class ChallengeBadState(ContractRevert):
+    signature = "ChallengeBadState(uint256,uint8)"
+    fields = ("proposalId", "state")
+    proposalId: int
+    state: int
+
+
+class ChallengeClosed(ContractRevert):
+    signature = "ChallengeClosed(uint256,uint64)"
+    fields = ("challengeId", "deadline")
+    challengeId: int
+    deadline: int
+
+
+class ChallengeEmptyHash(ContractRevert):
+    signature = "ChallengeEmptyHash()"
+    fields = ()
+
+
+class ChallengeNotOwner(ContractRevert):
+    signature = "ChallengeNotOwner(uint256,address)"
+    fields = ("challengeId", "account")
+    challengeId: int
+    account: str
+
+
+class ChallengeOverBudget(ContractRevert):
+    signature = "ChallengeOverBudget(uint256,uint128,uint128,uint128)"
+    fields = ("challengeId", "budget", "awarded", "asked")
+    challengeId: int
+    budget: int
+    awarded: int
+    asked: int
+
+
+class ChallengeUnauthorized(ContractRevert):
+    signature = "ChallengeUnauthorized(address,uint16)"
+    fields = ("account", "pilot")
+    account: str
+    pilot: int
+
+
+class ChallengeUnknown(ContractRevert):
+    signature = "ChallengeUnknown(uint256)"
+    fields = ("challengeId",)
+    challengeId: int
+
+
+class ChallengeUnknownProposal(ContractRevert):
+    signature = "ChallengeUnknownProposal(uint256)"
+    fields = ("proposalId",)
+    proposalId: int
+
+
 class ContributionUnknownKind(ContractRevert):
     signature = "ContributionUnknownKind(uint8)"
     fields = ("kind",)
@@ -112,6 +302,23 @@ class ContributionUnknownKind(ContractRevert):
 class ContributionZeroAmount(ContractRevert):
     signature = "ContributionZeroAmount()"
     fields = ()
+
+
+class ECDSAInvalidSignature(ContractRevert):
+    signature = "ECDSAInvalidSignature()"
+    fields = ()
+
+
+class ECDSAInvalidSignatureLength(ContractRevert):
+    signature = "ECDSAInvalidSignatureLength(uint256)"
+    fields = ("length",)
+    length: int
+
+
+class ECDSAInvalidSignatureS(ContractRevert):
+    signature = "ECDSAInvalidSignatureS(bytes32)"
+    fields = ("s",)
+    s: str
 
 
 class ERC20InsufficientAllowance(ContractRevert):
@@ -233,6 +440,12 @@ class InvalidShortString(ContractRevert):
     fields = ()
 
 
+class LedgerBadShare(ContractRevert):
+    signature = "LedgerBadShare(uint256)"
+    fields = ("bp",)
+    bp: int
+
+
 class LedgerEmptyBatch(ContractRevert):
     signature = "LedgerEmptyBatch()"
     fields = ()
@@ -240,6 +453,11 @@ class LedgerEmptyBatch(ContractRevert):
 
 class LedgerEmptyTransform(ContractRevert):
     signature = "LedgerEmptyTransform()"
+    fields = ()
+
+
+class LedgerForwarderBatchDisabled(ContractRevert):
+    signature = "LedgerForwarderBatchDisabled()"
     fields = ()
 
 
@@ -263,6 +481,18 @@ class LedgerLengthMismatch(ContractRevert):
     )
     expected: int
     actual: int
+
+
+class LedgerLossTooHigh(ContractRevert):
+    signature = "LedgerLossTooHigh(uint256,uint256,uint256)"
+    fields = (
+        "inputs",
+        "loss",
+        "maxLossBp",
+    )
+    inputs: int
+    loss: int
+    maxLossBp: int
 
 
 class LedgerMassImbalance(ContractRevert):
@@ -343,6 +573,12 @@ class LedgerZeroAmount(ContractRevert):
     fields = ()
 
 
+class RegistryBadMaterialCode(ContractRevert):
+    signature = "RegistryBadMaterialCode(bytes16)"
+    fields = ("code",)
+    code: bytes
+
+
 class RegistryBadPilotCode(ContractRevert):
     signature = "RegistryBadPilotCode(bytes8)"
     fields = ("code",)
@@ -375,6 +611,16 @@ class RegistryMaterialExists(ContractRevert):
     signature = "RegistryMaterialExists(bytes16)"
     fields = ("code",)
     code: bytes
+
+
+class RegistryMaterialQuotaReached(ContractRevert):
+    signature = "RegistryMaterialQuotaReached(uint16,uint16)"
+    fields = (
+        "pilot",
+        "quota",
+    )
+    pilot: int
+    quota: int
 
 
 class RegistryPaused(ContractRevert):
@@ -429,10 +675,36 @@ class TokenBudgetExceeded(ContractRevert):
     remaining: int
 
 
+class TokenCapExceeded(ContractRevert):
+    signature = "TokenCapExceeded(uint16,uint256,uint256)"
+    fields = (
+        "pilot",
+        "requested",
+        "remaining",
+    )
+    pilot: int
+    requested: int
+    remaining: int
+
+
 class TokenCatalogueAlreadySet(ContractRevert):
     signature = "TokenCatalogueAlreadySet(address)"
     fields = ("catalogue",)
     catalogue: str
+
+
+class TokenInsufficientPoints(ContractRevert):
+    signature = "TokenInsufficientPoints(uint16,address,uint256,uint256)"
+    fields = (
+        "pilot",
+        "member",
+        "balance",
+        "needed",
+    )
+    pilot: int
+    member: str
+    balance: int
+    needed: int
 
 
 class TokenNonTransferable(ContractRevert):

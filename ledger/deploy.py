@@ -22,12 +22,17 @@ from ledger.build import DEPLOYABLE, Artifact
 from ledger.chain import Chain
 from ledger.errors import NotDeployed, StaleManifest
 from ledger.events import abi_type, fixed_bytes
+from ledger.files import write_private
 from ledger.transact import Call, Transactor
+from ledger.vocabulary import Role
 from pilots.model import Pilot
 
 __all__ = ["Manifest", "check_manifest", "deploy", "load_manifest", "material_codes"]
 
 MANIFEST_VERSION = 1
+#: The operator caps the points a pilot may ever award at this many years of the yearly budget in
+#: its file; a pilot admin sets budgets below it, and only the operator raises it (`setAwardCap`).
+AWARD_CAP_YEARS = 5
 KIND_SECONDARY, KIND_PRODUCT = 1, 2
 
 
@@ -55,10 +60,7 @@ class Manifest(BaseModel):
     materials: dict[str, int]
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.model_dump_json(indent=2))
-        tmp.replace(path)
+        write_private(path, self.model_dump_json(indent=2))
 
 
 def material_codes(pilots: Sequence[Pilot]) -> list[tuple[str, int]]:
@@ -93,6 +95,11 @@ def check_manifest(
         raise StaleManifest(
             f"The chain was reset since the deployment in {path} (its genesis block differs). {way_out}"
         )
+    missing = [name for name in DEPLOYABLE if name not in manifest.addresses]
+    if missing:
+        raise StaleManifest(
+            f"The deployment in {path} has no {', '.join(missing)} (it predates them). {way_out}"
+        )
     for name, address in manifest.addresses.items():
         code = bytes(chain.w3.eth.get_code(to_checksum_address(address)))
         if not code:
@@ -116,6 +123,33 @@ def _call(artifact: Artifact, address: str, chain: Chain, fn: str, *args: Any) -
     contract = chain.w3.eth.contract(address=to_checksum_address(address), abi=artifact.abi)
     data = contract.encode_abi(fn, args=list(args))
     return Call(address, bytes.fromhex(data[2:]))
+
+
+def _grant_issuer(
+    tx: Transactor,
+    operator: LocalAccount,
+    registry_artifact: Artifact,
+    registry: str,
+    chain: Chain,
+    programme: str,
+    pilots: Sequence[PilotEntry],
+) -> None:
+    """The community programme awards check-in and released drop-off points through the token,
+    so it is an award issuer of every pilot (granted by the operator, like the pilot admins)."""
+    for entry in pilots:
+        tx.transact(
+            operator,
+            _call(
+                registry_artifact,
+                registry,
+                chain,
+                "setPilotRole",
+                entry.id,
+                programme,
+                int(Role.ISSUER),
+                True,
+            ),
+        )
 
 
 def deploy(
@@ -154,6 +188,8 @@ def deploy(
     tx.transact(
         operator, _call(artifacts["EngagementToken"], token, chain, "setCatalogue", catalogue)
     )
+    programme = create("CommunityProgramme", registry, token, forwarder)
+    create("ChallengeBoard", registry, forwarder)
 
     reg = artifacts["PilotRegistry"]
     entries = []
@@ -174,6 +210,17 @@ def deploy(
                 admin_address,
             ),
         )
+        tx.transact(
+            operator,
+            _call(
+                artifacts["EngagementToken"],
+                token,
+                chain,
+                "setAwardCap",
+                pilot.id,
+                pilot.earning.award_budget * AWARD_CAP_YEARS,
+            ),
+        )
         entries.append(
             PilotEntry(id=pilot.id, code=pilot.code, city=pilot.city, admin=admin_address)
         )
@@ -185,6 +232,7 @@ def deploy(
                 f"pilot {entry.code} got id {on_chain} on chain but its file says {entry.id}: pilot ids must "
                 "be 1..N in file order"
             )
+    _grant_issuer(tx, operator, reg, registry, chain, programme, entries)
     materials: dict[str, int] = {}
     for code, kind in material_codes(pilots):
         tx.transact(

@@ -3,6 +3,13 @@
 ``EventDecoder`` precomputes, for each event topic, the names and ABI types of the indexed and
 non-indexed fields, then decodes a raw ``eth_getLogs`` entry with ``eth_abi`` directly (web3's
 per-event decoding is an order of magnitude slower).
+
+Every string that comes from the chain is decoded leniently: a log is data anyone with a role
+may shape, and one undecodable value must not stop a reader. ``text_of`` shows a bytesN code
+in an escaped form (printable ASCII as is, every other byte as ``\\xNN``); an ABI ``string`` is
+read as its bytes and shown as UTF-8 with invalid bytes and control characters escaped. A log of
+a known event that cannot be decoded at all raises ``MalformedLog``, which the indexer stores
+raw and reports while it goes on.
 """
 
 from __future__ import annotations
@@ -15,7 +22,27 @@ from typing import Any
 from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
 
-__all__ = ["DecodedEvent", "EventDecoder", "EventSpec", "abi_type", "fixed_bytes", "text_of"]
+from ledger.errors import LedgerError
+
+__all__ = [
+    "DecodedEvent",
+    "EventDecoder",
+    "EventSpec",
+    "MalformedLog",
+    "abi_type",
+    "escaped",
+    "fixed_bytes",
+    "lenient_text",
+    "text_of",
+]
+
+
+class MalformedLog(LedgerError):
+    """A log of a known event whose topics or data do not decode as its ABI says."""
+
+    def __init__(self, event: str, reason: str) -> None:
+        self.event, self.reason = event, reason
+        super().__init__(f"{event}: {reason}")
 
 
 def abi_type(item: Mapping[str, Any]) -> str:
@@ -66,6 +93,8 @@ def _checksum_text(address: str) -> str:
 
 
 def _normalise(abi_kind: str, value: Any) -> Any:
+    if abi_kind == "string":
+        return lenient_text(value)
     if abi_kind == "address":
         return _checksum(bytes.fromhex(value[2:]) if isinstance(value, str) else value)
     if isinstance(value, bytes):
@@ -200,7 +229,19 @@ class EventDecoder:
         return ["0x" + spec.topic.hex() for spec in self.specs.values() if spec.name in wanted]
 
     def decode(self, log: Mapping[str, Any]) -> DecodedEvent | None:
-        """Decode one raw log (as ``eth_getLogs`` returns it); None for an unknown topic."""
+        """Decode one raw log (as ``eth_getLogs`` returns it); None for an unknown topic.
+
+        Raises `MalformedLog` for a log of a known event that does not decode."""
+        try:
+            return self._decode(log)
+        except MalformedLog:
+            raise
+        except Exception as exc:  # eth_abi, hex and length errors alike: the log is bad data
+            spec = self.specs.get(_bytes(log["topics"][0])) if log.get("topics") else None
+            name = f"{spec.contract}.{spec.name}" if spec else "log"
+            raise MalformedLog(name, f"{type(exc).__name__}: {exc}") from exc
+
+    def _decode(self, log: Mapping[str, Any]) -> DecodedEvent | None:
         topics = log["topics"]
         if topics and isinstance(topics[0], str) and isinstance(log["data"], str):
             # The fast path for JSON-RPC logs; None for the general path (dynamic fields, an
@@ -210,9 +251,14 @@ class EventDecoder:
             if decoded is not None:
                 return decoded
         spec = self.specs.get(_bytes(topics[0])) if topics else None
-        if spec is None or len(topics) != len(spec.indexed) + 1:
+        if spec is None:
             self.unknown += 1
             return None
+        if len(topics) != len(spec.indexed) + 1:
+            raise MalformedLog(
+                f"{spec.contract}.{spec.name}",
+                f"{len(topics)} topics where the event has {len(spec.indexed) + 1}",
+            )
         args: dict[str, Any] = {}
         # Static fields are read word by word (fast path); eth_abi decodes the rest.
         for (name, kind), reader, topic in zip(
@@ -227,12 +273,19 @@ class EventDecoder:
         if spec.data:
             data = _bytes(log["data"])
             if spec.data_readers is not None:
+                if len(data) < 32 * len(spec.data):
+                    raise MalformedLog(
+                        f"{spec.contract}.{spec.name}",
+                        f"{len(data)} bytes of data where the event has {32 * len(spec.data)}",
+                    )
                 for offset, ((name, _), reader) in enumerate(
                     zip(spec.data, spec.data_readers, strict=True)
                 ):
                     args[name] = reader(data[offset * 32 : offset * 32 + 32])  # type: ignore[misc]
             else:
-                values = decode([kind for _, kind in spec.data], data)
+                # A string is read as its bytes (the same encoding), so that invalid UTF-8
+                # cannot stop the decoder; `_normalise` shows it leniently.
+                values = decode([_as_bytes_type(kind) for _, kind in spec.data], data)
                 for (name, kind), value in zip(spec.data, values, strict=True):
                     args[name] = _normalise(kind, value)
         block_number = log["blockNumber"]
@@ -260,7 +313,33 @@ def fixed_bytes(text: str, size: int) -> bytes:
     return raw.ljust(size, b"\0")
 
 
+def escaped(raw: bytes) -> str:
+    r"""`raw` with printable ASCII as is (a backslash doubled) and every other byte as ``\xNN``:
+    one spelling per byte string, safe to print, and equal to the text for a valid code.
+
+    >>> escaped(b"20 01 38"), escaped(b"CAF\xc9"), escaped(b"a\\b")
+    ('20 01 38', 'CAF\\xc9', 'a\\\\b')
+    """
+    return "".join(
+        "\\\\" if b == 0x5C else chr(b) if 0x20 <= b <= 0x7E else f"\\x{b:02x}" for b in raw
+    )
+
+
 def text_of(value: bytes | str) -> str:
-    """The text of a right-zero-padded bytesN value (hex string or bytes)."""
+    """The escaped text of a right-zero-padded bytesN value (hex string or bytes)."""
     raw = _bytes(value) if isinstance(value, str) else value
-    return raw.rstrip(b"\0").decode()
+    return escaped(raw.rstrip(b"\0"))
+
+
+def lenient_text(value: bytes | str) -> str:
+    """An ABI string from the chain: UTF-8 where valid, other bytes and control characters
+    escaped as ``\\xNN``."""
+    raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+    text = raw.decode("utf-8", "backslashreplace")
+    return "".join(
+        f"\\x{ord(c):02x}" if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 else c for c in text
+    )
+
+
+def _as_bytes_type(kind: str) -> str:
+    return "bytes" if kind == "string" else kind

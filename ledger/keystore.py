@@ -15,6 +15,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.errors import ConfigError, LedgerError
+from ledger.files import private_dir
 
 __all__ = ["Keystore", "KeystoreError"]
 
@@ -46,7 +47,7 @@ class Keystore:
             raise KeystoreError(f"a key named {name!r} exists already in {self.directory}")
         account: LocalAccount = Account.from_key(private_key) if private_key else Account.create()
         encrypted = Account.encrypt(account.key, self._password, kdf="scrypt")
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.errors import ConfigError
 
-__all__ = ["DEV_CHAIN_ID", "DEV_KEYSTORE_PASSWORD", "Settings", "project_root"]
+__all__ = ["DEV_CHAIN_ID", "DEV_KEYSTORE_PASSWORD", "Settings", "project_root", "public_origin_for"]
 
 #: The keystore password of development chains: public, so refused on any other chain.
 DEV_KEYSTORE_PASSWORD = "loopledger-dev"
@@ -25,6 +26,14 @@ DEV_CHAIN_ID = 31337
 def project_root() -> Path:
     """The source checkout: where ``foundry.toml``, ``contracts/`` and ``node_modules/`` live."""
     return Path(__file__).resolve().parent.parent
+
+
+def public_origin_for(host: str, port: int) -> str:
+    """The origin a gateway serving on `host`:`port` has when none is configured. A wildcard
+    or loopback host is called localhost: passkeys (WebAuthn) take a domain, never an address."""
+    host = "localhost" if host in ("0.0.0.0", "::", "", "127.0.0.1", "::1") else host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}"
 
 
 class Settings(BaseSettings):
@@ -101,6 +110,49 @@ class Settings(BaseSettings):
         description="GS1 company prefix: lots published as LGTINs and GS1 Digital Link URIs, "
         "pilots and makers' sites as SGLNs; unset: LoopLedger URNs",
     )
+    public_origin: str | None = Field(
+        default=None,
+        description="the gateway's public origin (scheme://host[:port]); sign-in messages must name "
+        "it as their domain and URI. Default: the origin of public_url when set, else "
+        "http://<api host>:<api port> (localhost for a wildcard host). Never taken from a "
+        "request's headers.",
+    )
+
+    @field_validator("public_origin")
+    @classmethod
+    def _check_origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            raise ValueError(
+                "LOOPLEDGER_PUBLIC_ORIGIN must be scheme://host[:port], e.g. https://ledger.example.org"
+            )
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError("LOOPLEDGER_PUBLIC_ORIGIN takes no user, query or fragment")
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> Settings:
+        if self.public_origin and self.public_url:
+            parts = urlsplit(self.public_url)
+            if f"{parts.scheme.lower()}://{parts.netloc.lower()}" != self.public_origin:
+                raise ValueError(
+                    f"LOOPLEDGER_PUBLIC_URL {self.public_url!r} lies outside LOOPLEDGER_PUBLIC_ORIGIN "
+                    f"{self.public_origin!r}: give one origin (or set only one of them)"
+                )
+        return self
+
+    @property
+    def effective_public_origin(self) -> str:
+        """The one origin of the gateway: sign-in messages (SIWE) name it, and passkeys
+        (WebAuthn) are bound to its host (see `public_origin`)."""
+        if self.public_origin:
+            return self.public_origin
+        if self.public_url:
+            parts = urlsplit(self.public_url)
+            return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+        return public_origin_for(self.api_host, self.api_port)
 
     @field_validator("chain")
     @classmethod
@@ -111,11 +163,9 @@ class Settings(BaseSettings):
 
     @property
     def effective_public_url(self) -> str:
-        """The origin people open the pages at. Passkeys are bound to its host, and WebAuthn
-        takes a domain, never an IP address: a loopback host is called localhost."""
-        loopback = self.api_host in ("127.0.0.1", "::1", "localhost")
-        host = "localhost" if loopback else self.api_host
-        return (self.public_url or f"http://{host}:{self.api_port}").rstrip("/")
+        """The base URL people open the pages at (links, passports, QR codes): `public_url`,
+        else the public origin, so both name the same origin."""
+        return (self.public_url or self.effective_public_origin).rstrip("/")
 
     @cached_property
     def root(self) -> Path:

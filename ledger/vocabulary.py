@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
-__all__ = ["CIRCULAR_FATES", "AwardReason", "ContributionKind", "Fate", "Role", "Source"]
+__all__ = [
+    "CIRCULAR_FATES",
+    "AwardReason",
+    "ContributionKind",
+    "EventKind",
+    "Fate",
+    "Role",
+    "Source",
+]
 
 
 class Source(IntEnum):
@@ -51,6 +59,7 @@ class AwardReason(IntEnum):
     REPAIR = 4
     MENTORING = 5
     PRODUCTS_DONATED = 6
+    ATTENDANCE = 7  # checked in at a community event (the event's points)
 
 
 class Role(IntFlag):
@@ -58,4 +67,14 @@ class Role(IntFlag):
     MAKER = 2
     PARTNER = 4
     ISSUER = 8
+    FACILITATOR = 64
     SUSPENDED = 128
+
+
+class EventKind(IntEnum):
+    """Kinds of community event (CommunityProgramme.EventKind)."""
+
+    WORKSHOP = 1
+    REPAIR_CAFE = 2
+    MAKER_FAIRE = 3
+    TRAINING = 4

@@ -15,6 +15,8 @@ from ledger.errors import ConfigError
 
 __all__ = [
     "PILOT_DIR",
+    "Impact",
+    "Kpi",
     "MaterialStream",
     "Pilot",
     "Process",
@@ -144,6 +146,65 @@ class Scenario(_Strict):
     exchange_share: float = Field(ge=0, le=1, description="share of lots handed to another maker")
 
 
+KpiMetric = Literal[
+    "participants",
+    "new_participants",
+    "events",
+    "attendance",
+    "training_hours",
+    "credentials_issued",
+    "maker_space_users",
+    "new_prototypes",
+    "target_group_share",
+    "kg_diverted",
+    "co2e_avoided_kg",
+    "percent_circularity",
+    "mci",
+]
+
+
+class Kpi(_Strict):
+    """One KPI of the pilot's impact framework: what is measured, from where, against what."""
+
+    metric: KpiMetric
+    group: Literal["environmental", "social", "economic"]
+    name: str
+    unit: str
+    baseline: float = Field(description="value before the programme (the counterfactual)")
+    target: float
+    source: str = Field(min_length=5, description="where the baseline and target come from")
+    target_group: str | None = Field(
+        default=None, description="for target_group_share: the declared group"
+    )
+    iris: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{2}\d{4}$",
+        description="IRIS+ metric code where one exists (e.g. PI1234); null when none is known",
+    )
+
+    @model_validator(mode="after")
+    def _group_named(self) -> Kpi:
+        if (self.metric == "target_group_share") != (self.target_group is not None):
+            raise ValueError("target_group is required for, and only for, target_group_share")
+        return self
+
+
+class Impact(_Strict):
+    """The pilot's impact framework and its declared target groups (off chain, with consent)."""
+
+    target_groups: list[str] = Field(description="groups members may declare, e.g. women")
+    kpis: list[Kpi] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known_groups(self) -> Impact:
+        for kpi in self.kpis:
+            if kpi.target_group is not None and kpi.target_group not in self.target_groups:
+                raise ValueError(
+                    f"KPI {kpi.name!r} names target group {kpi.target_group!r}, not in target_groups"
+                )
+        return self
+
+
 class Pilot(_Strict):
     id: int = Field(ge=1, le=65535)
     code: str = Field(pattern=r"^[A-Z]{3}$")
@@ -161,6 +222,7 @@ class Pilot(_Strict):
     rewards: list[Reward] = Field(min_length=1)
     earning: Earning
     scenario: Scenario
+    impact: Impact
 
     @model_validator(mode="after")
     def _consistent(self) -> Pilot:

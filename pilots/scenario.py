@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.vocabulary import ContributionKind, Fate, Source
+from ledger.vocabulary import ContributionKind, EventKind, Fate, Source
 from pilots.model import Pilot
 
-__all__ = ["Action", "plan_pilot"]
+__all__ = ["Action", "plan_community", "plan_declarations", "plan_pilot"]
 
 DAY = 86_400
 SOURCES = {s.name.lower(): s for s in Source}
@@ -137,5 +137,104 @@ def plan_pilot(
             actions.append(Action(next(clock), pilot.id, "redeem", rng.randrange(pilot.scenario.members),
                                   {"reward": rng.randrange(len(pilot.rewards))}))  # fmt: skip
         lots = {h: s for h, s in lots.items() if int(s["grams"]) > 0}
+    actions += plan_community(pilot, seed=seed, start_ts=start_ts, months=months, scale=scale)
     actions.sort(key=lambda a: a.ts)
     return actions
+
+
+#: Drop-off points are held this long in the demo, so that staff can void a doubtful one.
+HOLD_SECONDS = 3 * DAY
+SKILLS = ("WELDING", "SEWING", "WOODWORK", "3D-PRINTING", "REPAIR")
+VOID_REASONS = ("DUPLICATE_TICKET", "WEIGHT_MISMATCH", "NOT_ELIGIBLE")
+
+
+def plan_community(
+    pilot: Pilot, *, seed: int, start_ts: int, months: int = 12, scale: float = 1.0
+) -> list[Action]:
+    """Events with check-ins, trainings with credentials, and held drop-off points (a few of
+    them voided by staff) of the pilot; its own random stream, so the material plan is unchanged."""
+    rng = random.Random(f"{seed}:{pilot.code}:community")
+    members = pilot.scenario.members
+    month_seconds = 30 * DAY
+    actions = [Action(start_ts, pilot.id, "hold_period", 0, {"seconds": HOLD_SECONDS})]
+    kinds = [EventKind.WORKSHOP, EventKind.REPAIR_CAFE, EventKind.TRAINING, EventKind.MAKER_FAIRE]
+    points = {
+        EventKind.WORKSHOP: pilot.earning.workshop,
+        EventKind.REPAIR_CAFE: pilot.earning.repair_cafe,
+        EventKind.TRAINING: pilot.earning.workshop,
+        EventKind.MAKER_FAIRE: pilot.earning.volunteering_hour,
+    }
+    for month in range(months):
+        base = start_ts + month * month_seconds + DAY
+        for n in range(rng.randint(1, 2)):
+            kind = kinds[(month * 2 + n) % len(kinds)]
+            opens = base + rng.randrange(month_seconds - 5 * DAY)
+            closes = opens + 3 * 3600
+            event = f"{pilot.code}-event-{month}-{n}"
+            actions.append(
+                Action(
+                    opens - 3600,
+                    pilot.id,
+                    "event",
+                    0,
+                    {
+                        "kind": int(kind),
+                        "opens": opens,
+                        "closes": closes,
+                        "points": max(1, points[kind]),
+                    },
+                    (event,),
+                )
+            )
+            size = max(2, round(rng.randint(4, 14) * max(scale, 0.3)))
+            attendees = rng.sample(range(members), min(members, size))
+            for member in attendees:
+                at = opens + rng.randrange(60, 2 * 3600)
+                actions.append(Action(at, pilot.id, "check_in", member, {"event": event}))
+            if kind is EventKind.TRAINING:
+                skill = SKILLS[month % len(SKILLS)]
+                for member in attendees[: max(1, len(attendees) // 2)]:
+                    actions.append(
+                        Action(
+                            closes + 600,
+                            pilot.id,
+                            "credential",
+                            member,
+                            {"event": event, "skill": skill, "level": rng.randint(1, 3)},
+                        )
+                    )
+        for n in range(2):
+            at = base + rng.randrange(month_seconds - 5 * DAY)
+            hold = f"{pilot.code}-hold-{month}-{n}"
+            member = rng.randrange(members)
+            grams = rng.randint(5, 60) * 1000
+            pts = max(1, pilot.earning.drop_off_per_kg * grams // 1000)
+            actions.append(Action(at, pilot.id, "hold", member, {"points": pts}, (hold,)))
+            if n == 0 and month % 3 == 1:
+                actions.append(
+                    Action(
+                        at + DAY,
+                        pilot.id,
+                        "void",
+                        0,
+                        {"hold": hold, "reason": rng.choice(VOID_REASONS)},
+                    )
+                )
+            else:
+                actions.append(
+                    Action(at + HOLD_SECONDS + 3600, pilot.id, "release", 0, {"hold": hold})
+                )
+    return actions
+
+
+def plan_declarations(pilot: Pilot, *, seed: int) -> list[tuple[int, tuple[str, ...]]]:
+    """(member index, declared target groups) of the members who consent to declare (about
+    four in ten); off chain."""
+    rng = random.Random(f"{seed}:{pilot.code}:declarations")
+    groups = pilot.impact.target_groups
+    out = []
+    for member in range(pilot.scenario.members):
+        if rng.random() < 0.4:
+            chosen = tuple(g for g in groups if rng.random() < 0.5) or (rng.choice(groups),)
+            out.append((member, chosen))
+    return out

@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
+from sqlmodel import Session
 
 from ledger.clients import Suite
 from ledger.errors import LedgerError
-from ledger.vocabulary import ContributionKind, Fate, Role, Source
+from ledger.impact.declarations import declare
+from ledger.store.db import Store
+from ledger.vocabulary import ContributionKind, EventKind, Fate, Role, Source
 from pilots.model import Pilot
-from pilots.scenario import Action, plan_pilot
+from pilots.scenario import Action, plan_declarations, plan_pilot
 
-__all__ = ["DemoCustody", "SeedReport", "demo_account", "seed_scenario"]
+__all__ = ["DemoCustody", "SeedReport", "demo_account", "seed_declarations", "seed_scenario"]
 
 YEAR = 365 * 86_400
 
@@ -144,9 +147,11 @@ def _execute(
         reward_id = rewards[int(a["reward"])]
         reward = suite.catalogue.reward(reward_id)
         member = members[action.actor]
-        if reward.stock == 0 or suite.token.balance_of(member.address) < reward.cost:
+        if reward.stock == 0 or suite.token.balance_in(pilot.id, member.address) < reward.cost:
             return False
         suite.catalogue.redeem(member, reward_id, relay=True)
+    else:
+        return _community(suite, action, pilot, members, handles)
     return True
 
 
@@ -169,3 +174,86 @@ class DemoCustody:
 
     def key_for(self, address: str) -> LocalAccount | None:
         return self.accounts.get(to_checksum_address(address))
+
+
+def _community(
+    suite: Suite, action: Action, pilot: Pilot, members: list[LocalAccount], handles: dict[str, int]
+) -> bool:
+    """Community actions: the pilot admin is the staff member who creates events, signs their
+    QR codes, holds, voids and releases drop-off points; members check in by relayed requests."""
+    a = action.args
+    staff = suite.chain.accounts[pilot.id]
+    community = suite.community
+    if action.kind == "hold_period":
+        community.set_hold_period(staff, pilot.id, int(a["seconds"]))
+    elif action.kind == "event":
+        created = community.create_event(
+            staff,
+            pilot.id,
+            EventKind(int(a["kind"])),
+            int(a["opens"]),
+            int(a["closes"]),
+            int(a["points"]),
+            staff.address,
+        )
+        handles[action.creates[0]] = created.event_id
+    elif action.kind == "check_in":
+        event_id = handles[str(a["event"])]
+        _, _, _, _, points, _ = community.contract.functions.eventOf(event_id).call()
+        if int(points) > suite.token.budget(pilot.id):
+            return False
+        _advance(suite, action.ts - 1)
+        token = community.sign_check_in(staff, event_id, action.ts + 300)
+        community.check_in(members[action.actor], token, relay=True)
+    elif action.kind == "credential":
+        community.issue_credential(
+            staff,
+            handles[str(a["event"])],
+            members[action.actor].address,
+            str(a["skill"]),
+            int(a["level"]),
+        )
+    elif action.kind == "hold":
+        held = community.hold_drop_off(
+            staff, pilot.id, members[action.actor].address, int(a["points"])
+        )
+        handles[action.creates[0]] = held.hold_id
+    elif action.kind == "void":
+        community.void_hold(staff, handles[str(a["hold"])], str(a["reason"]))
+    elif action.kind == "release":
+        _advance(suite, action.ts - 1)
+        hold = community.contract.functions.holdOf(handles[str(a["hold"])]).call()
+        if int(hold[3]) > suite.token.budget(pilot.id):
+            return False
+        community.release(staff, handles[str(a["hold"])])
+    return True
+
+
+def _advance(suite: Suite, ts: int) -> None:
+    """A request is simulated against the latest block before it is sent: when the chain's clock
+    is still before `ts` (a check-in window or a hold's release time), an empty block at `ts`
+    comes first, and the request's block follows at `ts + 1`."""
+    w3 = suite.chain.w3
+    if int(w3.eth.get_block("latest")["timestamp"]) < ts:
+        w3.provider.make_request("evm_mine", [ts])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_setNextBlockTimestamp", [ts + 1])  # type: ignore[arg-type]
+
+
+def seed_declarations(store: Store, pilots: Sequence[Pilot], *, seed: int = 2026) -> int:
+    """The demo members' consented target-group declarations (off chain); returns how many
+    members declared. Re-running replaces them with the same."""
+    count = 0
+    with Session(store.engine) as session:
+        for pilot in pilots:
+            for member, groups in plan_declarations(pilot, seed=seed):
+                account = demo_account(seed, pilot, "member", member)
+                declare(
+                    session,
+                    pilot,
+                    account.address,
+                    list(groups),
+                    consent_version="demo-v1",
+                    now=int(time.time()),
+                )
+                count += 1
+    return count

@@ -12,12 +12,13 @@ import time
 from pathlib import Path
 
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger.clients import IntakeSpec
+from ledger.clients import IntakeSpec, Suite
 from ledger.runtime import scratch_suite
-from ledger.vocabulary import ContributionKind, Fate, Role, Source
+from ledger.vocabulary import ContributionKind, EventKind, Fate, Role, Source
 
 GOALS = {
     "intake": 90_000,
@@ -30,6 +31,12 @@ GOALS = {
     "redeem": 75_000,
     "relayed_intake": None,
     "intake_batch100_per_record": 40_000,
+    "check_in": 75_000,
+    "check_in_first": None,
+    "hold_drop_off": None,
+    "release_hold": None,
+    "challenge_post": None,
+    "proposal_submit": None,
 }
 
 
@@ -104,6 +111,36 @@ def main() -> None:
         ]
         batch = suite.materials.intake_batch(alice, records)
         report("intake_batch100_per_record", batch.tx.gas_used // 100)
+        deadline = int(time.time()) + 30 * 86_400
+        posted = suite.challenges.post(bob, 1, evidence, wood, 1_000_000, deadline)
+        report("challenge_post", posted.gas_used)
+        challenge_id = int(posted.named("ChallengePosted")[0].args["challengeId"])
+        report("proposal_submit", suite.challenges.submit(alice, challenge_id, evidence).gas_used)
+        community(suite, admin, issuer)
+
+
+def community(suite: Suite, admin: LocalAccount, issuer: LocalAccount) -> None:
+    """Check-in as members meet it: `check_in_first` is a member's first event (new attendance
+    word, first points); `check_in` a returning member who holds points already."""
+    chain = suite.chain
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    first = suite.community.create_event(
+        issuer, 1, EventKind.REPAIR_CAFE, now - 60, now + 7_200, 20, issuer.address
+    )
+    second = suite.community.create_event(
+        issuer, 1, EventKind.WORKSHOP, now - 60, now + 7_200, 30, issuer.address
+    )
+    member = Account.create()
+    chain.w3.eth.send_transaction(
+        {"from": chain.operator.address, "to": member.address, "value": 10**18}
+    )
+    for op, event in (("check_in_first", first), ("check_in", second)):
+        token = suite.community.sign_check_in(issuer, event.event_id, now + 600)
+        report(op, suite.community.check_in(member, token).tx.gas_used)
+    suite.community.set_hold_period(admin, 1, 0)
+    held = suite.community.hold_drop_off(issuer, 1, member.address, 40, bytes(32))
+    report("hold_drop_off", held.tx.gas_used)
+    report("release_hold", suite.community.release(issuer, held.hold_id).gas_used)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from api.auth import AuthError, verify_siwe
@@ -16,7 +16,10 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 class NonceOut(BaseModel):
     nonce: str
-    domain: str
+    domain: str = Field(
+        description="the domain the message must name (the gateway's public origin)"
+    )
+    uri: str = Field(description="the URI the message must name: on the gateway's public origin")
     chain_id: int
     statement: str
 
@@ -37,23 +40,30 @@ class MeOut(BaseModel):
     roles: dict[str, list[str]] = Field(description="roles per pilot code (on chain)")
 
 
-def _domain(writes: WritesDep, host: str | None) -> str:
-    return writes.domain or (host or "localhost")
-
-
 @router.get("/nonce", response_model=NonceOut, summary="A single-use nonce for a sign-in message")
-def nonce(writes: WritesDep, host: Annotated[str | None, Header()] = None) -> NonceOut:
-    return NonceOut(nonce=writes.nonces.issue(), domain=_domain(writes, host), chain_id=writes.chain_id,
-                    statement="Sign in to LoopLedger.")  # fmt: skip
+def nonce(writes: WritesDep, state: StateDep) -> NonceOut:
+    origin = state.public_origin
+    return NonceOut(
+        nonce=writes.nonces.issue(),
+        domain=urlsplit(origin).netloc,
+        uri=origin,
+        chain_id=writes.chain_id,
+        statement="Sign in to LoopLedger.",
+    )
 
 
 @router.post(
     "/siwe", response_model=SessionOut, summary="Exchange a signed EIP-4361 message for a session"
 )
-def siwe(body: SiweIn, writes: WritesDep, request: Request) -> SessionOut:
+def siwe(body: SiweIn, writes: WritesDep, state: StateDep) -> SessionOut:
     try:
-        message = verify_siwe(body.message, body.signature, domain=_domain(writes, request.headers.get("host")),
-                              chain_id=writes.chain_id, nonces=writes.nonces)  # fmt: skip
+        message = verify_siwe(
+            body.message,
+            body.signature,
+            origin=state.public_origin,
+            chain_id=writes.chain_id,
+            nonces=writes.nonces,
+        )
     except AuthError as exc:
         raise HTTPException(status_code=401, detail=str(exc)) from exc
     token, expires = writes.sessions.issue(message.address)

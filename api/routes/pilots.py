@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, cast
 
@@ -16,6 +18,7 @@ from ledger.circularity.graph import build_flow_graph
 from ledger.circularity.period import Period
 from ledger.circularity.records import FlowRecords
 from ledger.circularity.report import export, headline, material_table, metric_table, sankey
+from ledger.exchange.metrics import ExchangeFigures, load_rows
 
 router = APIRouter(prefix="/api/pilots", tags=["pilots"])
 
@@ -205,8 +208,34 @@ def pilot_material_names(state: StateDep, pilot: PilotDep) -> list[MaterialName]
 )
 def metrics_csv(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> PlainTextResponse:
     rows = trend(state, pilot, period)
+    exchange = load_rows(state.store.engine, pilot.id)
+    # Months with exchange activity but no flows get a row of their own.
+    span, seen = _period(period), {str(row["period"]) for row in rows}
+    months = {
+        time.strftime("%Y-%m", time.gmtime(ts))
+        for ts in exchange.timestamps()
+        if span.start <= ts < span.end
+    }
+    rows += [{"pilot_id": pilot.id, "period": label} for label in sorted(months - seen)]
+    rows.sort(key=lambda row: str(row["period"]))
+    for row in rows:  # the exchange's figures of the same month, as extra columns
+        month = Period.parse(str(row["period"]))
+        figures = asdict(exchange.figures(month.start, month.end))
+        row.update({f"exchange_{k}": v for k, v in figures.items()})
     import pandas as pd
 
     text = export(pd.DataFrame(rows), None, "csv") or ""
     return PlainTextResponse(text, media_type="text/csv",
                              headers={"content-disposition": f'attachment; filename="{pilot.code}-metrics.csv"'})  # fmt: skip
+
+
+@router.get(
+    "/{pilot}/exchange",
+    response_model=ExchangeFigures,
+    summary="Exchange and challenge figures of one pilot and period",
+)
+def exchange_metrics(
+    state: StateDep, pilot: PilotDep, period: PeriodQuery = "all"
+) -> ExchangeFigures:
+    span = _period(period)
+    return load_rows(state.store.engine, pilot.id).figures(span.start, span.end)

@@ -11,10 +11,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, literal, select, union_all
 
+from api.claims import claim_matches, forget_claim, issue_claim
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
 from api.names import REDEMPTION_COUNTER_BITS, award_activity, reward_text
 from api.routes.records import IdempotencyKey, Limit, Offset, Page, Wait, answer
-from ledger.write.plan import Redemption
+from ledger.write.plan import Fulfilment, Redemption, WriteRejected
 
 router = APIRouter(tags=["members"])
 
@@ -60,6 +61,9 @@ class WalletOut(BaseModel):
     balance: int
     awarded: int
     redeemed: int
+    balances: dict[str, int] = Field(
+        description="points per pilot code: a reward takes only its own pilot's points"
+    )
     history: Page
 
 
@@ -100,13 +104,34 @@ def wallet(
                 select(func.coalesce(func.sum(redemptions.c.cost), 0)).where(where_r)
             ).scalar_one()
         )
+        per_pilot: dict[int, int] = {}
+        for pilot_id, points in conn.execute(
+            select(awards.c.pilot_id, func.sum(awards.c.amount))
+            .where(where_a)
+            .group_by(awards.c.pilot_id)
+        ).all():
+            per_pilot[int(pilot_id)] = int(points)
+        for pilot_id, points in conn.execute(
+            select(redemptions.c.pilot_id, func.sum(redemptions.c.cost))
+            .where(where_r)
+            .group_by(redemptions.c.pilot_id)
+        ).all():
+            per_pilot[int(pilot_id)] = per_pilot.get(int(pilot_id), 0) - int(points)
+        codes = {p.id: p.code for p in state.pilots}
+        balances = {codes.get(i, str(i)): points for i, points in sorted(per_pilot.items())}
         count = int(conn.execute(select(func.count()).select_from(history)).scalar_one())
         rows = conn.execute(select(history).order_by(history.c.block_number.desc(), history.c.log_index.desc())
                             .limit(limit).offset(offset)).mappings()  # fmt: skip
         positions = _positions(state)
         data = [_described(state, dict(r), positions) for r in rows]
-    return WalletOut(address=member, balance=awarded - redeemed, awarded=awarded, redeemed=redeemed,
-                     history=Page(data=data, count=count, limit=limit, offset=offset))  # fmt: skip
+    return WalletOut(
+        address=member,
+        balance=awarded - redeemed,
+        awarded=awarded,
+        redeemed=redeemed,
+        balances=balances,
+        history=Page(data=data, count=count, limit=limit, offset=offset),
+    )
 
 
 class RewardOut(BaseModel):
@@ -277,3 +302,132 @@ def receipt(state: StateDep, redemption_id: Annotated[int, Path(ge=1, le=2**63 -
     text = reward_text(pilot, _positions(state).get(int(row["reward_id"]), 0)) if pilot else None
     receipt.reward_name = text.name if text else None
     return receipt
+
+
+class ClaimOut(BaseModel):
+    redemption_id: str
+    code: str = Field(description="shown once: the member shows it to the partner (text or QR)")
+    receipt_url: str
+
+
+class FulfilIn(BaseModel):
+    code: str = Field(
+        min_length=12,
+        max_length=20,
+        description="the claim code the member shows",
+        examples=["ABCD-EFGH-JKLM"],
+    )
+
+
+class FulfilOut(BaseModel):
+    redemption_id: str
+    fulfilled: bool
+    tx_hash: str
+    block_number: int
+
+
+def _redemption(state: StateDep, redemption_id: int) -> tuple[dict[str, Any], str, bool]:
+    """The indexed redemption, its reward's partner, and whether it is fulfilled (404 if unknown)."""
+    t = state.store.tables
+    with state.store.engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(t["redemption"]).where(t["redemption"].c.redemption_id == redemption_id)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise HTTPException(status_code=404, detail=f"no redemption {redemption_id} is indexed")
+        partner = conn.execute(
+            select(t["reward"].c.partner).where(t["reward"].c.reward_id == row["reward_id"])
+        ).scalar_one()
+        done = conn.execute(
+            select(func.count()).where(t["fulfilment"].c.redemption_id == redemption_id)
+        ).scalar_one()
+    return dict(row), str(partner), bool(done)
+
+
+RedemptionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@router.post(
+    "/api/redemptions/{redemption_id}/claim-code",
+    response_model=ClaimOut,
+    status_code=201,
+    summary="A claim code for one's own redemption (replaces an earlier one); shown once",
+)
+def claim_code(
+    state: StateDep, writes: WritesDep, account: AccountDep, redemption_id: RedemptionId
+) -> ClaimOut:
+    writes.throttle(account)
+    row, _, fulfilled = _redemption(state, redemption_id)
+    if row["member"] != account:
+        raise HTTPException(
+            status_code=403, detail="only the member who redeemed may have its claim code"
+        )
+    if fulfilled:
+        raise HTTPException(
+            status_code=409, detail=f"redemption {redemption_id} was handed over already"
+        )
+    code = issue_claim(state.store, redemption_id, account)
+    return ClaimOut(
+        redemption_id=str(redemption_id), code=code, receipt_url=f"/receipt?id={redemption_id}"
+    )
+
+
+@router.post(
+    "/api/redemptions/{redemption_id}/fulfilment",
+    response_model=FulfilOut,
+    status_code=201,
+    summary="The signed-in partner hands the reward over to whoever shows the claim code",
+)
+def fulfil(
+    state: StateDep,
+    writes: WritesDep,
+    account: AccountDep,
+    redemption_id: RedemptionId,
+    body: FulfilIn,
+) -> FulfilOut:
+    writes.throttle(account)  # also bounds guesses of a code
+    row, partner, fulfilled = _redemption(state, redemption_id)
+    pilot = int(row["pilot_id"])
+    if account != partner:
+        raise HTTPException(
+            status_code=403, detail="only the reward's partner, signed in, may hand it over"
+        )
+    if fulfilled:
+        raise HTTPException(
+            status_code=409, detail=f"redemption {redemption_id} was handed over already"
+        )
+    if not claim_matches(state.store, redemption_id, body.code):
+        message = (
+            "this is not the redemption's claim code: ask the member to show the code in their "
+            "wallet (a receipt alone does not take the reward)"
+        )
+        raise WriteRejected([("code", message)], 403)
+    job, _ = writes.submit(
+        account=account,
+        pilot=pilot,
+        kind="fulfil",
+        content=redemption_id,
+        idem_key=None,
+        records=lambda: [Fulfilment(redemption_id)],
+        where=lambda _: "redemption_id",
+    )
+    job = writes.settle(job, "indexed")
+    if job.state == "failed":
+        reasons = (job.error or {}).get("reasons") or [["redemption_id", "the ledger refused it"]]
+        raise WriteRejected([(str(f), str(m)) for f, m in reasons])
+    if job.state != "confirmed" or job.block_number is None or job.tx_hash is None:
+        raise HTTPException(
+            status_code=503, detail=f"the fulfilment is queued as job {job.job_id}: ask again later"
+        )
+    forget_claim(state.store, redemption_id)
+    state.wait_indexed(job.block_number, timeout=30)
+    return FulfilOut(
+        redemption_id=str(redemption_id),
+        fulfilled=True,
+        tx_hash=job.tx_hash,
+        block_number=job.block_number,
+    )

@@ -12,11 +12,21 @@ import {Roles} from "./libraries/Roles.sol";
 /// @title EngagementToken
 /// @notice Engagement points that community members earn for circular activities (drop-offs,
 ///         workshops, repair cafés, volunteering) and redeem for rewards. Every balance change
-///         passes through `_update`, which admits mints and burns only.
+///         passes through `_update`, which admits mints and burns only. Points belong to the
+///         pilot that awarded them (`_pilotBalances`); the ERC-20 balance is their sum.
 contract EngagementToken is IEngagementToken, ERC20, ERC2771Context {
+    /// @dev What `award` reads and writes for a pilot fits one slot.
+    struct PilotPoints {
+        uint64 budget;
+        uint64 cap;
+        uint64 awarded;
+        uint64 redeemed;
+    }
+
     IPilotRegistry private immutable _registry;
     address private _catalogue;
-    mapping(uint16 pilot => uint256 budget) private _budgets;
+    mapping(uint16 pilot => PilotPoints) private _points;
+    mapping(uint16 pilot => mapping(address member => uint256 balance)) private _pilotBalances;
 
     constructor(IPilotRegistry registry_, address trustedForwarder_)
         ERC20("LoopLedger Engagement Points", "LOOP")
@@ -40,8 +50,19 @@ contract EngagementToken is IEngagementToken, ERC20, ERC2771Context {
     function setAwardBudget(uint16 pilot, uint64 budget) external {
         address admin = _msgSender();
         _registry.requireRole(pilot, admin, Roles.ADMIN);
-        _budgets[pilot] = budget;
+        _points[pilot].budget = budget;
         emit AwardBudgetSet(pilot, admin, budget);
+    }
+
+    /// @inheritdoc IEngagementToken
+    function setAwardCap(uint16 pilot, uint64 cap) external {
+        address operator = _msgSender();
+        if (_registry.rolesOf(Roles.GLOBAL, operator) & Roles.OPERATOR == 0) {
+            revert IPilotRegistry.RegistryUnauthorized(operator, Roles.GLOBAL, Roles.OPERATOR);
+        }
+        _registry.requireActivePilot(pilot);
+        _points[pilot].cap = cap;
+        emit AwardCapSet(pilot, operator, cap);
     }
 
     /// @inheritdoc IEngagementToken
@@ -50,27 +71,57 @@ contract EngagementToken is IEngagementToken, ERC20, ERC2771Context {
         _registry.requireRole(pilot, issuer, Roles.ISSUER);
         if (amount == 0) revert TokenZeroAmount();
         if (member == address(0)) revert TokenZeroAddress();
-        uint256 budget = _budgets[pilot];
-        if (amount > budget) revert TokenBudgetExceeded(pilot, amount, budget);
-        // Cannot underflow: amount <= budget was checked just above.
+        PilotPoints memory points = _points[pilot];
+        if (amount > points.budget) revert TokenBudgetExceeded(pilot, amount, points.budget);
+        // The cap may have been lowered below what was awarded: then nothing is left.
+        uint64 capLeft = points.cap > points.awarded ? points.cap - points.awarded : 0;
+        if (amount > capLeft) revert TokenCapExceeded(pilot, amount, capLeft);
+        // Cannot underflow or overflow: amount <= budget and awarded + amount <= cap (a uint64)
+        // were checked just above.
         unchecked {
-            budget -= amount;
+            points.budget -= amount;
+            points.awarded += amount;
         }
-        _budgets[pilot] = budget;
+        _points[pilot] = points;
         _mint(member, amount);
-        emit PointsAwarded(pilot, issuer, member, amount, reason, budget);
+        // Cannot overflow: the pilot's balances sum to at most its `awarded`, a uint64.
+        unchecked {
+            _pilotBalances[pilot][member] += amount;
+        }
+        emit PointsAwarded(pilot, issuer, member, amount, reason, points.budget);
     }
 
     /// @inheritdoc IEngagementToken
-    function burnFor(address member, uint256 amount) external {
+    function burnFor(uint16 pilot, address member, uint256 amount) external {
         if (msg.sender != _catalogue) revert TokenOnlyCatalogue(msg.sender);
         if (amount == 0) revert TokenZeroAmount();
+        uint256 balance = _pilotBalances[pilot][member];
+        if (balance < amount) revert TokenInsufficientPoints(pilot, member, balance, amount);
+        // Cannot underflow: amount <= balance, and the pilot's redeemed points never pass its
+        // awarded ones (a uint64), since every burnt point was awarded in this pilot.
+        unchecked {
+            _pilotBalances[pilot][member] = balance - amount;
+            _points[pilot].redeemed += uint64(amount);
+        }
         _burn(member, amount);
     }
 
     /// @inheritdoc IEngagementToken
     function awardBudget(uint16 pilot) external view returns (uint256) {
-        return _budgets[pilot];
+        PilotPoints memory points = _points[pilot];
+        uint64 capLeft = points.cap > points.awarded ? points.cap - points.awarded : 0;
+        return points.budget < capLeft ? points.budget : capLeft;
+    }
+
+    /// @inheritdoc IEngagementToken
+    function balanceIn(uint16 pilot, address member) external view returns (uint256) {
+        return _pilotBalances[pilot][member];
+    }
+
+    /// @inheritdoc IEngagementToken
+    function pointsOf(uint16 pilot) external view returns (uint64 budget, uint64 cap, uint64 awarded, uint64 redeemed) {
+        PilotPoints memory points = _points[pilot];
+        return (points.budget, points.cap, points.awarded, points.redeemed);
     }
 
     /// @notice The reward catalogue that may burn points.

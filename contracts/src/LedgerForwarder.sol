@@ -10,9 +10,20 @@ import {ERC2771Forwarder} from "@openzeppelin/contracts/metatx/ERC2771Forwarder.
 ///         request's deadline bounds its life.
 /// @dev Unlike OpenZeppelin's base, a failing relayed call reverts with the target's own revert
 ///      data (so a client sees `LedgerMassImbalance(...)`, not `FailedCall()`), and `executeAll`
-///      records a batch of requests entirely or not at all.
+///      records a batch of requests entirely or not at all. The base's `executeBatch` is
+///      disabled: it skips failing requests (burning their nonces) and refunds their value to an
+///      address of the caller's choice, a path the gateway never takes; a leaked signed request
+///      can then only run through `execute` or `executeAll`, which record it whole or revert.
 contract LedgerForwarder is ERC2771Forwarder {
+    /// @notice `executeBatch` is disabled; use `executeAll` (all or nothing) or `execute`.
+    error LedgerForwarderBatchDisabled();
+
     constructor() ERC2771Forwarder("LoopLedger") {}
+
+    /// @notice Always reverts: use `executeAll` or `execute`.
+    function executeBatch(ForwardRequestData[] calldata, address payable) public payable override {
+        revert LedgerForwarderBatchDisabled();
+    }
 
     /// @notice Executes one signed request; reverts with the target's error if the call fails.
     /// @dev Emits ExecutedForwardRequest.

@@ -24,6 +24,7 @@ contract MaterialLedger is IMaterialLedger, ERC2771Context, Multicall {
     IPilotRegistry private immutable _registry;
     uint256 private _lotCount;
     mapping(uint256 lotId => Lot) private _lots;
+    mapping(uint16 pilot => uint16 maxLossBp) private _maxLossBp;
 
     constructor(IPilotRegistry registry_, address trustedForwarder_) ERC2771Context(trustedForwarder_) {
         _registry = registry_;
@@ -51,7 +52,9 @@ contract MaterialLedger is IMaterialLedger, ERC2771Context, Multicall {
         uint16 materialCount;
         for (uint256 i; i < n; ++i) {
             IntakeRecord calldata record = records[i];
-            if (record.pilot != checkedPilot) {
+            // The first record is always checked, so pilot 0 (never a real pilot) is refused by
+            // the registry itself rather than by the material check that follows.
+            if (i == 0 || record.pilot != checkedPilot) {
                 materialCount = _registry.requireRole(record.pilot, maker, Roles.MAKER);
                 checkedPilot = record.pilot;
             }
@@ -78,8 +81,27 @@ contract MaterialLedger is IMaterialLedger, ERC2771Context, Multicall {
         uint16 materialCount = _registry.requireRole(pilot, maker, Roles.MAKER);
         (uint256 totalIn, uint16 recycledBp) = _consumeInputs(pilot, maker, inputLots, inputGrams);
         _checkOutputs(outputs, materialCount, loss, totalIn);
+        uint256 maxLossBp = _maxLossBp[pilot];
+        if (maxLossBp != 0 && uint256(loss) * 10_000 > totalIn * maxLossBp) {
+            revert LedgerLossTooHigh(totalIn, loss, maxLossBp);
+        }
         firstOutputLot = _createOutputs(maker, pilot, recycledBp, outputs);
         emit MaterialTransformed(pilot, maker, firstOutputLot, inputLots, inputGrams, outputs, loss, recycledBp, evidence);
+    }
+
+    /// @inheritdoc IMaterialLedger
+    function setMaxLoss(uint16 pilot, uint16 maxLossBp) external {
+        address admin = _msgSender();
+        _registry.requireRole(pilot, admin, Roles.ADMIN);
+        if (maxLossBp > 10_000) revert LedgerBadShare(maxLossBp);
+        _maxLossBp[pilot] = maxLossBp;
+        emit MaxLossSet(pilot, admin, maxLossBp);
+    }
+
+    /// @notice The largest process loss `pilot` accepts, in basis points of a transformation's
+    ///         inputs (0: no bound).
+    function maxLossOf(uint16 pilot) external view returns (uint16) {
+        return _maxLossBp[pilot];
     }
 
     /// @inheritdoc IMaterialLedger

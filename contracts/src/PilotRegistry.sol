@@ -17,7 +17,17 @@ contract PilotRegistry is IPilotRegistry {
     struct Material {
         bytes16 code;
         MaterialKind kind;
+        uint16 pilot;
     }
+
+    /// @dev Material classes a pilot admin registered, and how many it may (0: the default).
+    struct MaterialQuota {
+        uint16 used;
+        uint16 quota;
+    }
+
+    /// @notice Material classes a pilot admin may register unless the operator sets another quota.
+    uint16 public constant DEFAULT_MATERIAL_QUOTA = 64;
 
     /// @dev Counters and the pause flag share one slot: `requireRole` reads it on every action.
     struct Config {
@@ -31,7 +41,10 @@ contract PilotRegistry is IPilotRegistry {
     mapping(bytes8 code => uint16 pilot) private _pilotByCode;
     mapping(uint16 pilot => mapping(address account => uint8 roles)) private _roles;
     mapping(uint16 materialId => Material) private _materials;
-    mapping(bytes16 code => uint16 materialId) private _materialByCode;
+    /// @dev Codes per namespace: pilot 0 holds the operator's codes, shared by every pilot; a
+    ///      pilot's own codes cannot squat another pilot's.
+    mapping(uint16 pilot => mapping(bytes16 code => uint16 materialId)) private _materialByCode;
+    mapping(uint16 pilot => MaterialQuota) private _materialQuotas;
 
     /// @param operator the first consortium operator
     constructor(address operator) {
@@ -100,23 +113,43 @@ contract PilotRegistry is IPilotRegistry {
     }
 
     /// @notice Registers a material class (an EWC code for secondary materials, a free code for
-    ///         products). The operator registers any kind; a pilot admin (of `pilot`) registers products.
+    ///         products). Codes are printable ASCII (0x20..0x7e), left-aligned and zero-padded.
+    ///         The operator registers any kind, shared by every pilot (`pilot` 0) or for one
+    ///         pilot; a pilot admin registers products for its own pilot only, within the
+    ///         pilot's quota. A pilot's own code cannot repeat a shared one.
     /// @dev Emits MaterialRegistered. Ids start at 1 and are never reused.
     function registerMaterial(uint16 pilot, bytes16 code, MaterialKind kind) external returns (uint16 materialId) {
         if (kind != MaterialKind.Secondary && kind != MaterialKind.Product) {
             revert RegistryInvalidMaterialKind(uint8(kind));
         }
+        _checkCode(code);
         bool operator = _hasBits(Roles.GLOBAL, msg.sender, Roles.OPERATOR);
+        if (pilot != 0) _checkPilot(pilot);
         if (!operator) {
-            _checkPilot(pilot);
+            if (pilot == 0) revert RegistryUnknownPilot(pilot);
             if (kind != MaterialKind.Product) revert RegistryUnauthorized(msg.sender, Roles.GLOBAL, Roles.OPERATOR);
             _checkRoleBits(pilot, msg.sender, Roles.ADMIN);
+            MaterialQuota memory quota = _materialQuotas[pilot];
+            uint16 allowed = quota.quota == 0 ? DEFAULT_MATERIAL_QUOTA : quota.quota;
+            if (quota.used >= allowed) revert RegistryMaterialQuotaReached(pilot, allowed);
+            _materialQuotas[pilot].used = quota.used + 1;
         }
-        if (code == bytes16(0) || _materialByCode[code] != 0) revert RegistryMaterialExists(code);
+        if (_materialByCode[Roles.GLOBAL][code] != 0 || _materialByCode[pilot][code] != 0) {
+            revert RegistryMaterialExists(code);
+        }
         materialId = ++_config.materialCount;
-        _materials[materialId] = Material(code, kind);
-        _materialByCode[code] = materialId;
-        emit MaterialRegistered(materialId, code, kind, msg.sender);
+        _materials[materialId] = Material(code, kind, pilot);
+        _materialByCode[pilot][code] = materialId;
+        emit MaterialRegistered(materialId, code, pilot, kind, msg.sender);
+    }
+
+    /// @notice Sets how many material classes the admin of `pilot` may register (0: the default).
+    ///         Operator only.
+    /// @dev Emits MaterialQuotaSet.
+    function setMaterialQuota(uint16 pilot, uint16 quota) external onlyOperator {
+        _checkPilot(pilot);
+        _materialQuotas[pilot].quota = quota;
+        emit MaterialQuotaSet(pilot, quota == 0 ? DEFAULT_MATERIAL_QUOTA : quota, msg.sender);
     }
 
     /// @notice Pauses (true) or resumes (false) every state change of LoopLedger. Operator only.
@@ -191,9 +224,28 @@ contract PilotRegistry is IPilotRegistry {
         return (m.code, m.kind);
     }
 
-    /// @notice Material id for a material code (0 when unknown).
+    /// @notice Material id of a code shared by every pilot (0 when unknown).
     function materialIdOf(bytes16 code) external view returns (uint16) {
-        return _materialByCode[code];
+        return _materialByCode[Roles.GLOBAL][code];
+    }
+
+    /// @notice Material id of a code as `pilot` sees it: its own code, else a shared one (0 when unknown).
+    function materialIdIn(uint16 pilot, bytes16 code) external view returns (uint16) {
+        uint16 own = _materialByCode[pilot][code];
+        return own != 0 ? own : _materialByCode[Roles.GLOBAL][code];
+    }
+
+    /// @notice The pilot that owns material class `materialId` (0: shared by every pilot).
+    function materialPilot(uint16 materialId) external view returns (uint16) {
+        Material memory m = _materials[materialId];
+        if (m.kind == MaterialKind.None) revert RegistryUnknownMaterial(materialId);
+        return m.pilot;
+    }
+
+    /// @notice Material classes the admin of `pilot` has registered, and how many it may.
+    function materialQuotaOf(uint16 pilot) external view returns (uint16 used, uint16 quota) {
+        MaterialQuota memory q = _materialQuotas[pilot];
+        return (q.used, q.quota == 0 ? DEFAULT_MATERIAL_QUOTA : q.quota);
     }
 
     // ----------------------------------------------------------------------------------------
@@ -212,6 +264,21 @@ contract PilotRegistry is IPilotRegistry {
 
     function _checkRoleBits(uint16 pilot, address account, uint8 role) private view {
         if (!_hasBits(pilot, account, role)) revert RegistryUnauthorized(account, pilot, role);
+    }
+
+    /// @dev Printable ASCII from the first byte, then only zero padding: what every reader can
+    ///      show and escape, and no two spellings of one code.
+    function _checkCode(bytes16 code) private pure {
+        bool padding;
+        for (uint256 i; i < 16; ++i) {
+            uint8 c = uint8(code[i]);
+            if (c == 0) {
+                if (i == 0) revert RegistryBadMaterialCode(code);
+                padding = true;
+            } else if (padding || c < 0x20 || c > 0x7e) {
+                revert RegistryBadMaterialCode(code);
+            }
+        }
     }
 
     function _checkPilot(uint16 pilot) private view {

@@ -68,14 +68,16 @@ contract RewardCatalogue is IRewardCatalogue, ERC2771Context {
         if (reward.stock == 0) revert CatalogueOutOfStock(rewardId);
         address member = _msgSender();
         redemptionId = (rewardId << 32) | reward.redeemed;
-        // Cannot overflow: stock > 0 was checked, and redeemed + stock never exceeds the uint32
-        // stocks set so far (each redemption moves one unit from stock to redeemed).
+        // Cannot underflow: stock > 0 was checked just above.
         unchecked {
             reward.stock -= 1;
-            reward.redeemed += 1;
         }
+        // Checked: `updateReward` may raise the stock at any time, so the count of redemptions
+        // can reach 2^32; wrapping would issue an earlier redemption's id again.
+        reward.redeemed += 1;
         _rewards[rewardId] = reward;
-        _token.burnFor(member, reward.cost);
+        // Only points of the reward's own pilot pay for it.
+        _token.burnFor(reward.pilot, member, reward.cost);
         emit RewardRedeemed(reward.pilot, member, redemptionId, rewardId, reward.cost);
     }
 

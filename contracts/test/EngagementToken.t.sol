@@ -76,10 +76,83 @@ contract EngagementTokenTest is Fixture {
     function testRevert_burnFor_onlyCatalogue() public {
         vm.prank(member);
         vm.expectRevert(abi.encodeWithSelector(IEngagementToken.TokenOnlyCatalogue.selector, member));
-        token.burnFor(member, 1);
+        token.burnFor(LEUVEN, member, 1);
         vm.prank(address(catalogue));
         vm.expectRevert(IEngagementToken.TokenZeroAmount.selector);
-        token.burnFor(member, 0);
+        token.burnFor(LEUVEN, member, 0);
+    }
+
+    /// @notice The attack of issue 13: a pilot admin makes itself an issuer, awards itself points
+    ///         and spends them on another pilot's reward. Its points stay in its own pilot.
+    function testRevert_crossPilotRedemption() public {
+        vm.warp(1_700_000_000);
+        address kaunasPartner = address(0x9A28);
+        vm.startPrank(kaunasAdmin);
+        registry.setPilotRole(KAUNAS, kaunasPartner, Roles.PARTNER, true);
+        uint256 kaunasReward = catalogue.listReward(KAUNAS, kaunasPartner, 50, 3, uint40(block.timestamp + 30 days));
+        vm.stopPrank();
+        vm.startPrank(leuvenAdmin);
+        registry.setPilotRole(LEUVEN, leuvenAdmin, Roles.ISSUER, true);
+        token.award(LEUVEN, leuvenAdmin, 150, 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IEngagementToken.TokenInsufficientPoints.selector, KAUNAS, leuvenAdmin, 0, 50)
+        );
+        catalogue.redeem(kaunasReward);
+        vm.stopPrank();
+        assertEq(token.balanceIn(LEUVEN, leuvenAdmin), 150, "points stay in Leuven");
+        assertEq(token.balanceIn(KAUNAS, leuvenAdmin), 0, "none in Kaunas");
+        (,,, uint32 stock,,) = catalogue.rewardOf(kaunasReward);
+        assertEq(stock, 3, "Kaunas stock untouched");
+    }
+
+    /// @notice A pilot admin sets its budget, but only the operator's cap bounds what it awards in total.
+    function testRevert_award_beyondOperatorCap() public {
+        token.setAwardCap(KAUNAS, 100);
+        vm.startPrank(kaunasAdmin);
+        registry.setPilotRole(KAUNAS, issuer, Roles.ISSUER, true);
+        token.setAwardBudget(KAUNAS, type(uint64).max);
+        vm.stopPrank();
+        assertEq(token.awardBudget(KAUNAS), 100, "what the cap leaves");
+        vm.startPrank(issuer);
+        token.award(KAUNAS, member, 60, 1);
+        vm.expectRevert(abi.encodeWithSelector(IEngagementToken.TokenCapExceeded.selector, KAUNAS, 41, 40));
+        token.award(KAUNAS, member, 41, 1);
+        vm.stopPrank();
+        token.setAwardCap(KAUNAS, 10); // lowered below what was awarded: nothing more
+        vm.prank(issuer);
+        vm.expectRevert(abi.encodeWithSelector(IEngagementToken.TokenCapExceeded.selector, KAUNAS, 1, 0));
+        token.award(KAUNAS, member, 1, 1);
+        (uint64 budget, uint64 cap, uint64 awarded, uint64 redeemed) = token.pointsOf(KAUNAS);
+        assertEq(budget, type(uint64).max - 60, "budget");
+        assertEq(cap, 10, "cap");
+        assertEq(awarded, 60, "awarded");
+        assertEq(redeemed, 0, "redeemed");
+    }
+
+    function testRevert_setAwardCap_onlyOperator() public {
+        vm.prank(leuvenAdmin);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPilotRegistry.RegistryUnauthorized.selector, leuvenAdmin, uint16(0), Roles.OPERATOR)
+        );
+        token.setAwardCap(LEUVEN, type(uint64).max);
+        vm.expectRevert(abi.encodeWithSelector(IPilotRegistry.RegistryUnknownPilot.selector, uint16(9)));
+        token.setAwardCap(9, 1);
+    }
+
+    function testFuzz_balanceIsSumOverPilots(uint64 a, uint64 b) public {
+        a = uint64(bound(a, 1, 500_000));
+        b = uint64(bound(b, 1, 500_000));
+        vm.startPrank(kaunasAdmin);
+        registry.setPilotRole(KAUNAS, issuer, Roles.ISSUER, true);
+        token.setAwardBudget(KAUNAS, 1_000_000);
+        vm.stopPrank();
+        vm.startPrank(issuer);
+        token.award(LEUVEN, member, a, 1);
+        token.award(KAUNAS, member, b, 1);
+        vm.stopPrank();
+        assertEq(token.balanceIn(LEUVEN, member), a, "Leuven");
+        assertEq(token.balanceIn(KAUNAS, member), b, "Kaunas");
+        assertEq(token.balanceOf(member), uint256(a) + b, "ERC-20 balance is the sum");
     }
 
     function testRevert_setCatalogue_onceByOperator() public {

@@ -14,8 +14,23 @@ contract InvariantsTest is Fixture {
         vm.warp(1_700_000_000);
         vm.prank(leuvenAdmin);
         uint256 rewardId = catalogue.listReward(LEUVEN, partner, 50, type(uint32).max, uint40(block.timestamp + 365 days));
+        vm.startPrank(kaunasAdmin);
+        registry.setPilotRole(KAUNAS, issuer, Roles.ISSUER, true);
+        registry.setPilotRole(KAUNAS, partner, Roles.PARTNER, true);
+        token.setAwardBudget(KAUNAS, 1_000_000);
+        uint256 kaunasReward = catalogue.listReward(KAUNAS, partner, 30, type(uint32).max, uint40(block.timestamp + 365 days));
+        vm.stopPrank();
         handler = new LedgerHandler(
-            registry, ledger, contributions, token, catalogue, LEUVEN, rewardId, [alice, bob], issuer, stranger
+            registry,
+            ledger,
+            contributions,
+            token,
+            catalogue,
+            [LEUVEN, KAUNAS],
+            [rewardId, kaunasReward],
+            [alice, bob],
+            issuer,
+            stranger
         );
         targetContract(address(handler));
         bytes4[] memory selectors = new bytes4[](7);
@@ -56,6 +71,31 @@ contract InvariantsTest is Fixture {
     /// @notice Points in circulation are exactly those awarded minus those redeemed.
     function invariant_supplyIsAwardedMinusRedeemed() public view {
         assertEq(token.totalSupply(), handler.awarded() - handler.redeemed(), "supply");
+    }
+
+    /// @notice Per pilot: points in circulation == awarded - redeemed in that pilot, held by its
+    ///         members; a member's ERC-20 balance is the sum of its points over the pilots.
+    function invariant_pointsStayInTheirPilot() public view {
+        uint16[2] memory pilots = [LEUVEN, KAUNAS];
+        for (uint256 p; p < 2; ++p) {
+            (,, uint64 awarded, uint64 redeemed) = token.pointsOf(pilots[p]);
+            assertEq(awarded, handler.awardedIn(pilots[p]), "awarded per pilot");
+            assertEq(redeemed, handler.redeemedIn(pilots[p]), "redeemed per pilot");
+            uint256 held;
+            for (uint256 m; m < 3; ++m) {
+                held += token.balanceIn(pilots[p], handler.memberAt(m));
+            }
+            assertEq(held, uint256(awarded) - redeemed, "supply per pilot == awarded - redeemed");
+        }
+        for (uint256 m; m < 3; ++m) {
+            address member = handler.memberAt(m);
+            assertEq(
+                token.balanceOf(member),
+                token.balanceIn(LEUVEN, member) + token.balanceIn(KAUNAS, member),
+                "balance is the sum over pilots"
+            );
+        }
+        assertEq(handler.crossPilotSuccesses(), 0, "a reward was paid with another pilot's points");
     }
 
     /// @notice An account without a role never changes state.

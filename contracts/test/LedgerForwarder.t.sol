@@ -158,6 +158,18 @@ contract LedgerForwarderTest is Fixture {
         assertEq(ledger.lotOf(3).holder, alice, "attributed to the signer");
     }
 
+    /// @notice A leaked signed request cannot be run (or its nonce burnt) through the base's
+    ///         `executeBatch`, which skips failures and refunds to a caller-chosen address.
+    function testRevert_executeBatch_disabled() public {
+        ERC2771Forwarder.ForwardRequestData[] memory requests = new ERC2771Forwarder.ForwardRequestData[](1);
+        requests[0] = _request(forwarder, address(ledger), _intakeCall(), uint48(block.timestamp + 60));
+        vm.prank(relayer);
+        vm.expectRevert(LedgerForwarder.LedgerForwarderBatchDisabled.selector);
+        forwarder.executeBatch(requests, payable(relayer));
+        assertEq(forwarder.nonces(alice), 0, "nonce not used");
+        assertEq(ledger.lotCount(), 0, "nothing recorded");
+    }
+
     function _requestWithNonce(bytes memory data, uint256 nonce)
         internal
         view

@@ -109,6 +109,15 @@ contract MaterialLedgerTest is Fixture {
         ledger.intakeBatch(new IMaterialLedger.IntakeRecord[](0));
     }
 
+    /// @notice Pilot 0 is refused by the registry, not only by the material check.
+    function testRevert_intakeBatch_pilotZero() public {
+        IMaterialLedger.IntakeRecord[] memory records = new IMaterialLedger.IntakeRecord[](1);
+        records[0] = IMaterialLedger.IntakeRecord(0, wood, COLLECTION, 100, EVIDENCE);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IPilotRegistry.RegistryUnknownPilot.selector, uint16(0)));
+        ledger.intakeBatch(records);
+    }
+
     function testRevert_intakeBatch_otherPilotChecked() public {
         IMaterialLedger.IntakeRecord[] memory records = new IMaterialLedger.IntakeRecord[](2);
         records[0] = IMaterialLedger.IntakeRecord(LEUVEN, wood, COLLECTION, 100, EVIDENCE);
@@ -167,6 +176,32 @@ contract MaterialLedgerTest is Fixture {
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IMaterialLedger.LedgerMassImbalance.selector, 2_000, 1_900, 50));
         ledger.transform(_pair(a, b), _pair48(1_000, 1_000), _outputs(chair, 1_500, wood, 400), 50, EVIDENCE);
+    }
+
+    function testRevert_transform_lossAbovePilotBound() public {
+        uint256 a = _intake(alice, wood, COLLECTION, 1_000);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IPilotRegistry.RegistryUnauthorized.selector, alice, LEUVEN, Roles.ADMIN));
+        ledger.setMaxLoss(LEUVEN, 100);
+        vm.startPrank(leuvenAdmin);
+        vm.expectRevert(abi.encodeWithSelector(IMaterialLedger.LedgerBadShare.selector, 10_001));
+        ledger.setMaxLoss(LEUVEN, 10_001);
+        ledger.setMaxLoss(LEUVEN, 1_000); // at most 10 % of the inputs may be lost
+        vm.stopPrank();
+        assertEq(ledger.maxLossOf(LEUVEN), 1_000, "bound");
+        IMaterialLedger.Output[] memory outputs = new IMaterialLedger.Output[](1);
+        outputs[0] = IMaterialLedger.Output(chair, 899);
+        uint256[] memory inputs = new uint256[](1);
+        inputs[0] = a;
+        uint48[] memory grams = new uint48[](1);
+        grams[0] = 1_000;
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IMaterialLedger.LedgerLossTooHigh.selector, 1_000, 101, 1_000));
+        ledger.transform(inputs, grams, outputs, 101, EVIDENCE);
+        outputs[0] = IMaterialLedger.Output(chair, 900);
+        vm.prank(alice);
+        ledger.transform(inputs, grams, outputs, 100, EVIDENCE);
+        assertEq(ledger.lotOf(a).grams, 0, "consumed within the bound");
     }
 
     function testRevert_transform_empty() public {

@@ -96,8 +96,75 @@ contract PilotRegistryTest is Fixture {
         assertTrue(kind == IPilotRegistry.MaterialKind.Secondary, "kind");
         vm.prank(leuvenAdmin);
         uint16 lamp = registry.registerMaterial(LEUVEN, "P-LAMP", IPilotRegistry.MaterialKind.Product);
-        assertEq(registry.materialIdOf("P-LAMP"), lamp, "lookup");
+        assertEq(registry.materialIdIn(LEUVEN, "P-LAMP"), lamp, "lookup");
+        assertEq(registry.materialIdIn(LEUVEN, "20 01 02"), glass, "shared codes seen from a pilot");
+        assertEq(registry.materialPilot(lamp), LEUVEN, "owned by Leuven");
         assertEq(registry.materialCount(), 5, "count");
+    }
+
+    /// @notice A pilot admin cannot squat a code another pilot needs: codes of a pilot are its own.
+    function test_registerMaterial_codesPerPilot() public {
+        vm.prank(leuvenAdmin);
+        uint16 leuvenLamp = registry.registerMaterial(LEUVEN, "P-LAMP", IPilotRegistry.MaterialKind.Product);
+        vm.prank(kaunasAdmin);
+        uint16 kaunasLamp = registry.registerMaterial(KAUNAS, "P-LAMP", IPilotRegistry.MaterialKind.Product);
+        assertTrue(leuvenLamp != kaunasLamp, "two classes");
+        assertEq(registry.materialIdIn(KAUNAS, "P-LAMP"), kaunasLamp, "Kaunas sees its own");
+        assertEq(registry.materialIdOf("P-LAMP"), 0, "not shared");
+        vm.prank(kaunasAdmin);
+        vm.expectRevert(abi.encodeWithSelector(IPilotRegistry.RegistryMaterialExists.selector, bytes16("P-CHAIR")));
+        registry.registerMaterial(KAUNAS, "P-CHAIR", IPilotRegistry.MaterialKind.Product);
+    }
+
+    /// @notice A pilot admin cannot use up the material ids: its registrations have a quota.
+    function testRevert_registerMaterial_quota() public {
+        registry.setMaterialQuota(KAUNAS, 2);
+        vm.startPrank(kaunasAdmin);
+        registry.registerMaterial(KAUNAS, "P-1", IPilotRegistry.MaterialKind.Product);
+        registry.registerMaterial(KAUNAS, "P-2", IPilotRegistry.MaterialKind.Product);
+        vm.expectRevert(abi.encodeWithSelector(IPilotRegistry.RegistryMaterialQuotaReached.selector, KAUNAS, uint16(2)));
+        registry.registerMaterial(KAUNAS, "P-3", IPilotRegistry.MaterialKind.Product);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPilotRegistry.RegistryUnauthorized.selector, kaunasAdmin, uint16(0), Roles.OPERATOR)
+        );
+        registry.setMaterialQuota(KAUNAS, 100);
+        vm.stopPrank();
+        (uint16 used, uint16 quota) = registry.materialQuotaOf(LEUVEN);
+        assertEq(used, 0, "Leuven used none");
+        assertEq(quota, registry.DEFAULT_MATERIAL_QUOTA(), "default quota");
+    }
+
+    /// @notice The poisoned code of issue 13 (0xff bytes, a Latin-1 name, a control byte, a gap
+    ///         in the padding) never reaches the chain: codes are printable ASCII.
+    function testRevert_registerMaterial_notPrintableAscii() public {
+        bytes16[5] memory bad = [
+            bytes16(type(uint128).max),
+            bytes16(bytes("CAF\xc9")),
+            bytes16(bytes("P-\x07")),
+            bytes16(bytes("P\x00X")),
+            bytes16(0)
+        ];
+        for (uint256 i; i < bad.length; ++i) {
+            vm.prank(leuvenAdmin);
+            vm.expectRevert(abi.encodeWithSelector(IPilotRegistry.RegistryBadMaterialCode.selector, bad[i]));
+            registry.registerMaterial(LEUVEN, bad[i], IPilotRegistry.MaterialKind.Product);
+        }
+        registry.registerMaterial(0, "<img src=x>", IPilotRegistry.MaterialKind.Product); // printable: allowed
+    }
+
+    function testFuzz_registerMaterial_onlyPrintableAscii(bytes16 code) public {
+        bool printable = code[0] != 0;
+        bool padding;
+        for (uint256 i; i < 16; ++i) {
+            uint8 c = uint8(code[i]);
+            if (c == 0) padding = true;
+            else if (padding || c < 0x20 || c > 0x7e) printable = false;
+        }
+        (bool ok,) = address(registry).call(
+            abi.encodeCall(registry.registerMaterial, (0, code, IPilotRegistry.MaterialKind.Product))
+        );
+        bool known = code == bytes16("20 01 38") || code == bytes16("15 01 02") || code == bytes16("P-CHAIR");
+        assertEq(ok, printable && !known, "registered iff printable ASCII and new");
     }
 
     function testRevert_registerMaterial() public {

@@ -2,13 +2,11 @@
 pragma solidity ^0.8.28;
 
 import {Fixture} from "./utils/Fixture.sol";
+import {IEngagementToken} from "../src/interfaces/IEngagementToken.sol";
 import {IRewardCatalogue} from "../src/interfaces/IRewardCatalogue.sol";
 import {IPilotRegistry} from "../src/interfaces/IPilotRegistry.sol";
 import {Roles} from "../src/libraries/Roles.sol";
 
-interface IERC20Errors {
-    error ERC20InsufficientBalance(address sender, uint256 balance, uint256 needed);
-}
 
 contract RewardCatalogueTest is Fixture {
     uint40 internal expiry;
@@ -85,7 +83,7 @@ contract RewardCatalogueTest is Fixture {
 
     function testRevert_redeem_insufficientPointsUnknownRewardPaused() public {
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, stranger, 0, 25));
+        vm.expectRevert(abi.encodeWithSelector(IEngagementToken.TokenInsufficientPoints.selector, LEUVEN, stranger, 0, 25));
         catalogue.redeem(rewardId);
         vm.expectRevert(abi.encodeWithSelector(IRewardCatalogue.CatalogueUnknownReward.selector, 9));
         catalogue.redeem(9);

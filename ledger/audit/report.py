@@ -26,6 +26,7 @@ from ledger.circularity.graph import build_flow_graph
 from ledger.circularity.period import Period
 from ledger.circularity.records import FlowRecords
 from ledger.circularity.report import headline
+from ledger.impact.framework import KpiValue
 from ledger.vocabulary import Fate, Source
 
 __all__ = ["render_report", "to_pdf"]
@@ -102,9 +103,11 @@ def render_report(
     material_codes: Mapping[int, str],
     chain: Mapping[str, Any],
     verification: VerifyReport | None,
+    impact: tuple[int, Sequence[KpiValue]] | None = None,
 ) -> str:
     """The report as one self-contained HTML page. `rows` are the store's material rows of the
-    pilot (intake, transformation, transfer, dispatch) with their chain references."""
+    pilot (intake, transformation, transfer, dispatch) with their chain references; `impact` the
+    year and KPIs of the pilot's impact framework (section 5)."""
     graph = build_flow_graph(records.for_pilot(pilot_id), period, pilot=pilot_id)
     figures = headline(graph)
     in_period = {
@@ -169,6 +172,8 @@ def render_report(
         parts.append(_table(["lot", "material", "source / fate", "kg", "chain reference", "evidence (SHA-256)"],
                             [(*map(_e, what(name, r)), f"{r['grams'] / 1000:,.3f}", _ref(r), f"<code>{_e(r['evidence'])}</code>")
                              for r in top]))  # fmt: skip
+    if impact is not None:
+        parts.append(_impact_section(*impact))
     parts.append("<h2>Appendix: every material record of the period</h2>")
     appendix = sorted(((name, r) for name, table in in_period.items() for r in table),
                       key=lambda pair: (pair[1]["block_number"], pair[1]["log_index"]))  # fmt: skip
@@ -181,6 +186,53 @@ def render_report(
                           _ref(r), f"<code>{_e(r['evidence'])}</code>") for name, r in appendix[:APPENDIX_ROWS]]))  # fmt: skip
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _impact_section(year: int, values: Sequence[KpiValue]) -> str:
+    """Section 5: each KPI of the pilot's framework with its value, baseline (the counterfactual),
+    target, progress, method and the source of its baseline and target."""
+
+    def shown(value: float | None) -> str:
+        return "&ndash;" if value is None else f"{value:,.3f}".rstrip("0").rstrip(".")
+
+    rows = []
+    for v in values:
+        r = v.result
+        progress = "&ndash;" if r is None or r.progress is None else f"{100 * r.progress:.0f} %"
+        rows.append(
+            (
+                _e(v.kpi.group),
+                _e(v.kpi.name),
+                f"{shown(r.value if r else None)} {_e(v.kpi.unit)}",
+                shown(v.kpi.baseline),
+                shown(v.kpi.target),
+                shown(r.additional if r else None),
+                progress,
+                _e(v.method + (f" ({v.note})" if v.note else "")),
+                _e(v.kpi.source),
+                _e(v.kpi.iris or "none known"),
+            )
+        )
+    return (
+        f"<h2>5. Impact against targets, {year}</h2><p>The baseline stands for what the pilot would show "
+        "without the programme; 'additional' is the value less the baseline. Target-group shares are published "
+        "only for groups of five people or more; declarations are off chain and made with consent.</p>"
+        + _table(
+            [
+                "group",
+                "KPI",
+                "value",
+                "baseline",
+                "target",
+                "additional",
+                "progress",
+                "method",
+                "source of baseline and target",
+                "IRIS+",
+            ],
+            rows,
+        )
+    )
 
 
 def to_pdf(html_path: Path, pdf_path: Path) -> str | None:

@@ -169,6 +169,7 @@ def material_circularity_indicator(
     graph: nx.DiGraph,
     material_id: int,
     *,
+    biological: bool = False,
     lifetime_ratio: float = 1.0,
     utility_ratio: float = 1.0,
     reused_feedstock: float = 0.0,
@@ -178,9 +179,17 @@ def material_circularity_indicator(
 ) -> float | None:
     """Material Circularity Indicator of one product class (Ellen MacArthur Foundation).
 
-    M is the product mass leaving in the period; F_R its mass-weighted recycled content; C_R,
-    C_U, C_C, C_E the shares going to recycling, reuse or repair, composting and energy
-    recovery (incineration); products sold into use count as not yet collected.
+    M is the product mass leaving in the period; F_R its mass-weighted recycled content; C_R and
+    C_U the shares going to recycling and to reuse or repair; products sold into use count as not
+    yet collected.
+
+    Biological and technical materials follow different cycles. The 2015 methodology (technical
+    materials only) has no energy-recovery term: W0 = M(1 - C_R - C_U). The 2019 update
+    (Ellen MacArthur Foundation & Granta Design, *Circularity Indicators: An Approach to
+    Measuring Circularity, Methodology*, 2019) adds, for biological materials only, composting
+    (C_C), energy recovery (C_E) and sustainably sourced biological feedstock (F_S). So for a
+    technical product (``biological=False``, see :mod:`ledger.circularity.cycles`) incineration
+    and "composting" are waste, and F_S is 0.
 
     V = M(1 - F_R - F_U - F_S); W0 = M(1 - C_R - C_U - C_C - C_E); W_C = M(1 - E_C)C_R;
     W_F = M F_R (1 - E_F)/E_F; W = W0 + (W_F + W_C)/2; LFI = (V + W) / (2M + (W_F - W_C)/2);
@@ -199,6 +208,13 @@ def material_circularity_indicator(
     >>> g = nx.DiGraph(products={7: {"grams": 1000, "recycled_grams": 0.0, "fates": {"landfilled": 1000}}})
     >>> round(material_circularity_indicator(g, 7), 6)
     0.1
+
+    All virgin and incinerated: 0.1 for a technical product; for a biological one energy
+    recovery counts, W = 0, LFI = 0.5 and MCI = 1 - 0.45 = 0.55.
+
+    >>> g = nx.DiGraph(products={7: {"grams": 1000, "recycled_grams": 0.0, "fates": {"incinerated": 1000}}})
+    >>> round(material_circularity_indicator(g, 7), 6), round(material_circularity_indicator(g, 7, biological=True), 6)
+    (0.1, 0.55)
     """
     product = graph.graph.get("products", {}).get(material_id)
     if not product or not product["grams"]:
@@ -208,9 +224,11 @@ def material_circularity_indicator(
     f_r = product["recycled_grams"] / m
     c_r = fates.get("recycled", 0) / m
     c_u = (fates.get("reused", 0) + fates.get("repaired", 0)) / m
-    c_c = fates.get("composted", 0) / m
-    c_e = fates.get("incinerated", 0) / m
-    v = m * (1 - f_r - reused_feedstock - biological_feedstock)
+    # Composting and energy recovery are cycles of biological material only (EMF 2019).
+    c_c = fates.get("composted", 0) / m if biological else 0.0
+    c_e = fates.get("incinerated", 0) / m if biological else 0.0
+    f_s = biological_feedstock if biological else 0.0
+    v = m * (1 - f_r - reused_feedstock - f_s)
     w0 = m * (1 - c_r - c_u - c_c - c_e)
     w_c = m * (1 - collection_efficiency) * c_r
     w_f = m * f_r * (1 - feedstock_efficiency) / feedstock_efficiency

@@ -94,10 +94,34 @@ def sankey(graph: nx.DiGraph, labels: dict[str, str] | None = None) -> dict[str,
     }
 
 
+#: A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula, prefixed with ``'`` so it shows as
+    text (OWASP "CSV Injection"); numbers and other text are left as they are.
+
+    >>> csv_safe("=1+1"), csv_safe("20 01 38"), csv_safe(-5)
+    ("'=1+1", '20 01 38', -5)
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def export(frame: pd.DataFrame, path: Path | None, fmt: str) -> str | None:
-    """Write `frame` as csv, parquet or json to `path` (csv/json to a string when path is None)."""
+    """Write `frame` as csv, parquet or json to `path` (csv/json to a string when path is None).
+
+    In csv, every text cell and column name passes `csv_safe`: codes and names come from the
+    chain, where anyone with a role chooses them (control characters never reach a cell: codes
+    are printable ASCII on chain and the indexer escapes the rest, see ``ledger.events``)."""
     if fmt == "csv":
-        return frame.to_csv(path, index=False) if path else frame.to_csv(index=False)
+        safe = frame.rename(columns=csv_safe)
+        for column in safe.columns:
+            if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+                safe[column] = safe[column].map(csv_safe)
+        return safe.to_csv(path, index=False) if path else safe.to_csv(index=False)
     if fmt == "json":
         return (
             frame.to_json(path, orient="records", indent=2)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
-from ledger.events import EventDecoder
+from ledger.events import DecodedEvent, EventDecoder, MalformedLog
 from ledger.indexer.extract import Header, RpcSource, as_hex, as_int
-from ledger.indexer.rows import LotOp, rows_of
+from ledger.indexer.rows import LotOp, malformed_row, rows_of
 from ledger.store.rowtuples import tuples_of
 
 __all__ = ["Prepared", "prepare"]
@@ -36,6 +36,8 @@ class Prepared:
     lot_ops: list[LotOp] = field(default_factory=list)
     events: int = 0
     unknown: int = 0
+    #: Logs of known events that did not decode or make rows: stored raw in `malformed_log`.
+    malformed: int = 0
     logs: int = 0
     #: False when the chain moved between reading the logs and the headers: take it again.
     consistent: bool = True
@@ -64,11 +66,35 @@ def prepare(
             batch.consistent = False
             return batch
     unknown_before = decoder.unknown
-    events = [e for e in map(decoder.decode, raw) if e is not None]
+    events: list[DecodedEvent] = []
+    malformed: list[dict[str, Any]] = []
+    for log in raw:
+        try:
+            event = decoder.decode(log)
+        except MalformedLog as exc:
+            malformed.append(_malformed(log, headers[as_int(log["blockNumber"])].ts, str(exc)))
+            continue
+        if event is not None:
+            events.append(event)
     events.sort(key=attrgetter("block_number", "log_index"))
     rows = rows_of(events, lambda n: headers[n].ts)
+    rows.tables["malformed_log"].extend(malformed)
+    batch.malformed = len(rows.tables["malformed_log"])
     batch.rows = {name: tuples_of(columns[name], table) for name, table in rows.tables.items()}
     batch.lot_ops = rows.lot_ops
     batch.events = len(events)
     batch.unknown = decoder.unknown - unknown_before
     return batch
+
+
+def _malformed(log: Mapping[str, Any], ts: int, reason: str) -> dict[str, Any]:
+    """The raw row of a log that did not decode."""
+    ref = {
+        "block_number": as_int(log["blockNumber"]),
+        "block_hash": as_hex(log["blockHash"]),
+        "tx_hash": as_hex(log["transactionHash"]),
+        "log_index": as_int(log["logIndex"]),
+        "ts": ts,
+    }
+    topics = ",".join(as_hex(t) for t in log["topics"])
+    return malformed_row(ref, as_hex(log["address"]), topics, as_hex(log["data"]), reason)

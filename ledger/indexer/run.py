@@ -37,6 +37,8 @@ class Progress:
     events: int
     unknown: int
     reorg_to: int | None = None
+    #: Logs of known events stored raw in `malformed_log` because they did not decode.
+    malformed: int = 0
 
 
 #: A worker process prepares ranges ahead of the loader only for a backfill this dense: the
@@ -177,7 +179,9 @@ class Indexer:
         self._last_logs = batch.logs
         if not ahead:
             self.ranges.observe(batch.logs)  # the worker adapts the ranges it reads itself
-        return Progress(batch.to_block, head, batch.events, batch.unknown)
+        return Progress(
+            batch.to_block, head, batch.events, batch.unknown, malformed=batch.malformed
+        )
 
     def run(
         self,

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel, create_engine
 
 from ledger.errors import ConfigError
+from ledger.files import private_file
 from ledger.store import models
 from ledger.store.rowtuples import tuples_of
 
@@ -28,11 +29,16 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 COPY_ROWS = 200
 
 #: Tables filled from logs, in the order rows are inserted (parents first).
-EVENT_TABLES = (
+EVENT_TABLES: tuple[str, ...] = (
     "pilot", "role_change", "material_class", "pause_change", "intake", "transformation",
     "transformation_input", "transformation_output", "transfer", "dispatch", "contribution",
     "token_award", "award_budget", "reward", "reward_update", "redemption", "fulfilment",
+    "malformed_log",
+    "community_event", "attendance", "skill_credential", "hold_period", "drop_off_hold",
+    "hold_void", "hold_release",
 )  # fmt: skip
+#: ChallengeBoard tables, after the others.
+EVENT_TABLES += ("challenge", "proposal", "proposal_step")
 
 #: Column names per table, in the order of the rows the loader takes as tuples.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -45,7 +51,8 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Created owner-only before SQLite opens it; its -wal and -shm files take its mode.
+            private_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

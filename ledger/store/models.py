@@ -11,27 +11,46 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "ApiKey",
+    "Attendance",
     "AwardBudget",
     "Block",
+    "Challenge",
+    "ChallengeText",
     "Checkpoint",
+    "CommunityEvent",
     "Contribution",
     "Dispatch",
+    "DropOffHold",
     "EnrolmentCode",
+    "ExchangeMatch",
     "Fulfilment",
+    "GroupDeclaration",
+    "HoldPeriod",
+    "HoldRelease",
+    "HoldVoid",
     "Intake",
+    "Listing",
     "LotState",
+    "MalformedLog",
     "MaterialClass",
+    "OrgAccount",
+    "Organisation",
     "Passkey",
     "PasskeyChallenge",
     "PauseChange",
     "Pilot",
+    "Proposal",
+    "ProposalStep",
     "Redemption",
+    "RedemptionClaim",
     "RelayBatch",
     "RelayRequest",
     "Reorg",
     "Reward",
     "RewardUpdate",
     "RoleChange",
+    "Site",
+    "SkillCredential",
     "TokenAward",
     "Transfer",
     "Transformation",
@@ -90,7 +109,9 @@ class Reorg(SQLModel, table=True):
 
 class Pilot(LogRef, table=True):
     pilot_id: int = Field(primary_key=True)
-    code: str = Field(max_length=8, unique=True)
+    #: The code as shown (``ledger.events.text_of``: non-printable bytes escaped) and as on chain.
+    code: str = Field(max_length=32, unique=True)
+    code_raw: str = Field(default="", max_length=18)
     country: str = Field(max_length=2)
     name: str
     admin: str = Field(max_length=42)
@@ -107,9 +128,24 @@ class RoleChange(EventRow, table=True):
 
 class MaterialClass(LogRef, table=True):
     __tablename__ = "material_class"
+    __table_args__ = (UniqueConstraint("pilot_id", "code", name="uq_material_class_pilot_code"),)
     material_id: int = Field(primary_key=True)
-    code: str = Field(max_length=16, unique=True)
+    #: The pilot whose own code this is; 0 for the codes every pilot shares.
+    pilot_id: int = Field(default=0, index=True)
+    #: The code as shown (``ledger.events.text_of``: non-printable bytes escaped) and as on chain.
+    code: str = Field(max_length=64)
+    code_raw: str = Field(default="", max_length=34)
     kind: int
+
+
+class MalformedLog(EventRow, table=True):
+    """A log of a known event that did not decode, kept raw: the indexer reports it and goes on."""
+
+    __tablename__ = "malformed_log"
+    address: str = Field(max_length=42)
+    topics: str = Field(description="topic hex strings, comma-separated")
+    data: str = Field(description="the log's data as hex (or its decoded fields when a row failed)")
+    reason: str
 
 
 class PauseChange(EventRow, table=True):
@@ -241,6 +277,40 @@ class Fulfilment(LogRef, table=True):
     partner: str = Field(max_length=42)
 
 
+class Challenge(LogRef, table=True):
+    """A challenge posted on the ChallengeBoard. Budgets and awards are uint128: kept as text."""
+
+    challenge_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    owner: str = Field(max_length=42, index=True)
+    brief: str = Field(max_length=66, description="SHA-256 of the challenge text")
+    material_id: int
+    budget: str = Field(max_length=40, description="euro cents, decimal")
+    deadline: int
+
+
+class Proposal(LogRef, table=True):
+    """A proposal: only its document's SHA-256 is on chain, with the proposer and block time."""
+
+    proposal_id: int = Field(primary_key=True)
+    challenge_id: int = Field(index=True)
+    proposer: str = Field(max_length=42, index=True)
+    evidence: str = Field(max_length=66)
+
+
+class ProposalStep(EventRow, table=True):
+    """A challenge owner's step on a proposal: shortlisted, selected or milestone."""
+
+    __tablename__ = "proposal_step"
+    challenge_id: int = Field(index=True)
+    proposal_id: int = Field(index=True)
+    step: str = Field(max_length=12)
+    award: str = Field(default="0", max_length=40)
+    milestones: int = 0
+    milestone: int | None = None
+    evidence: str | None = Field(default=None, max_length=66)
+
+
 class LotState(SQLModel, table=True):
     """Current state of a lot, derived from the event tables by the loader."""
 
@@ -260,6 +330,76 @@ class LotState(SQLModel, table=True):
     created_ts: int
 
 
+# ---- community programme: events, attendance, credentials, held drop-off points ------------------
+
+
+class CommunityEvent(LogRef, table=True):
+    __tablename__ = "community_event"
+    event_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    creator: str = Field(max_length=42)
+    kind: int
+    opens: int
+    closes: int
+    points: int
+    signer: str = Field(max_length=42)
+    venue: str = Field(max_length=66)
+
+
+class Attendance(EventRow, table=True):
+    """A check-in: an account attended an event (no personal data)."""
+
+    event_id: int = Field(index=True)
+    pilot_id: int = Field(index=True)
+    member: str = Field(max_length=42, index=True)
+    points: int
+
+
+class SkillCredential(LogRef, table=True):
+    __tablename__ = "skill_credential"
+    credential_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    holder: str = Field(max_length=42, index=True)
+    skill: str = Field(max_length=66)
+    level: int
+    event_id: int
+    issuer: str = Field(max_length=42)
+
+
+class HoldPeriod(EventRow, table=True):
+    __tablename__ = "hold_period"
+    pilot_id: int = Field(index=True)
+    admin: str = Field(max_length=42)
+    period: int
+
+
+class DropOffHold(LogRef, table=True):
+    __tablename__ = "drop_off_hold"
+    hold_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    member: str = Field(max_length=42, index=True)
+    points: int
+    release_at: int
+    issuer: str = Field(max_length=42)
+    evidence: str = Field(max_length=66)
+
+
+class HoldVoid(EventRow, table=True):
+    __tablename__ = "hold_void"
+    hold_id: int = Field(index=True)
+    pilot_id: int = Field(index=True)
+    by: str = Field(max_length=42)
+    reason: str = Field(max_length=66)
+
+
+class HoldRelease(EventRow, table=True):
+    __tablename__ = "hold_release"
+    hold_id: int = Field(index=True)
+    pilot_id: int = Field(index=True)
+    member: str = Field(max_length=42, index=True)
+    points: int
+
+
 # ---- gateway state: not from the chain, so re-indexing never touches it ---------------------------
 
 
@@ -272,6 +412,18 @@ class ApiKey(SQLModel, table=True):
     label: str = Field(max_length=100)
     created_at: int
     revoked: bool = False
+
+
+class RedemptionClaim(SQLModel, table=True):
+    """The secret of a redemption that only its member holds: the receipt is public, the reward
+    is handed over only to whoever shows this code to a signed-in partner. Only its SHA-256 is
+    stored."""
+
+    __tablename__ = "redemption_claim"
+    redemption_id: int = Field(primary_key=True)
+    member: str = Field(max_length=42)
+    code_hash: str = Field(max_length=64)
+    created_at: int
 
 
 class WriteJob(SQLModel, table=True):
@@ -424,6 +576,110 @@ class WebSession(SQLModel, table=True):
     credential_id: str = Field(max_length=1400)
     created_at: int
     expires_at: int
+
+
+class GroupDeclaration(SQLModel, table=True):
+    """A member's declaration of belonging to a target group of a pilot, given with consent.
+
+    Off chain only (never indexed from or written to the chain); published only as aggregates
+    with groups under five people suppressed (:func:`ledger.impact.kpis.target_group_shares`).
+    Withdrawing consent deletes the row.
+    """
+
+    __tablename__ = "group_declaration"
+    pilot_id: int = Field(primary_key=True)
+    member: str = Field(primary_key=True, max_length=42)
+    group_code: str = Field(primary_key=True, max_length=40)
+    consent_version: str = Field(max_length=20, description="the consent text the member agreed to")
+    consented_at: int
+
+
+# ---- the exchange: off-chain records, signed by their accounts; never touched by re-indexing ------
+
+
+class Organisation(SQLModel, table=True):
+    """A maker, manufacturer, collection point or shop of a pilot."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    pilot_id: int = Field(index=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20)
+    created_at: int
+
+
+class OrgAccount(SQLModel, table=True):
+    """An account acting for its organisation in a pilot."""
+
+    __tablename__ = "org_account"
+    account: str = Field(primary_key=True, max_length=42)
+    pilot_id: int = Field(primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+
+
+class Site(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20)
+    lat: float
+    lon: float
+
+
+class Listing(SQLModel, table=True):
+    """An available lot or surplus stream, or a wanted material, with its EIP-712 signature."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    pilot_id: int = Field(index=True)
+    chain_id: int = Field(description="the EIP-712 domain's chain id")
+    account: str = Field(max_length=42, index=True)
+    side: str = Field(max_length=10)
+    material: str = Field(max_length=16, index=True)
+    grams: int
+    lot_id: int | None = None
+    interval_days: int | None = None
+    needed_by: int | None = None
+    reach_km: int | None = None
+    site_id: int = Field(foreign_key="site.id")
+    created_at: int = Field(index=True)
+    expires_at: int
+    nonce: int
+    digest: str = Field(max_length=66, unique=True)
+    signature: str = Field(max_length=140)
+    status: str = Field(default="open", max_length=10, description="open or closed")
+
+
+class ExchangeMatch(SQLModel, table=True):
+    """A match of an available and a wanted listing: proposed, accepted, handed_over, declined
+    or expired. Its state changes only by conditional UPDATEs, so a transition happens once."""
+
+    __tablename__ = "exchange_match"
+    id: int | None = Field(default=None, primary_key=True)
+    pilot_id: int = Field(index=True)
+    available_id: int = Field(foreign_key="listing.id", index=True)
+    wanted_id: int = Field(foreign_key="listing.id", index=True)
+    grams: int
+    score: float
+    explanation: str
+    distance_km: float
+    co2e_kg: float
+    state: str = Field(max_length=12, index=True)
+    proposed_by: str = Field(max_length=42)
+    proposed_at: int
+    decided_by: str | None = Field(default=None, max_length=42)
+    decided_at: int | None = None
+    record_hash: str | None = Field(default=None, max_length=66)
+    tx_hash: str | None = Field(default=None, max_length=66)
+    received_lot: int | None = None
+
+
+class ChallengeText(SQLModel, table=True):
+    """The text of a challenge, keyed by the SHA-256 that went on chain as its brief."""
+
+    __tablename__ = "challenge_text"
+    brief: str = Field(primary_key=True, max_length=66)
+    title: str = Field(max_length=200)
+    need: str
+    created_at: int
 
 
 def _widen_integers() -> None:

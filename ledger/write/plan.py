@@ -30,10 +30,12 @@ __all__ = [
     "Contribution",
     "Dispatch",
     "Encoders",
+    "Fulfilment",
     "Intake",
     "LedgerView",
     "LotRef",
     "LotView",
+    "Part",
     "Plan",
     "Record",
     "Redemption",
@@ -42,6 +44,7 @@ __all__ = [
     "Transform",
     "WriteRejected",
     "plan",
+    "plan_parts",
     "to_grams",
 ]
 
@@ -146,13 +149,20 @@ class Redemption:
 
 
 @dataclass(frozen=True)
+class Fulfilment:
+    """A reward partner hands over a redemption (the gateway checks its claim code first)."""
+
+    redemption_id: int
+
+
+@dataclass(frozen=True)
 class Award:
     member: str
     amount: int
     reason: int
 
 
-Record = Intake | Transform | Transfer | Dispatch | Contribution | Redemption | Award
+Record = Intake | Transform | Transfer | Dispatch | Contribution | Redemption | Fulfilment | Award
 
 # ---- what the planner reads ---------------------------------------------------------------------
 
@@ -234,36 +244,67 @@ def plan(
 
     `where(i)` names record i in the reasons (``records.3``, ``event 3 (ObjectEvent)``).
     """
-    return _Planner(actor, pilot, view, where).run(records)
+    ((_, made),) = plan_parts(pilot, [Part(actor, records, where)], view)
+    return made
+
+
+@dataclass(frozen=True)
+class Part:
+    """Records of one actor within a plan of several actors."""
+
+    actor: str
+    records: Sequence[Record]
+    where: Callable[[int], str] = lambda i: f"records.{i}"
+
+
+def plan_parts(pilot: int, parts: Sequence[Part], view: LedgerView) -> list[tuple[str, Plan]]:
+    """One plan of several actors' records, in order: what one actor hands over, the next may
+    use (EPCIS documents of several makers). The calls of each part, or one WriteRejected with
+    the reasons of every part; the plan starts with ``expectNextLot`` when records use handles."""
+    planner = _Planner(pilot, view)
+    made = [(part.actor, planner.part(part, single=len(parts) == 1)) for part in parts]
+    if planner.reasons:
+        raise WriteRejected(planner.reasons)
+    if any(_creates(r) for part in parts for r in part.records):
+        guard = view.encoders.materials("expectNextLot", view.next_lot)
+        made[0][1].calls.insert(0, ("records", guard))
+    for _, part_plan in made:
+        part_plan.lots = dict(planner.handles)
+    return made
 
 
 @dataclass
 class _Planner:
-    actor: str
     pilot: int
     view: LedgerView
-    where: Callable[[int], str]
+    actor: str = ""
     reasons: list[tuple[str, str]] = field(default_factory=list)
-    #: grams left of each lot the plan draws from (on chain, or created by the plan)
+    #: grams left of each lot the plan knows (read from the chain, or created by the plan)
     left: dict[int, int] = field(default_factory=dict)
-    handles: dict[str, int] = field(default_factory=dict)
+    #: who holds each lot the plan knows, as the plan goes
+    owner: dict[int, str] = field(default_factory=dict)
     #: lots an earlier record of the plan handed to another maker
-    gone: set[int] = field(default_factory=set)
-    counter: int = 0
-    spent: int = 0
+    moved: set[int] = field(default_factory=set)
+    handles: dict[str, int] = field(default_factory=dict)
+    counter: int = -1
+    #: points each actor redeems, and points awarded, so far in the plan
+    spent: dict[str, int] = field(default_factory=dict)
+    awarded: int = 0
 
     def fail(self, where: str, why: str) -> None:
         self.reasons.append((where, why))
 
-    def run(self, records: Sequence[Record]) -> Plan:
-        self.counter = self.view.next_lot
+    def part(self, part: Part, *, single: bool) -> Plan:
+        if self.counter < 0:
+            self.counter = self.view.next_lot
+        self.actor = part.actor
         calls: list[tuple[str, Call]] = []
         intakes: list[tuple[str, Intake]] = []
-        uses_handles = any(_creates(r) for r in records)
-        for i, record in enumerate(records):
-            at = self.where(i)
-            # Plain intakes travel as one intakeBatch call when nothing refers to their lots.
-            if isinstance(record, Intake) and not uses_handles:
+        # Plain intakes travel as one intakeBatch call when nothing refers to their lots.
+        batch = single and not any(_creates(r) for r in part.records)
+        for i, record in enumerate(part.records):
+            at = part.where(i)
+            if isinstance(record, Intake) and batch:
                 if self.material(record.material, f"{at}.material"):
                     intakes.append((at, record))
                 continue
@@ -272,12 +313,7 @@ class _Planner:
                 calls.append((at, call))
         if intakes:
             calls.insert(0, ("records", self.intake_batch(intakes)))
-        if self.reasons:
-            raise WriteRejected(self.reasons)
-        if uses_handles:
-            guard = self.view.encoders.materials("expectNextLot", self.view.next_lot)
-            calls.insert(0, ("records", guard))
-        return Plan(calls, dict(self.handles))
+        return Plan(calls, {})
 
     # ---- checks shared by the records ----
 
@@ -298,23 +334,23 @@ class _Planner:
                 )
                 return None
             ref = self.handles[ref]
-        if ref in self.gone:
-            self.fail(at, f"lot {ref} was handed to another maker by an earlier record")
+        if ref not in self.owner:
+            found = self.view.lots.get(ref)
+            if found is None:
+                self.fail(at, f"lot {ref} does not exist")
+                return None
+            if found.pilot != self.pilot:
+                self.fail(at, f"lot {ref} belongs to pilot {found.pilot}, not {self.pilot}")
+                return None
+            self.owner[ref], self.left[ref] = found.holder, found.grams
+        holder = self.owner[ref]
+        if holder != self.actor:
+            if ref in self.moved:
+                self.fail(at, f"lot {ref} was handed to another maker by an earlier record")
+            else:
+                self.fail(at, f"lot {ref} is held by {holder}, not by {self.actor}")
             return None
-        if ref in self.left:
-            return ref if self.left[ref] >= 0 else None
-        found = self.view.lots.get(ref)
-        if found is None:
-            self.fail(at, f"lot {ref} does not exist")
-        elif found.holder != self.actor:
-            self.fail(at, f"lot {ref} is held by {found.holder}, not by {self.actor}")
-        elif found.pilot != self.pilot:
-            self.fail(at, f"lot {ref} belongs to pilot {found.pilot}, not {self.pilot}")
-        else:
-            self.left[ref] = found.grams
-            return ref
-        self.left[ref] = -1  # reported once
-        return None
+        return ref if self.left[ref] >= 0 else None  # overdrawn: reported once
 
     def draw(self, ref: LotRef, grams: int, at: str) -> int | None:
         lot = self.lot(ref, at)
@@ -331,6 +367,7 @@ class _Planner:
         lot = self.counter
         self.counter += 1
         self.left[lot] = grams
+        self.owner[lot] = self.actor
         if handle is not None:
             if handle in self.handles:
                 self.fail(at, f"lot {handle!r} is created twice")
@@ -377,6 +414,8 @@ class _Planner:
             )
         if isinstance(r, Redemption):
             return self.redemption(at, r)
+        if isinstance(r, Fulfilment):
+            return enc.catalogue("fulfil", r.redemption_id)
         return self.award(at, r)
 
     def transform(self, at: str, r: Transform) -> Call | None:
@@ -433,13 +472,16 @@ class _Planner:
         whole = r.grams == self.left[lot]
         if self.draw(lot, r.grams, f"{at}.lot_id") is None:
             return None
-        if whole:  # the lot itself moves: it keeps its id
+        if whole:  # the lot itself moves: it keeps its id and what is left of it
+            self.left[lot] = r.grams
             if r.creates is not None:
                 self.handles[r.creates] = lot
+            received = lot
         else:
-            self.create(r.creates, r.grams, at)
-        # The recipient holds it now: later records of this actor cannot draw from it.
-        self.gone.add(lot if whole else self.counter - 1)
+            received = self.create(r.creates, r.grams, at)
+        # The recipient holds it now: only its own later records may draw from it.
+        self.owner[received] = r.to
+        self.moved.add(received)
         return self.view.encoders.materials("transfer", lot, r.to, r.grams, r.evidence)
 
     def redemption(self, at: str, r: Redemption) -> Call | None:
@@ -455,14 +497,14 @@ class _Planner:
         if reward.expiry and self.view.now and reward.expiry < self.view.now:
             self.fail(f"{at}.reward_id", f"reward {r.reward_id} has expired")
             return None
-        balance = self.view.balances.get(self.actor, 0) - self.spent
+        balance = self.view.balances.get(self.actor, 0) - self.spent.get(self.actor, 0)
         if balance < reward.cost:
             self.fail(
                 f"{at}.reward_id",
                 f"the reward costs {reward.cost} points; the balance is {balance}",
             )
             return None
-        self.spent += reward.cost
+        self.spent[self.actor] = self.spent.get(self.actor, 0) + reward.cost
         return self.view.encoders.catalogue("redeem", r.reward_id)
 
     def award(self, at: str, r: Award) -> Call | None:
@@ -470,10 +512,11 @@ class _Planner:
             self.fail(f"{at}.amount", "an award is a positive number of points")
             return None
         budget = self.view.budgets.get(self.pilot)
-        if budget is not None and r.amount > budget - self.spent:
-            self.fail(f"{at}.amount", f"the pilot's award budget has {budget - self.spent} left")
+        if budget is not None and r.amount > budget - self.awarded:
+            left = budget - self.awarded
+            self.fail(f"{at}.amount", f"the pilot's award budget has {left} left")
             return None
-        self.spent += r.amount
+        self.awarded += r.amount
         return self.view.encoders.token("award", self.pilot, r.member, r.amount, r.reason)
 
 

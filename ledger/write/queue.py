@@ -114,11 +114,13 @@ class Queue:
         calls: Sequence[tuple[Call, int]] = (),
         presigned: Sequence[tuple[int, dict[str, Any]]] = (),
         handles: dict[str, int] | None = None,
+        signers: Sequence[str] = (),
     ) -> tuple[JobView, bool]:
         """Queue a job; returns it and whether it is an earlier job replayed by its key.
 
         `calls` are signed by the custodial `signer` when the relayer sends them; `presigned`
-        are (forwarder nonce, request) pairs a client signed. A presigned request whose signer
+        are (forwarder nonce, request) pairs a client signed. `signers`, when given, names the
+        custodial signer of each call (a job of several makers, all or nothing). A presigned request whose signer
         and nonce are already queued is refused: it could only execute once.
         """
         if idem_key is not None and not 0 < len(idem_key) <= MAX_KEY:
@@ -130,6 +132,8 @@ class Queue:
             if signer is not None
             else [request_to_json(r) for _, r in presigned]
         )
+        for entry, who in zip(payload, signers, strict=False):
+            entry["signer"] = who
         row = {
             "job_id": job_id,
             "account": account,

@@ -24,6 +24,7 @@ says it was, so a crash at any point loses nothing and repeats nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -229,7 +230,11 @@ class Relayer:
         stored: dict[str, list[Any]] = {}
         for r in rows:
             stored.setdefault(r.job_id, []).append(r)
-        signers = sorted({r.signer for r in rows} | {j.signer for j in jobs if j.signer})
+        signers = sorted(
+            {r.signer for r in rows}
+            | {j.signer for j in jobs if j.signer}
+            | {c["signer"] for j in jobs if j.signer for c in json.loads(j.calls) if "signer" in c}
+        )
         chain = self._chain_nonces(signers)
         # Next nonce per custodial signer: after the chain's and after every queued request's.
         following = dict(chain)
@@ -261,26 +266,34 @@ class Relayer:
             ]
             # Within a batch a signer's requests must run in nonce order without a gap; a job
             # behind a gap waits for the next batch.
-            if any(
-                e.signer in blocked or e.nonce != expected.get(e.signer) for e in job_entries[:1]
-            ):
-                blocked |= {e.signer for e in job_entries}
-                continue
+            trial = dict(expected)
             for e in job_entries:
-                expected[e.signer] = e.nonce + 1
-            entries += job_entries
+                if e.signer in blocked or trial.get(e.signer) != e.nonce:
+                    blocked |= {entry.signer for entry in job_entries}
+                    break
+                trial[e.signer] = e.nonce + 1
+            else:
+                expected = trial
+                entries += job_entries
         return entries
 
     def _sign(self, job: Any, following: dict[str, int], deadline: int) -> list[Any]:
-        signer = self.custody.key_for(job.signer)
-        if signer is None:
-            self._fail([job.job_id], [("account", f"the relayer holds no key for {job.signer}")])
-            return []
+        """Sign a custodial job's calls, each with its signer's next nonce (a job of several
+        makers has a signer per call), and store the requests before anything is sent."""
+        calls = json.loads(job.calls)
+        keys = {}
+        for who in {call.get("signer", job.signer) for call in calls}:
+            key = self.custody.key_for(who)
+            if key is None:
+                self._fail([job.job_id], [("account", f"the relayer holds no key for {who}")])
+                return []
+            keys[who] = key
         rows = []
-        nonce = following[job.signer]
-        for position, call in enumerate(json.loads(job.calls)):
+        for position, call in enumerate(calls):
+            who = call.get("signer", job.signer)
+            nonce = following[who]
             request = self.suite.tx.sign_request(
-                signer,
+                keys[who],
                 Call(call["to"], bytes.fromhex(call["data"][2:])),
                 gas=int(call["gas"]),
                 deadline=deadline,
@@ -288,7 +301,7 @@ class Relayer:
             )
             rows.append(
                 {
-                    "signer": job.signer,
+                    "signer": who,
                     "nonce": nonce,
                     "job_id": job.job_id,
                     "position": position,
@@ -297,10 +310,9 @@ class Relayer:
                     "exposed": False,
                 }
             )
-            nonce += 1
+            following[who] = nonce + 1
         with self.store.engine.begin() as conn:
             conn.execute(insert(self.signed), rows)
-        following[job.signer] = nonce
         return [_Row(**r) for r in rows]
 
     def _execute_all(self, entries: Sequence[_Entry]) -> Call:
@@ -620,8 +632,8 @@ class Relayer:
                         & (self.signed.c.exposed.is_(False))
                     )
                 )
-        if exposed:
-            self._burn(job_id, exposed)
+        for signer in sorted({e.signer for e in exposed}):
+            self._burn(job_id, [e for e in exposed if e.signer == signer])
 
     def _burn(self, job_id: str, exposed: Sequence[_Entry]) -> None:
         """Use up the nonces of a failed job's public requests with a harmless call, in a job of
@@ -631,7 +643,7 @@ class Relayer:
         if key is None:
             return
         noop = Call(self.suite.manifest.addresses["MaterialLedger"], _NOOP)
-        burn_id = "burn" + job_id[4:]
+        burn_id = hashlib.sha256(f"burn:{job_id}:{exposed[0].signer}".encode()).hexdigest()[:32]
         with self.store.engine.begin() as conn:
             created = conn.execute(
                 select(self.jobs.c.created_at).where(self.jobs.c.job_id == job_id)

@@ -27,19 +27,23 @@ from ledger.vocabulary import Role
 from ledger.write.plan import (
     Award,
     Encoders,
+    Intake,
     LedgerView,
     LotView,
+    Part,
     Record,
     Redemption,
     RewardView,
     Transfer,
+    Transform,
     WriteRejected,
     lot_ids,
     plan,
+    plan_parts,
 )
 from ledger.write.rpc import Rpc, RpcError
 
-__all__ = ["Planned", "Writer", "gas_with_margin"]
+__all__ = ["PART_GAS", "Planned", "Writer", "gas_with_margin"]
 
 
 def gas_with_margin(estimate: int) -> int:
@@ -54,11 +58,31 @@ def _selector(signature: str) -> bytes:
 
 _LOT_OF = _selector("lotOf(uint256)")
 _ROLES_OF = _selector("rolesOf(uint16,address)")
-_BALANCE_OF = _selector("balanceOf(address)")
+_BALANCE_IN = _selector("balanceIn(uint16,address)")
+_MATERIAL_IN = _selector("materialIdIn(uint16,bytes16)")
 _REWARD_OF = _selector("rewardOf(uint256)")
 _BUDGET = _selector("awardBudget(uint16)")
 _LOT_COUNT = _selector("lotCount()")
 _NONCES = _selector("nonces(address)")
+
+
+def _codes(records: Sequence[Record]) -> set[str]:
+    codes: set[str] = set()
+    for r in records:
+        if isinstance(r, Intake):
+            codes.add(r.material.strip())
+        elif isinstance(r, Transform):
+            codes |= {code.strip() for code, _ in r.outputs}
+    return codes
+
+
+def _code_bytes(code: str) -> bytes | None:
+    """A material code as the registry keys it (bytes16, right-padded); None if it cannot be."""
+    try:
+        raw = code.encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    return raw.ljust(16, b"\0") if 0 < len(raw) <= 16 else None
 
 
 def recover(digest: bytes, signature: bytes) -> str | None:
@@ -72,12 +96,18 @@ def recover(digest: bytes, signature: bytes) -> str | None:
         return None
 
 
+#: Gas a later part of a several-actor plan may use (unsimulated; only what it uses is paid).
+PART_GAS = 3_000_000
+
+
 @dataclass(frozen=True)
 class Planned:
     """A plan ready to queue: its calls with the gas each needs, and the lots it names."""
 
     calls: tuple[tuple[Call, int], ...]
     lots: dict[str, int]
+    #: the signer of each call, when the plan has several actors
+    signers: tuple[str, ...] = ()
 
 
 class Writer:
@@ -111,7 +141,14 @@ class Writer:
             reads.append(("role", who, registry, data))
         rewards = sorted({r.reward_id for r in records if isinstance(r, Redemption)})
         if rewards:
-            reads.append(("balance", actor, token, _BALANCE_OF + encode(["address"], [actor])))
+            data = _BALANCE_IN + encode(["uint16", "address"], [pilot, actor])
+            reads.append(("balance", actor, token, data))
+        # Codes as the pilot sees them: its own product codes first, then the shared ones.
+        for code in sorted(_codes(records)):
+            raw = _code_bytes(code)
+            if raw is not None:
+                data = _MATERIAL_IN + encode(["uint16", "bytes16"], [pilot, raw])
+                reads.append(("material", code, registry, data))
         for reward in rewards:
             reads.append(("reward", reward, catalogue, _REWARD_OF + encode(["uint256"], [reward])))
         if any(isinstance(r, Award) for r in records):
@@ -129,6 +166,7 @@ class Writer:
         balances: dict[str, int] = {}
         reward_views: dict[int, RewardView | None] = {}
         budgets: dict[int, int] = {}
+        materials = dict(self.suite.manifest.materials)
         count = 0
         for (what, key, _, _), reply in zip(reads, replies, strict=True):
             raw = bytes.fromhex(reply["result"][2:]) if "result" in reply else None
@@ -156,13 +194,19 @@ class Writer:
                 reward_views[int(key)] = (  # type: ignore[call-overload]
                     RewardView(int(r_pilot), int(cost), int(stock), int(expiry)) if cost else None
                 )
+            elif what == "material":
+                found = int(decode(["uint16"], raw)[0])
+                if found:
+                    materials[str(key)] = found
+                else:
+                    materials.pop(str(key), None)
             elif what == "budget":
                 budgets[pilot] = int(decode(["uint256"], raw)[0])
             else:
                 count = int(decode(["uint256"], raw)[0])
         return LedgerView(
             encoders=self.encoders,
-            materials=self.suite.manifest.materials,
+            materials=materials,
             lots=lots,
             roles=roles,
             balances=balances,
@@ -238,6 +282,28 @@ class Writer:
         )
         relayer = self.suite.tx.relayer
         return self.gas(relayer.address if relayer is not None else requests[0]["from"], call)
+
+    def prepare_parts(self, pilot: int, parts: Sequence[Part]) -> Planned:
+        """Read, plan and simulate the records of several actors as one job, in order.
+
+        The first part is simulated as its actor. The later ones depend on what the earlier
+        parts do, which the chain has not seen yet, so they are checked by the planner only and
+        given :data:`PART_GAS` a call; the relayer simulates the whole, signed, before sending,
+        and fails the job, nothing of it recorded, if any part would revert."""
+        parts = [Part(to_checksum_address(p.actor), p.records, p.where) for p in parts]
+        records = [r for part in parts for r in part.records]
+        view = self.view(parts[0].actor, pilot, records, next_lot=True)
+        made = plan_parts(pilot, parts, view)
+        calls: list[tuple[Call, int, str]] = []
+        for index, (actor, part_plan) in enumerate(made):
+            if index == 0:
+                calls += [(c, g, actor) for c, g in self.simulate(actor, part_plan.calls)]
+            elif part_plan.calls:
+                bundle = self.encoders.materials("multicall", [c.data for _, c in part_plan.calls])
+                calls.append((bundle, PART_GAS, actor))
+        return Planned(
+            tuple((c, g) for c, g, _ in calls), made[0][1].lots, tuple(a for *_, a in calls)
+        )
 
     def prepare(
         self,

@@ -7,6 +7,7 @@ by keyboard alone, a script in a material code shown as text, and axe-core on ev
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -15,16 +16,17 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from ledger.build import build
-from ledger.chain import RpcChain, dev_accounts
+from ledger.chain import ANVIL_MNEMONIC, RpcChain, dev_accounts
 from ledger.clients import Suite
 from ledger.deploy import load_manifest
 from pilots.model import load_pilots
@@ -69,6 +71,17 @@ class System:
             capture_output=True,
             text=True,
             check=True,
+        )
+        return done.stdout.strip()
+
+    def cli_in(self, *args: str, stdin: str) -> str:
+        done = subprocess.run(
+            [str(BIN), *args, "--data-dir", str(self.data)],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")},
         )
         return done.stdout.strip()
 
@@ -459,6 +472,8 @@ def test_member_redeems_a_reward_by_keyboard_alone(system: System, tab: Tab) -> 
 
 
 def test_auditor_finds_recent_products_traces_and_verifies(system: System, tab: Tab) -> None:
+    # Re-reading the chain needs a signed-in account: any passkey will do.
+    _sign_in(system, tab, system.keys["LEU"]["member"]["address"])
     page = tab.page
     with sqlite3.connect(system.data / "index-anvil.sqlite") as db:
         (lot, tx, maker, code) = db.execute(
@@ -555,3 +570,62 @@ def test_a_material_code_holding_html_is_shown_as_text_and_nothing_runs(
         assert page.evaluate("document.querySelectorAll('svg[onload]').length") == 1
     finally:
         tab.context.close()
+
+
+def test_staff_event_member_checks_in_by_the_qr_link(
+    system: System, browser: Any, tab: Tab
+) -> None:
+    # Leuven's pilot admin (anvil account 1) is the demo's staff member: an award issuer. Its key
+    # goes into the gateway's keystore (a custodial account), and it signs in with a passkey.
+    Account.enable_unaudited_hdwallet_features()
+    staff = Account.from_mnemonic(ANVIL_MNEMONIC, account_path="m/44'/60'/0'/0/1")
+    system.cli_in("keys", "add", "staff-leu", "--import", stdin=staff.key.hex() + "\n")
+    _sign_in(system, tab, staff.address)
+    page = tab.page
+    page.goto(f"{system.base}/events?lang=en")
+    page.wait_for_selector("#who", timeout=30_000)
+    # The demo chain's clock is close to, not exactly, the wall clock: open the window widely.
+    page.evaluate(
+        "() => { const f = document.getElementById('create').elements;"
+        " const at = (d) => new Date(Date.now() + d * 86400000 - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);"
+        " f.opens.value = at(-20); f.closes.value = at(1); }"
+    )
+    page.select_option("#create select[name=kind]", "repair_cafe")
+    page.fill("#create input[name=points]", "35")
+    page.fill("#create input[name=venue]", "Repair café, Leuven")
+    page.click("#create button[type=submit]")
+    page.wait_for_selector("#result.ok", timeout=60_000)
+    event_id = int(page.inner_text("#created"))
+    page.wait_for_selector("#qr-svg svg", timeout=30_000)
+    link = page.get_attribute("#qr-link", "href")
+    assert link.startswith("/checkin?t=")
+
+    member = system.keys["LEU"]["member"]
+    before = system.get(f"/api/accounts/{member['address']}/wallet")["balance"]
+    mobile = _open(browser, width=375)
+    try:
+        _sign_in(system, mobile, member["address"])
+        phone = mobile.page
+        phone.goto(f"{system.base}{link}&lang=en")
+        phone.wait_for_selector("#result.ok", timeout=60_000)
+        assert _number(phone.inner_text("#points")) == 35
+        phone.goto(f"{system.base}/wallet?lang=en")
+        phone.wait_for_selector(f"#balance:has-text('{before + 35:,}')", timeout=30_000)
+        assert "event attendance" in phone.inner_text("#history")
+    finally:
+        mobile.context.close()
+
+    event = next(e for e in system.get("/api/pilots/LEU/events") if e["event_id"] == event_id)
+    assert event["attendance"] == 1
+    year = datetime.fromtimestamp(event["opens"] + 86_400 * 20, UTC).year
+    attendance = next(
+        k
+        for k in system.get(f"/api/pilots/LEU/impact?year={year}")["kpis"]
+        if k["metric"] == "attendance"
+    )
+    page.goto(f"{system.base}/impact?pilot=LEU&year={year}&lang=en")
+    page.wait_for_selector("tr[data-metric='attendance'] td.value", timeout=60_000)
+    shown = _number(page.inner_text("tr[data-metric='attendance'] td.value"))
+    assert shown == attendance["value"] and shown >= 1
+    page.wait_for_selector("#compare tr >> nth=7", timeout=60_000)  # header + seven pilots
+    assert page.locator("#compare tr").count() == 8

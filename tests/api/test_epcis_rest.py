@@ -389,3 +389,8 @@ def test_a_document_of_two_makers_is_captured_in_order(gw: Gateway) -> None:  # 
     assert (taken.holder, taken.grams) == (gw.alice.address, 7_500)
     assert (received.holder, received.grams) == (second, 0)  # all of it went into the benches
     assert (bench1.holder, bench1.grams, bench2.grams) == (second, 0, 4_000)  # one sold, one held
+    # One job, one transaction: the two makers' events are recorded together or not at all.
+    assert (
+        recorded[0]["tx_hash"] == recorded[1]["tx_hash"]
+        and recorded[0]["job"] == recorded[1]["job"]
+    )

@@ -89,7 +89,12 @@ def gw(
 
     data = tmp / "data"
     keystore = Keystore(data / "keys", PASSWORD)
-    for name, account in (("alice", alice), ("member", member), ("outsider", outsider)):
+    for name, account in (
+        ("alice", alice),
+        ("member", member),
+        ("outsider", outsider),
+        ("partner", admin),
+    ):
         keystore.create(name, account.key)
     store = Store.open(f"sqlite:///{tmp / 'index.sqlite'}")
     indexer_for(suite, store).run()
@@ -104,9 +109,11 @@ def gw(
     writes = write_service(
         suite, store, custody, data_dir=data, relayer=relayer, rate=1000, burst=1000
     )
-    state = GatewayState(store, pilots, writes)
+    # TestClient's requests go to http://testserver: that is this gateway's public origin.
+    state = GatewayState(store, pilots, writes, public_origin="http://testserver")
     keys = {name: issue_api_key(store, a.address, name)
             for name, a in (("alice", alice), ("bob", bob), ("member", member), ("outsider", outsider))}  # fmt: skip
+    keys["partner"] = issue_api_key(store, admin.address, "partner")
     app = create_app(state)
     with TestClient(app) as client, TestClient(app) as raw:
         client.event_hooks = {"request": [_wait_confirmed]}
@@ -270,20 +277,26 @@ def test_sign_in_with_ethereum(gw: Gateway) -> None:
 
 
 @pytest.mark.parametrize(
-    "fault", ["other_signer", "chain", "domain", "expired", "unknown_nonce", "garbled"]
+    "fault",
+    ["other_signer", "chain", "domain", "host_header", "expired", "unknown_nonce", "garbled"],
 )
 def test_sign_in_rejections(gw: Gateway, fault: str) -> None:
     signer = gw.alice
     message = {
         "chain": lambda: _siwe(gw, signer, chain_id=5),
         "domain": lambda: _siwe(gw, signer, domain="evil.example"),
+        # The attack of issue 13: signed for evil.example and posted with `Host: evil.example`.
+        "host_header": lambda: _siwe(gw, signer, domain="evil.example"),
         "expired": lambda: _siwe(gw, signer, expires=timedelta(seconds=-1)),
         "unknown_nonce": lambda: _siwe(gw, signer, nonce="abcdefgh1234"),
         "garbled": lambda: "hello",
     }.get(fault, lambda: _siwe(gw, signer))()
     key = Account.create() if fault == "other_signer" else signer
+    headers = {"Host": "evil.example"} if fault == "host_header" else {}
     reply = gw.client.post(
-        "/api/auth/siwe", json={"message": message, "signature": _sign(key, message)}
+        "/api/auth/siwe",
+        json={"message": message, "signature": _sign(key, message)},
+        headers=headers,
     )
     assert reply.status_code == 401, reply.text
     assert reply.json()["error"]["code"] == "unauthorized"
@@ -484,6 +497,50 @@ def test_wallet_rewards_redeem_and_receipt(gw: Gateway) -> None:
                           headers=gw.as_("outsider"))  # fmt: skip
     assert poor.status_code == 422 and "balance is 0" in poor.text
     assert gw.client.get("/api/redemptions/12345").status_code == 404
+    assert wallet["balances"] == {"LEU": 70}
+
+
+def test_a_receipt_alone_does_not_take_the_reward(gw: Gateway) -> None:
+    """Issue 13: redemption ids are guessable and receipts public; whoever presents another
+    member's receipt must not get the reward. The partner fulfils only with the member's code."""
+    reward = gw.client.get("/api/pilots/LEU/rewards?available=true").json()[0]
+    redeemed = gw.client.post(
+        "/api/pilots/LEU/redemptions",
+        json={"reward_id": reward["reward_id"]},
+        headers=gw.as_("member"),
+    )
+    assert redeemed.status_code == 201, redeemed.text
+    rid = redeemed.json()["redemption_id"]
+    assert gw.state.wait_indexed(redeemed.json()["block_number"])
+    assert gw.client.get(f"/api/redemptions/{rid}").status_code == 200  # the receipt is public
+    # A bearer of the receipt cannot get its code, and a guessed code does not fulfil.
+    stolen = gw.client.post(f"/api/redemptions/{rid}/claim-code", headers=gw.as_("outsider"))
+    assert stolen.status_code == 403
+    guessed = gw.client.post(
+        f"/api/redemptions/{rid}/fulfilment",
+        json={"code": "AAAA-AAAA-AAAA"},
+        headers=gw.as_("partner"),
+    )
+    assert guessed.status_code == 403 and guessed.json()["error"]["fields"][0]["field"] == "code"
+    assert gw.suite.catalogue.redemption_status(int(rid)) == (True, False)
+    # The member's code, shown to the partner: handed over once.
+    code = gw.client.post(f"/api/redemptions/{rid}/claim-code", headers=gw.as_("member")).json()[
+        "code"
+    ]
+    not_partner = gw.client.post(
+        f"/api/redemptions/{rid}/fulfilment", json={"code": code}, headers=gw.as_("outsider")
+    )
+    assert not_partner.status_code == 403
+    done = gw.client.post(
+        f"/api/redemptions/{rid}/fulfilment", json={"code": code}, headers=gw.as_("partner")
+    )
+    assert done.status_code == 201, done.text
+    assert gw.suite.catalogue.redemption_status(int(rid)) == (True, True)
+    assert gw.client.get(f"/api/redemptions/{rid}").json()["fulfilled"] is True
+    again = gw.client.post(
+        f"/api/redemptions/{rid}/fulfilment", json={"code": code}, headers=gw.as_("partner")
+    )
+    assert again.status_code == 409
 
 
 # ---- auditors -----------------------------------------------------------------------------------
@@ -505,14 +562,16 @@ def test_trail_and_lists(gw: Gateway) -> None:
 def test_verify_endpoint_reports_tampering(gw: Gateway) -> None:
     head = int(gw.suite.chain.w3.eth.block_number)
     assert gw.state.wait_indexed(head)
-    clean = gw.client.get("/api/audit/verify").json()
+    anonymous = gw.client.get("/api/audit/verify")
+    assert anonymous.status_code == 401  # re-reading the chain needs a signed-in account
+    clean = gw.client.get("/api/audit/verify", headers=gw.as_("outsider")).json()
     assert clean["ok"] is True and clean["rows_checked"] > 20 and clean["mismatches"] == []
     intake = gw.store.tables["intake"]
     with gw.store.engine.begin() as conn:
         row = conn.execute(select(intake).where(intake.c.lot_id == 1)).mappings().one()
         conn.execute(update(intake).where(intake.c.lot_id == 1).values(grams=row["grams"] + 1))
     try:
-        report = gw.client.get("/api/audit/verify?pilot=LEU").json()
+        report = gw.client.get("/api/audit/verify?pilot=LEU", headers=gw.as_("outsider")).json()
         assert report["ok"] is False
         changed = [m for m in report["mismatches"] if m["table"] == "intake"]
         assert len(changed) == 1 and changed[0]["fields"] == {
@@ -523,7 +582,12 @@ def test_verify_endpoint_reports_tampering(gw: Gateway) -> None:
         with gw.store.engine.begin() as conn:
             conn.execute(delete(intake).where(intake.c.lot_id == 1))
             conn.execute(insert(intake).values(**row))
-    assert gw.client.get("/api/audit/verify?from_block=10&to_block=5").status_code == 422
+    bad = gw.client.get("/api/audit/verify?from_block=10&to_block=5", headers=gw.as_("outsider"))
+    assert bad.status_code == 422
+    huge = gw.client.get(
+        "/api/audit/verify?from_block=0&to_block=100000", headers=gw.as_("outsider")
+    )
+    assert huge.status_code == 422 and "at most 100,000 blocks" in huge.text
 
 
 def test_openapi_lists_every_endpoint(gw: Gateway, tmp_path: Path) -> None:

@@ -19,12 +19,18 @@ BIN = Path(sys.executable).parent / "loopledger"
 
 
 def run(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
     full_env.update(env or {})
     return subprocess.run(
-        [str(BIN), *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300
+        [str(BIN), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=300,
+        input=stdin,
     )
 
 

@@ -10,7 +10,9 @@ from eth_account.signers.local import LocalAccount
 
 from ledger import contract_errors as ce
 from ledger.clients import IntakeSpec, Suite
+from ledger.deploy import AWARD_CAP_YEARS
 from ledger.vocabulary import ContributionKind, Fate, Role, Source
+from pilots.model import Pilot
 
 LEUVEN = 1
 
@@ -116,10 +118,43 @@ def test_member_story(memory_suite: Suite) -> None:
     assert suite.catalogue.redemption_status(redemption.redemption_id) == (True, True)
     with pytest.raises(ce.CatalogueAlreadyFulfilled):
         suite.catalogue.fulfil(partner, redemption.redemption_id)
-    with pytest.raises(ce.ERC20InsufficientBalance):
+    with pytest.raises(ce.TokenInsufficientPoints):
         suite.catalogue.redeem(member, reward.reward_id, relay=True)
     with pytest.raises(ce.TokenBudgetExceeded):
         suite.token.award(issuer, LEUVEN, member.address, 901, reason=1)
+
+
+def test_points_earned_in_one_pilot_are_not_spent_in_another(
+    memory_suite: Suite, pilots: list[Pilot]
+) -> None:
+    """The attack of issue 13: pilot 1's admin made itself an issuer, awarded itself 150 points
+    and redeemed the whole stock of a pilot-2 partner's reward."""
+    suite = memory_suite
+    leuven_admin, other_admin = _admin(suite), suite.chain.accounts[2]
+    partner = suite.chain.accounts[9]
+    suite.registry.set_pilot_role(other_admin, 2, partner.address, Role.PARTNER)
+    reward = suite.catalogue.list_reward(
+        other_admin, 2, partner.address, 50, 3, int(time.time()) + 86_400
+    )
+    suite.registry.set_pilot_role(leuven_admin, LEUVEN, leuven_admin.address, Role.ISSUER)
+    suite.token.set_budget(leuven_admin, LEUVEN, 150)
+    suite.token.award(leuven_admin, LEUVEN, leuven_admin.address, 150, reason=1)
+    budget_before = suite.token.budget(2)
+    with pytest.raises(ce.TokenInsufficientPoints) as refused:
+        suite.catalogue.redeem(leuven_admin, reward.reward_id)
+    assert (refused.value.pilot, refused.value.balance, refused.value.needed) == (2, 0, 50)
+    assert suite.catalogue.reward(reward.reward_id).stock == 3
+    assert suite.token.budget(2) == budget_before
+    assert suite.token.balance_in(LEUVEN, leuven_admin.address) == 150
+    # A pilot admin sets budgets, but cannot award past the operator's cap.
+    suite.token.set_budget(leuven_admin, LEUVEN, 2**64 - 1)
+    leuven = next(p for p in pilots if p.id == LEUVEN)
+    cap = leuven.earning.award_budget * AWARD_CAP_YEARS  # set by the operator at deployment
+    assert suite.token.budget(LEUVEN) == cap - 150
+    with pytest.raises(ce.TokenCapExceeded):
+        suite.token.award(leuven_admin, LEUVEN, leuven_admin.address, cap - 150 + 1, reason=1)
+    with pytest.raises(ce.RegistryUnauthorized):
+        suite.token.set_cap(leuven_admin, LEUVEN, 2**64 - 1)  # only the operator raises it
 
 
 def test_auditor_reads_the_trail(memory_suite: Suite) -> None:

@@ -70,3 +70,19 @@ def test_changed_contracts_make_the_manifest_stale(
 def test_missing_manifest_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(NotDeployed, match="loopledger deploy"):
         load_manifest(tmp_path / "none.json")
+
+
+def test_a_deployment_without_the_community_programme_is_stale(
+    tmp_path: Path, artifacts: dict[str, Artifact], pilots: list[Pilot]
+) -> None:
+    chain = MemoryChain.start()
+    path = tmp_path / "manifest.json"
+    manifest, _ = deploy(chain, artifacts, pilots, path)
+    older = manifest.model_copy(
+        update={
+            "addresses": {k: v for k, v in manifest.addresses.items() if k != "CommunityProgramme"}
+        }
+    )
+    older.save(path)
+    with pytest.raises(StaleManifest, match=r"has no CommunityProgramme.*deploy --fresh"):
+        deploy(chain, artifacts, pilots, path)

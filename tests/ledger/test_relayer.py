@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -340,3 +341,47 @@ def test_killed_and_faulted_relayer_records_every_job_exactly_once(
     )
     assert sum(faults.injected.values()) >= 0.1 * faults.calls > 0
     assert _lots_by_grams(rig, before) == dict.fromkeys(amounts, 1)
+
+
+def test_a_job_of_several_makers_is_all_or_nothing(rig: Rig, tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    queue = Queue(store)
+    first, second = rig.makers[0], rig.makers[1]
+    wood = rig.suite.manifest.materials[WOOD]
+    mine = rig.suite.materials.intake(first, LEUVEN, wood, Source.DONATION, 700, relay=True).lot_id
+    before = rig.suite.materials.lot_count()
+
+    def intake(grams: int) -> Any:
+        return rig.suite.materials.call_data(
+            "intake", LEUVEN, wood, int(Source.DONATION), grams, p.ZERO
+        )
+
+    # The second maker's part fails (a lot the first holds): the first's intake must not land.
+    foreign = rig.suite.materials.call_data("dispatch", mine, 1, int(Fate.RECYCLED), p.ZERO)
+    bad, _ = queue.submit(
+        account=first.address,
+        kind="epcis-capture",
+        pilot_id=LEUVEN,
+        request_hash="bad",
+        idem_key=None,
+        signer=first.address,
+        calls=[(intake(15_001), 300_000), (foreign, 300_000)],
+        signers=[first.address, second.address],
+    )
+    good, _ = queue.submit(
+        account=first.address,
+        kind="epcis-capture",
+        pilot_id=LEUVEN,
+        request_hash="good",
+        idem_key=None,
+        signer=first.address,
+        calls=[(intake(15_002), 300_000), (intake(15_003), 300_000)],
+        signers=[first.address, second.address],
+    )
+    relayer = Relayer(rig.suite, store, KeyCustody(rig.makers), rig.relayer)
+    failed, done = _drain(relayer, queue, [bad.job_id, good.job_id])
+    assert failed.state == "failed" and "LedgerNotHolder" in str(failed.error)
+    assert done.state == "confirmed" and len(done.result["events"]) == 2  # type: ignore[index]
+    assert _lots_by_grams(rig, before) == {15_002: 1, 15_003: 1}
+    holders = {rig.suite.materials.lot(i).holder for i in (before + 1, before + 2)}
+    assert holders == {first.address, second.address}  # each part signed by its own maker

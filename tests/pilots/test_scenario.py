@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from ledger.chain import AnvilChain
 from ledger.circularity import metrics
@@ -15,7 +16,7 @@ from ledger.clients import Suite
 from ledger.indexer import indexer_for
 from ledger.store.db import Store
 from pilots.model import Pilot
-from pilots.scenario import plan_pilot
+from pilots.scenario import plan_declarations, plan_pilot
 from pilots.seed import seed_scenario
 
 
@@ -53,3 +54,41 @@ def test_seeded_scenario_has_zero_mass_balance_residual(
             assert set(
                 metrics.mass_balance_residuals(build_flow_graph(subset, month)).values()
             ) <= {0}
+    # The community programme ran too: check-ins, credentials, voided and released holds.
+    with store.engine.connect() as conn:
+        for table in (
+            "community_event",
+            "attendance",
+            "skill_credential",
+            "hold_void",
+            "hold_release",
+        ):
+            rows = conn.execute(select(func.count()).select_from(store.tables[table])).scalar_one()
+            assert rows > 0, table
+
+
+def test_community_plan_has_events_trainings_and_a_few_voided_holds(pilots: list[Pilot]) -> None:
+    for pilot in pilots:
+        plan = plan_pilot(pilot, seed=7, start_ts=1_700_000_000)
+        kinds = [a.kind for a in plan]
+        assert {"event", "check_in", "credential", "hold", "release", "void"} <= set(kinds)
+        events = {a.creates[0]: a for a in plan if a.kind == "event"}
+        for a in plan:
+            if a.kind == "check_in":
+                ev = events[a.args["event"]]
+                assert ev.ts < a.ts and ev.args["opens"] <= a.ts <= ev.args["closes"]
+        # Each member checks in to an event at most once.
+        pairs = [(a.args["event"], a.actor) for a in plan if a.kind == "check_in"]
+        assert len(pairs) == len(set(pairs))
+        holds = {a.creates[0] for a in plan if a.kind == "hold"}
+        settled = [a.args["hold"] for a in plan if a.kind in ("void", "release")]
+        assert sorted(settled) == sorted(holds)  # each hold is voided or released, once
+        assert 0 < kinds.count("void") < kinds.count("release")
+
+
+def test_declarations_use_only_the_pilots_target_groups(pilots: list[Pilot]) -> None:
+    for pilot in pilots:
+        declared = plan_declarations(pilot, seed=7)
+        assert declared == plan_declarations(pilot, seed=7)
+        assert 0 < len(declared) < pilot.scenario.members
+        assert all(set(groups) <= set(pilot.impact.target_groups) for _, groups in declared)

@@ -78,6 +78,10 @@ interface IMaterialLedger {
     error LedgerSelfTransfer(uint256 lotId);
     /// @notice A batch holds no records.
     error LedgerEmptyBatch();
+    /// @notice A process loss of `loss` grams out of `inputs` passes the pilot's bound of `maxLossBp`.
+    error LedgerLossTooHigh(uint256 inputs, uint256 loss, uint256 maxLossBp);
+    /// @notice `bp` is not a share in basis points (0..10000).
+    error LedgerBadShare(uint256 bp);
 
     /// @notice Material entered the system as a new lot.
     event MaterialTakenIn(
@@ -120,6 +124,8 @@ interface IMaterialLedger {
     event MaterialDispatched(
         uint16 indexed pilot, address indexed maker, uint256 indexed lotId, uint48 grams, uint8 fate, bytes32 evidence
     );
+    /// @notice The pilot admin bounded the process loss of `pilot`'s transformations (0: no bound).
+    event MaxLossSet(uint16 indexed pilot, address indexed admin, uint16 maxLossBp);
 
     /// @notice Takes material into `pilot` as a new lot held by the caller. Active makers only.
     /// @return lotId the new lot
@@ -140,6 +146,10 @@ interface IMaterialLedger {
         uint48 loss,
         bytes32 evidence
     ) external returns (uint256 firstOutputLot);
+
+    /// @notice Bounds the process loss of `pilot`'s transformations to `maxLossBp` basis points of
+    ///         their inputs (0: no bound). Pilot admin only. Emits MaxLossSet.
+    function setMaxLoss(uint16 pilot, uint16 maxLossBp) external;
 
     /// @notice Hands `grams` of the caller's lot to another active maker of the same pilot.
     /// @return receivedLot the lot the recipient now holds

@@ -31,6 +31,10 @@ interface IPilotRegistry {
     error RegistryInvalidRole(uint8 role);
     /// @notice The zero address cannot hold a role.
     error RegistryZeroAddress();
+    /// @notice `code` is not printable ASCII (0x20..0x7e) followed only by zero padding.
+    error RegistryBadMaterialCode(bytes16 code);
+    /// @notice The admin of `pilot` has registered its `quota` of material classes.
+    error RegistryMaterialQuotaReached(uint16 pilot, uint16 quota);
     /// @notice Material kind `kind` is not Secondary or Product.
     error RegistryInvalidMaterialKind(uint8 kind);
 
@@ -38,8 +42,12 @@ interface IPilotRegistry {
     event PilotAdded(uint16 indexed pilot, bytes8 indexed code, bytes2 country, string name, address admin);
     /// @notice `account`'s role bits in `pilot` changed from `previous` to `current` (pilot 0: global roles).
     event RoleChanged(uint16 indexed pilot, address indexed account, address indexed by, uint8 previous, uint8 current);
-    /// @notice A material class was registered.
-    event MaterialRegistered(uint16 indexed materialId, bytes16 indexed code, MaterialKind kind, address indexed by);
+    /// @notice A material class was registered, shared by every pilot (`pilot` 0) or for one pilot.
+    event MaterialRegistered(
+        uint16 indexed materialId, bytes16 indexed code, uint16 pilot, MaterialKind kind, address indexed by
+    );
+    /// @notice The operator set how many material classes the admin of `pilot` may register.
+    event MaterialQuotaSet(uint16 indexed pilot, uint16 quota, address indexed by);
     /// @notice The operator paused (true) or resumed (false) every state change.
     event PauseChanged(bool paused, address indexed by);
 

@@ -11,8 +11,10 @@ library Roles {
     uint8 internal constant MAKER = 2;
     uint8 internal constant PARTNER = 4;
     uint8 internal constant ISSUER = 8;
+    /// A programme's enabler: proposes and confirms exchange matches for the makers it serves.
+    uint8 internal constant FACILITATOR = 64;
     uint8 internal constant SUSPENDED = 128;
-    uint8 internal constant PILOT_ROLES = ADMIN | MAKER | PARTNER | ISSUER;
+    uint8 internal constant PILOT_ROLES = ADMIN | MAKER | PARTNER | ISSUER | FACILITATOR;
 
     // Global roles, held under pilot 0.
     uint16 internal constant GLOBAL = 0;

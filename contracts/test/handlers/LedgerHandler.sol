@@ -20,6 +20,9 @@ contract LedgerHandler is Test {
     ContributionLedger internal immutable contributions;
     uint16 internal immutable pilot;
     uint256 internal immutable rewardId;
+    /// @dev A second pilot with its own reward: points must never cross between the two.
+    uint16 public immutable otherPilot;
+    uint256 internal immutable otherRewardId;
     address[2] internal makers;
     address internal immutable issuer;
     address[3] internal members;
@@ -33,6 +36,9 @@ contract LedgerHandler is Test {
     uint256 public lossGrams;
     uint256 public awarded;
     uint256 public redeemed;
+    mapping(uint16 pilot => uint256) public awardedIn;
+    mapping(uint16 pilot => uint256) public redeemedIn;
+    uint256 public crossPilotSuccesses;
     uint256 public strangerSuccesses;
     uint256 public calls;
 
@@ -42,8 +48,8 @@ contract LedgerHandler is Test {
         ContributionLedger contributions_,
         EngagementToken token_,
         RewardCatalogue catalogue_,
-        uint16 pilot_,
-        uint256 rewardId_,
+        uint16[2] memory pilots_,
+        uint256[2] memory rewardIds_,
         address[2] memory makers_,
         address issuer_,
         address stranger_
@@ -53,8 +59,10 @@ contract LedgerHandler is Test {
         contributions = contributions_;
         token = token_;
         catalogue = catalogue_;
-        pilot = pilot_;
-        rewardId = rewardId_;
+        pilot = pilots_[0];
+        rewardId = rewardIds_[0];
+        otherPilot = pilots_[1];
+        otherRewardId = rewardIds_[1];
         makers = makers_;
         issuer = issuer_;
         stranger = stranger_;
@@ -112,23 +120,39 @@ contract LedgerHandler is Test {
         ++calls;
     }
 
-    function award(uint256 memberSeed, uint256 amount) external {
+    function award(uint256 memberSeed, uint256 amount, bool other) external {
+        uint16 where = other ? otherPilot : pilot;
         amount = bound(amount, 1, 1_000);
-        if (amount > token.awardBudget(pilot)) return;
+        if (amount > token.awardBudget(where)) return;
         vm.prank(issuer);
-        token.award(pilot, members[memberSeed % 3], uint64(amount), 1);
+        token.award(where, members[memberSeed % 3], uint64(amount), 1);
         awarded += amount;
+        awardedIn[where] += amount;
         ++calls;
     }
 
-    function redeem(uint256 memberSeed) external {
+    /// @dev Redeems when the member holds enough points of the reward's pilot; otherwise tries
+    ///      anyway (with points of the other pilot perhaps) and counts a success as a breach.
+    function redeem(uint256 memberSeed, bool other) external {
         address member = members[memberSeed % 3];
-        (,, uint64 cost, uint32 stock,,) = catalogue.rewardOf(rewardId);
-        if (stock == 0 || token.balanceOf(member) < cost) return;
+        uint256 id = other ? otherRewardId : rewardId;
+        (uint16 where,, uint64 cost, uint32 stock,,) = catalogue.rewardOf(id);
+        if (stock == 0) return;
         vm.prank(member);
-        catalogue.redeem(rewardId);
+        if (token.balanceIn(where, member) < cost) {
+            try catalogue.redeem(id) {
+                ++crossPilotSuccesses;
+            } catch {}
+            return;
+        }
+        catalogue.redeem(id);
         redeemed += cost;
+        redeemedIn[where] += cost;
         ++calls;
+    }
+
+    function memberAt(uint256 i) external view returns (address) {
+        return members[i];
     }
 
     /// @dev A role-less account tries every privileged action; none may succeed.

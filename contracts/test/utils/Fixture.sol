@@ -58,6 +58,8 @@ abstract contract Fixture is Test {
         plastic = registry.registerMaterial(0, "15 01 02", IPilotRegistry.MaterialKind.Secondary);
         chair = registry.registerMaterial(0, "P-CHAIR", IPilotRegistry.MaterialKind.Product);
 
+        token.setAwardCap(LEUVEN, 1_000_000);
+        token.setAwardCap(KAUNAS, 1_000_000);
         vm.startPrank(leuvenAdmin);
         registry.setPilotRole(LEUVEN, alice, Roles.MAKER, true);
         registry.setPilotRole(LEUVEN, bob, Roles.MAKER, true);

@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 from datetime import UTC, datetime
 
+import networkx as nx
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -178,3 +179,42 @@ def test_metrics_do_not_depend_on_row_order(seed: int, actions: int) -> None:
 def test_records_need_their_columns() -> None:
     with pytest.raises(ValueError, match="lacks columns"):
         FlowRecords.from_frames(intakes=pd.DataFrame({"ts": [1]}))
+
+
+def _incinerated_virgin_product() -> nx.DiGraph:
+    b = RecordBuilder()
+    virgin = b.intake(JAN, A, 1, 1_000, source=5)
+    (product,) = b.transform(JAN + 10, [(virgin, 1_000)], [(3, 1_000)], loss=0)
+    b.dispatch(JAN + 20, product, 1_000, fate=6)
+    return build_flow_graph(b.records(), YEAR)
+
+
+def test_mci_incinerated_virgin_technical_product_scores_0_1() -> None:
+    # Technical material: energy recovery is no recovery (EMF 2015/2019). V = M, W0 = M, W = M,
+    # LFI = 2M / 2M = 1, MCI = 1 - 0.9 = 0.1.
+    graph = _incinerated_virgin_product()
+    assert metrics.material_circularity_indicator(graph, 3) == pytest.approx(0.1)
+
+
+def test_mci_incinerated_virgin_biological_product_counts_energy_recovery() -> None:
+    # Biological material (EMF 2019): C_E = 1, so W0 = 0, W = 0; V = M; LFI = M / 2M = 0.5;
+    # MCI = 1 - 0.5 * 0.9 = 0.55.
+    graph = _incinerated_virgin_product()
+    assert metrics.material_circularity_indicator(graph, 3, biological=True) == pytest.approx(0.55)
+
+
+def test_mci_composting_counts_only_for_biological_products() -> None:
+    b = RecordBuilder()
+    virgin = b.intake(JAN, A, 1, 1_000, source=5)
+    (product,) = b.transform(JAN + 10, [(virgin, 1_000)], [(3, 1_000)], loss=0)
+    b.dispatch(JAN + 20, product, 500, fate=5)  # composted
+    b.dispatch(JAN + 30, product, 500, fate=7)  # landfilled
+    graph = build_flow_graph(b.records(), YEAR)
+    # Biological: C_C = 0.5, W0 = 500, V = 1000, LFI = 1500 / 2000 = 0.75, MCI = 1 - 0.675.
+    assert metrics.material_circularity_indicator(graph, 3, biological=True) == pytest.approx(0.325)
+    # Technical: composting is not a cycle of technical material, W0 = M, MCI = 0.1.
+    assert metrics.material_circularity_indicator(graph, 3) == pytest.approx(0.1)
+    # Sustainably sourced biological feedstock (F_S) only lowers V for biological products.
+    assert metrics.material_circularity_indicator(
+        graph, 3, biological=True, biological_feedstock=1.0
+    ) == pytest.approx(1 - (500 / 2000) * 0.9)

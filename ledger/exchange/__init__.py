@@ -1,0 +1,1 @@
+"""The secondary-material exchange: listings signed by their account, and matchmaking."""
