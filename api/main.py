@@ -46,11 +46,21 @@ DOC_ASSETS = {
     "swagger": project_root() / "node_modules" / "swagger-ui-dist",
     "redoc": project_root() / "node_modules" / "redoc" / "bundles",
 }
-PAGES = {"/": "dashboard.html", "/maker": "maker.html", "/wallet": "wallet.html",
-         "/audit": "audit.html", "/receipt": "receipt.html", "/enrol": "enrol.html",
-         "/impact": "impact.html", "/checkin": "checkin.html", "/events": "events.html",
-         "/credential": "credential.html", "/exchange": "exchange.html",
-         "/challenges": "challenges.html"}  # fmt: skip
+#: Each page's path and file: the role pages, then the community programme's and the exchange's.
+PAGES = {
+    "/": "dashboard.html",
+    "/maker": "maker.html",
+    "/wallet": "wallet.html",
+    "/audit": "audit.html",
+    "/receipt": "receipt.html",
+    "/enrol": "enrol.html",
+    "/impact": "impact.html",
+    "/checkin": "checkin.html",
+    "/events": "events.html",
+    "/credential": "credential.html",
+    "/exchange": "exchange.html",
+    "/challenges": "challenges.html",
+}
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 409: "conflict", 422: "invalid_input", 429: "rate_limited",
          503: "unavailable"}  # fmt: skip

@@ -3,59 +3,88 @@
 "use strict";
 
 let me = null;
-const pilot = () => $("pilot").value;
+let selecting = null;
+const pilot = () => encodeURIComponent($("pilot").value);
 
 async function sha256(file) {
   const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
   return "0x" + Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function ok(html) {
-  $("result").className = "result ok";
-  $("result").innerHTML = html;
+function actions(c, p) {
+  if (!me || me.address !== c.owner) return "";
+  const button = (act, cls) => h("button", { type: "button", class: cls, "data-act": act, "data-id": p.proposal_id }, t("challenges." + act));
+  if (p.status === "submitted") return [button("shortlist", "secondary"), " ", button("select")];
+  if (p.status === "shortlisted") return button("select");
+  return button("milestone", "secondary");
 }
 
-function proposalRow(c, p) {
-  const owner = me && me.address === c.owner;
-  const actions = !owner ? "" : p.status === "submitted"
-    ? `<button type="button" class="secondary" data-act="shortlist" data-id="${p.proposal_id}">Shortlist</button>
-       <button type="button" data-act="select" data-id="${p.proposal_id}">Select</button>`
-    : p.status === "shortlisted" ? `<button type="button" data-act="select" data-id="${p.proposal_id}">Select</button>`
-    : `<button type="button" class="secondary" data-act="milestone" data-id="${p.proposal_id}">Milestone done</button>`;
+function status(p) {
   const done = p.steps.filter((s) => s.step === "milestone").map((s) => s.milestone + 1).join(", ");
-  return `<tr><td>#${p.proposal_id}</td><td><code>${esc(short(p.proposer))}</code></td>
-    <td><code title="${esc(p.evidence)}">${esc(short(p.evidence))}</code></td><td><code title="${esc(p.tx_hash)}">${esc(short(p.tx_hash))}</code></td>
-    <td>${when(p.ts)}</td><td>${esc(p.status)}${done ? ` · milestones ${esc(done)}` : ""}</td><td>${actions}</td></tr>`;
+  return tOr("proposal." + p.status, p.status) + (done ? " · " + t("challenges.milestonesdone", { list: done }) : "");
 }
 
 async function load() {
   const board = await api("GET", `/api/pilots/${pilot()}/challenges`);
-  $("challenge-pick").innerHTML = board.map((c) => `<option value="${c.challenge_id}">#${c.challenge_id} · ${esc(c.title || c.brief)}</option>`).join("");
-  $("board").innerHTML = board.map((c) => `<fieldset><legend>#${c.challenge_id} · ${esc(c.title || "(text not held here)")}</legend>
-    <p>${esc(c.need || "")}</p>
-    <p>Material <code>${esc(c.material || "any")}</code> · budget ${c.budget.toFixed(2)} EUR (awarded ${c.awarded.toFixed(2)}) ·
-      closes ${when(c.deadline)} · posted by <code>${esc(short(c.owner))}</code> in <code>${esc(short(c.tx_hash))}</code></p>
-    <table data-challenge="${c.challenge_id}"><tr><th>Proposal</th><th>Proposer</th><th>Document SHA-256</th><th>Transaction</th><th>When</th><th>Status</th><th></th></tr>
-    ${c.proposals.map((p) => proposalRow(c, p)).join("")}</table></fieldset>`).join("") || "<p>No challenges yet.</p>";
+  clear($("challenge-pick"), board.map((c) => h("option", { value: c.challenge_id }, `#${c.challenge_id} · ${c.title || c.brief}`)));
+  if (!board.length) { clear($("board"), h("p", {}, t("challenges.none"))); return; }
+  clear($("board"), board.map((c) => {
+    const table = h("table", { "data-challenge": c.challenge_id });
+    renderTable(table, c.proposals, [[t("challenges.proposal"), (p) => "#" + p.proposal_id],
+      [t("challenges.proposer"), (p) => h("code", { title: p.proposer }, short(p.proposer))],
+      [t("challenges.hash"), (p) => h("code", { title: p.evidence }, short(p.evidence))],
+      [t("col.transaction"), (p) => h("code", { title: p.tx_hash }, short(p.tx_hash))],
+      [t("col.when"), (p) => dateTime(p.ts)], [t("challenges.status"), status], [t("col.action"), (p) => actions(c, p)]]);
+    return h("fieldset", {}, h("legend", {}, `#${c.challenge_id} · ${c.title || t("challenges.notext")}`),
+      h("p", {}, c.need || ""),
+      h("p", {}, t("challenges.facts", { material: c.material || t("challenges.any"), budget: num(c.budget, 2), awarded: num(c.awarded, 2), deadline: date(c.deadline) }),
+        " ", h("code", { title: c.owner }, short(c.owner)), " · ", h("code", { title: c.tx_hash }, short(c.tx_hash))),
+      h("div", { class: "scroll", tabindex: 0 }, table));
+  }));
+}
+
+async function recorded(id, act) {
+  showResult($("result"), t("challenges.recorded", { id, action: t("challenges." + act) }));
+  await load();
 }
 
 async function act(button) {
   const id = button.dataset.id;
   try {
-    if (button.dataset.act === "shortlist") await api("POST", `/api/proposals/${id}/shortlist`);
+    if (button.dataset.act === "shortlist") { await api("POST", `/api/proposals/${id}/shortlist`); await recorded(id, "shortlist"); }
     if (button.dataset.act === "select") {
-      const award = prompt("Award from the budget (EUR)", "0");
-      const milestones = prompt("Number of milestones", "2");
-      if (award === null || milestones === null) return;
-      await api("POST", `/api/proposals/${id}/select`, { award, milestones: Number(milestones) });
+      selecting = { id, button };
+      $("select-title").textContent = t("challenges.selecttitle", { id });
+      $("select-dialog").hidden = false;
+      $("select-form").elements.award.focus();
     }
     if (button.dataset.act === "milestone") {
-      const index = prompt("Milestone number (1 = first)", "1");
-      if (index === null) return;
-      await api("POST", `/api/proposals/${id}/milestones`, { index: Number(index) - 1 });
+      const proposal = (await api("GET", `/api/pilots/${pilot()}/challenges`)).flatMap((c) => c.proposals).find((p) => String(p.proposal_id) === id);
+      const index = proposal ? proposal.steps.filter((s) => s.step === "milestone").length : 0;
+      await api("POST", `/api/proposals/${id}/milestones`, { index });
+      await recorded(id, "milestone");
     }
-    ok(`Proposal #${esc(id)}: ${esc(button.dataset.act)} recorded on chain`);
-    await load();
+  } catch (err) {
+    showErrors($("result"), err);
+  }
+}
+
+function closeSelect() {
+  const back = selecting && selecting.button;
+  selecting = null;
+  $("select-dialog").hidden = true;
+  if (back) back.focus();
+}
+
+async function select(event) {
+  event.preventDefault();
+  if (!selecting) return;
+  const f = Object.fromEntries(new FormData(event.target).entries());
+  const id = selecting.id;
+  try {
+    await api("POST", `/api/proposals/${id}/select`, { award: f.award, milestones: Number(f.milestones) });
+    closeSelect();
+    await recorded(id, "select");
   } catch (err) {
     showErrors($("result"), err);
   }
@@ -68,7 +97,7 @@ async function post(event) {
   try {
     const out = await api("POST", `/api/pilots/${pilot()}/challenges`, { title: f.title, need: f.need,
       material: f.material || null, budget: f.budget || "0", deadline });
-    ok(`Challenge #${out.id} posted in <code>${esc(out.tx_hash)}</code>`);
+    showResult($("result"), t("challenges.posted", { id: out.id }), " ", h("code", {}, out.tx_hash));
     await load();
   } catch (err) {
     showErrors($("result"), err);
@@ -81,29 +110,37 @@ async function propose(event) {
   const challenge = event.target.elements.challenge.value;
   try {
     const document = await sha256(file);
-    const out = await api("POST", `/api/challenges/${challenge}/proposals`, { document });
-    ok(`Proposal #${out.id}: the SHA-256 <code id="document-hash">${esc(document)}</code> of ${esc(file.name)} is on chain in
-      transaction <code id="proposal-tx">${esc(out.tx_hash)}</code>. Keep the file; check it with
-      <code>loopledger evidence check ${esc(file.name)} --tx ${esc(out.tx_hash)}</code>`);
+    const out = await api("POST", `/api/challenges/${encodeURIComponent(challenge)}/proposals`, { document });
+    showResult($("result"), h("p", {}, t("challenges.proposed", { id: out.id, file: file.name }), " ", h("code", { id: "document-hash" }, document)),
+      h("p", {}, t("challenges.intx"), " ", h("code", { id: "proposal-tx" }, out.tx_hash)),
+      h("p", {}, t("challenges.keep"), " ", h("code", {}, `loopledger evidence check ${file.name} --tx ${out.tx_hash}`)));
     await load();
   } catch (err) {
     showErrors($("result"), err);
   }
 }
 
+async function signIn() {
+  me = await accountPanel(signIn);
+  await load();
+}
+
 async function init() {
-  $("signin").addEventListener("submit", async (event) => { event.preventDefault(); setKey($("key").value.trim()); me = await whoAmI($("who")); await load(); });
-  $("signout").addEventListener("click", () => { setKey(null); me = null; $("who").textContent = "signed out"; });
+  const [pilots, materials] = await Promise.all([pilotOptions($("pilot"), new URLSearchParams(location.search).get("pilot")), api("GET", "/api/materials")]);
+  const here = pilots.data.find((p) => p.code === $("pilot").value);
+  await useLanguage(null, here && here.language);
   $("pilot").addEventListener("change", load);
+  $("pilot-form").addEventListener("submit", (e) => e.preventDefault());
   $("challenge").addEventListener("submit", post);
   $("proposal").addEventListener("submit", propose);
+  $("select-form").addEventListener("submit", select);
+  $("select-cancel").addEventListener("click", closeSelect);
+  $("select-dialog").addEventListener("keydown", (e) => { if (e.key === "Escape") closeSelect(); });
   $("board").addEventListener("click", (e) => { if (e.target.dataset.act) act(e.target); });
-  const [pilots, materials] = await Promise.all([api("GET", "/api/pilots"), api("GET", "/api/materials")]);
-  $("pilot").innerHTML = pilots.data.map((p) => `<option value="${esc(p.code)}">${esc(p.city)}</option>`).join("");
-  document.querySelector("select[data-materials]").innerHTML = `<option value="">any</option>` +
-    materials.map((m) => `<option>${esc(m.code)}</option>`).join("");
-  me = await whoAmI($("who"));
-  await load();
+  clear(document.querySelector("select[data-materials]"), h("option", { value: "" }, t("challenges.any")),
+    materials.map((m) => h("option", { value: m.code }, m.code)));
+  languageSwitcher(signIn);
+  await signIn();
 }
 
 init();

@@ -47,6 +47,9 @@ function t(key, vars) {
   return text;
 }
 
+// A key's text where the catalogue has one, else the value as it came (a state the API may add).
+const tOr = (key, fallback) => (key in catalogue ? t(key) : fallback);
+
 const locale = () => ({ en: "en-GB", nl: "nl-NL", el: "el-GR", lt: "lt-LT", es: "es-ES", tr: "tr-TR" })[lang];
 const num = (v, digits = 0) => (v === null || v === undefined ? "–"
   : new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v));

@@ -3,16 +3,27 @@
 
 async function verify(id) {
   try {
-    const c = await api("GET", `/api/credentials/${id}`);
-    $("credential").className = "result ok";
-    $("credential").innerHTML = `Valid credential ${c.credential_id}: skill <strong>${esc(c.skill)}</strong> level ${c.level}, ` +
-      `held by <code>${esc(c.holder)}</code>, issued by ${esc(c.pilot)} on ${when(c.issued_at)} UTC for training ${c.event_id} ` +
-      `(block ${c.block_number}). Valid in every pilot; it cannot be transferred.`;
+    const c = await api("GET", "/api/credentials/" + encodeURIComponent(id));
+    showResult($("credential"),
+      h("p", {}, h("strong", {}, t("credential.valid", { id: c.credential_id })), " ",
+        t("credential.skill", { skill: c.skill, level: c.level }), " ", h("code", {}, c.holder)),
+      h("p", {}, t("credential.issued", { pilot: c.pilot, when: dateTime(c.issued_at), event: c.event_id, block: num(c.block_number) })),
+      h("p", { class: "hint" }, t("credential.everywhere")));
   } catch (err) {
     showErrors($("credential"), err);
   }
 }
 
-$("lookup").addEventListener("submit", (e) => { e.preventDefault(); history.replaceState(null, "", `?id=${$("cid").value}`); verify($("cid").value); });
-const id = new URLSearchParams(location.search).get("id");
-if (id) { $("cid").value = id; verify(id); }
+async function init() {
+  await useLanguage(null, null);
+  $("lookup").addEventListener("submit", (e) => {
+    e.preventDefault();
+    history.replaceState(null, "", "?id=" + encodeURIComponent($("cid").value));
+    verify($("cid").value);
+  });
+  languageSwitcher(async () => { if ($("cid").value) await verify($("cid").value); });
+  const id = new URLSearchParams(location.search).get("id");
+  if (id) { $("cid").value = id; await verify(id); }
+}
+
+init();

@@ -20,6 +20,19 @@ function headline(m) {
     h("div", { class: "card" }, h("div", { class: "value", "data-metric": metric }, value), h("div", { class: "label" }, t(key)))));
 }
 
+// Secondary-material exchange and challenge board of the pilot in the period.
+function exchange(x) {
+  const cards = [
+    ["exchange.listings", "Listings", num(x.listings)], ["exchange.proposed", "Matches proposed", num(x.matches_proposed)],
+    ["exchange.accepted", "Matches accepted", num(x.matches_accepted)], ["exchange.exchanged", "Exchanged through matches", kgOf(x.kg_exchanged)],
+    ["exchange.median", "Median time to match", x.median_days_to_match === null ? "–" : t("exchange.days", { n: num(x.median_days_to_match, 1) })],
+    ["exchange.matched", "Listings matched", pct(x.share_listings_matched)], ["exchange.transport", "Transport of matches", num(x.transport_co2e_kg, 1) + " kg CO2e"],
+    ["exchange.challenges", "Challenges", num(x.challenges)], ["exchange.proposals", "Proposals", num(x.proposals)], ["exchange.selections", "Selections", num(x.selections)],
+  ];
+  clear($("exchange"), cards.map(([key, metric, value]) =>
+    h("div", { class: "card" }, h("div", { class: "value", "data-metric": metric }, value), h("div", { class: "label" }, t(key)))));
+}
+
 function nodeLabel(n, makers) {
   if (n.kind === "maker") return t("node.maker", { n: makers.indexOf(n.id) + 1 });
   const [kind, rest] = n.id.split(":");
@@ -154,6 +167,7 @@ async function show() {
       [t("metric.circular_outflow"), (r) => pct(r.metrics.circular_outflow_rate), "num"], [t("metric.circularity"), (r) => pct(r.metrics.percent_circularity), "num"],
       [t("metric.points_awarded"), (r) => num(r.metrics.points_awarded), "num"], [t("metric.points_redeemed"), (r) => num(r.metrics.points_redeemed), "num"],
     ]);
+    exchange(await api("GET", `/api/pilots/${pilot}/exchange?period=${span}`));
     $("csv").href = `/api/pilots/${pilot}/metrics.csv?period=${span}`;
     $("status").textContent = t("dash.status", { block: num(all.indexed_block), period: all.period === "all" ? t("period.all") : all.period });
   } catch (err) {

@@ -5,18 +5,28 @@ let me = null;
 let showing = null;
 let timer = null;
 
-const kindName = { workshop: "Workshop", repair_cafe: "Repair café", maker_faire: "Maker faire", training: "Training" };
 const unix = (value) => Math.floor(new Date(value).getTime() / 1000);
-const local = (date) => new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
 
 async function refresh() {
-  const events = await api("GET", `/api/pilots/${$("pilot").value}/events`);
-  renderTable($("events"), events, [["event_id", "Event"], ["kind", "Kind", (v) => esc(kindName[v] || v)],
-    ["opens", "Opens", when], ["closes", "Closes", when], ["points", "Points"], ["attendance", "Check-ins"],
-    ["event_id", "", (v, r) => (me && r.signer === me.address ? `<button data-qr="${esc(v)}">Show QR</button>` : "")]]);
-  for (const button of document.querySelectorAll("button[data-qr]")) {
-    button.addEventListener("click", () => showQr(Number(button.dataset.qr)));
-  }
+  const events = await api("GET", `/api/pilots/${encodeURIComponent($("pilot").value)}/events`);
+  renderTable($("events"), events, [[t("events.event"), (r) => "#" + r.event_id], [t("field.kind"), (r) => t("event." + r.kind)],
+    [t("events.opens"), (r) => dateTime(r.opens)], [t("events.closes"), (r) => dateTime(r.closes)],
+    [t("col.points"), (r) => num(r.points), "num"], [t("events.checkins"), (r) => num(r.attendance), "num"],
+    [t("col.action"), (r) => {
+      if (!me || r.signer !== me.address) return "";
+      const button = h("button", { type: "button", class: "secondary", "data-qr": r.event_id }, t("events.showqr"));
+      button.addEventListener("click", () => showQr(r.event_id));
+      return button;
+    }]]);
+}
+
+// The QR code, drawn from the SVG's path data only: no markup from the answer enters the page.
+function qrImage(svgText) {
+  const parsed = new DOMParser().parseFromString(svgText, "image/svg+xml").documentElement;
+  const keep = (el, names) => Object.fromEntries(names.filter((n) => el.hasAttribute(n)).map((n) => [n, el.getAttribute(n)]));
+  const paths = [...parsed.querySelectorAll("path")].map((p) => h("path", keep(p, ["d", "transform", "stroke", "fill", "class"])));
+  return h("svg", { ...keep(parsed, ["width", "height", "viewBox"]), role: "img", "aria-label": t("events.qralt") }, paths);
 }
 
 async function showQr(eventId) {
@@ -26,10 +36,10 @@ async function showQr(eventId) {
     try {
       const qr = await api("GET", `/api/events/${eventId}/qr`);
       $("qr").hidden = false;
-      $("qr-event").textContent = eventId;
-      $("qr-svg").innerHTML = qr.svg;
+      $("qr-title").textContent = t("events.qrtitle", { event: eventId });
+      clear($("qr-svg"), qrImage(qr.svg));
       $("qr-link").href = qr.url;
-      $("qr-expires").textContent = `valid until ${when(qr.expires)} UTC`;
+      $("qr-expires").textContent = t("events.validuntil", { when: dateTime(qr.expires) });
     } catch (err) {
       clearInterval(timer);
       showErrors($("result"), err);
@@ -45,9 +55,8 @@ async function create(event) {
   const body = { kind: form.get("kind"), opens: unix(form.get("opens")), closes: unix(form.get("closes")),
     points: Number(form.get("points")), venue: form.get("venue") };
   try {
-    const out = await api("POST", `/api/pilots/${$("pilot").value}/events`, body);
-    $("result").className = "result ok";
-    $("result").innerHTML = `Created event <strong id="created">${out.event_id}</strong> (transaction <code>${esc(short(out.tx_hash))}</code>).`;
+    const out = await api("POST", `/api/pilots/${encodeURIComponent($("pilot").value)}/events`, body);
+    showResult($("result"), t("events.created"), " ", h("strong", { id: "created" }, out.event_id), " (", h("code", {}, short(out.tx_hash)), ")");
     await refresh();
     await showQr(out.event_id);
   } catch (err) {
@@ -55,17 +64,23 @@ async function create(event) {
   }
 }
 
+async function signIn() {
+  me = await accountPanel(signIn);
+  await refresh();
+}
+
 async function init() {
-  const pilots = await api("GET", "/api/pilots");
-  $("pilot").innerHTML = pilots.data.map((p) => `<option value="${p.code}">${esc(p.city)}</option>`).join("");
+  const pilots = await pilotOptions($("pilot"), new URLSearchParams(location.search).get("pilot"));
+  const here = pilots.data.find((p) => p.code === $("pilot").value);
+  await useLanguage(null, here && here.language);
   $("pilot").addEventListener("change", refresh);
+  $("pilot-form").addEventListener("submit", (e) => e.preventDefault());
   const now = new Date();
   $("create").elements.opens.value = local(now);
   $("create").elements.closes.value = local(new Date(now.getTime() + 3 * 3600 * 1000));
   $("create").addEventListener("submit", create);
-  $("signin").addEventListener("submit", async (e) => { e.preventDefault(); setKey($("key").value.trim()); me = await whoAmI($("who")); await refresh(); });
-  me = await whoAmI($("who"));
-  await refresh();
+  languageSwitcher(signIn);
+  await signIn();
 }
 
 init();

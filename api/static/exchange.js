@@ -7,42 +7,41 @@ let me = null;
 let mySite = null;
 let materials = [];
 
-const pilot = () => $("pilot").value;
-const kgOf = (v) => Number(v).toLocaleString("en", { maximumFractionDigits: 3 });
-
-function ok(text) {
-  $("result").className = "result ok";
-  $("result").innerHTML = text;
-}
+const pilot = () => encodeURIComponent($("pilot").value);
+const kgOf = (v) => num(v, Number.isInteger(Number(v)) ? 0 : 3);
+const km = (v) => (v === null || v === undefined ? "–" : num(v, 1));
+const code = (v) => h("code", { title: v }, short(v));
 
 async function loadOrganisation() {
   mySite = null;
-  if (!me) return;
+  if (!me) { $("org").textContent = t("exchange.signinfirst"); $("organisation").hidden = true; return; }
   const orgs = await api("GET", `/api/pilots/${pilot()}/organisations`);
   const mine = orgs.find((o) => o.accounts.includes(me.address));
   if (mine) {
     mySite = mine.sites[0];
-    $("org").textContent = `${mine.name} (${mine.kind}) · site ${mySite.name} #${mySite.id} at ${mySite.lat.toFixed(4)}, ${mySite.lon.toFixed(4)}`;
+    $("org").textContent = t("exchange.orgline", { name: mine.name, kind: tOr("org." + mine.kind, mine.kind), site: mySite.name, id: mySite.id,
+      lat: num(mySite.lat, 4), lon: num(mySite.lon, 4) });
     $("organisation").hidden = true;
   } else {
-    $("org").textContent = "Register your organisation and a site to list material.";
+    $("org").textContent = t("exchange.registerfirst");
     $("organisation").hidden = false;
   }
 }
 
 async function loadLots() {
-  if (!me) return;
+  const select = document.querySelector("select[data-lots]");
+  const surplus = h("option", { value: "" }, t("exchange.surplus"));
+  if (!me) { clear(select, surplus); return; }
   const page = await api("GET", `/api/pilots/${pilot()}/lots?holder=${me.address}&open=true&limit=200`);
   const byId = Object.fromEntries(materials.map((m) => [m.material_id, m.code]));
-  const select = document.querySelector("select[data-lots]");
-  select.innerHTML = `<option value="">recurring surplus</option>` + page.data.map((l) =>
-    `<option value="${l.lot_id}" data-material="${esc(byId[l.material_id])}">#${l.lot_id} · ${esc(byId[l.material_id] || "")} · ${(l.grams / 1000).toFixed(3)} kg</option>`).join("");
+  clear(select, surplus, page.data.map((l) =>
+    h("option", { value: l.lot_id, "data-material": byId[l.material_id] }, `#${l.lot_id} · ${byId[l.material_id] || ""} · ${kg(l.grams)}`)));
 }
 
-const listingColumns = [["id", "#"], ["side", "Side"], ["material", "Material", (v) => `<code>${esc(v)}</code>`],
-  ["kg", "kg", kgOf], ["organisation", "Organisation"], ["site", "Site"],
-  ["distance_km", "km", (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(1))],
-  ["lot_id", "Lot", (v) => (v ? `#${v}` : "surplus")], ["expires_at", "Expires", when]];
+const listingColumns = () => [["#", (r) => r.id], [t("exchange.side"), (r) => t("side." + r.side)], [t("col.material"), (r) => h("code", {}, r.material)],
+  ["kg", (r) => kgOf(r.kg), "num"], [t("exchange.organisation"), (r) => r.organisation], [t("exchange.site"), (r) => r.site],
+  ["km", (r) => km(r.distance_km), "num"], [t("col.lot"), (r) => (r.lot_id ? "#" + r.lot_id : t("exchange.surplus"))],
+  [t("exchange.expiresat"), (r) => date(r.expires_at)]];
 
 async function search(event) {
   if (event) event.preventDefault();
@@ -53,29 +52,29 @@ async function search(event) {
   if (mySite) params.set("near_site", mySite.id);
   if (f.get("within_km") && mySite) params.set("within_km", f.get("within_km"));
   try {
-    renderTable($("listings"), await api("GET", `/api/pilots/${pilot()}/listings?${params}`), listingColumns);
+    renderTable($("listings"), await api("GET", `/api/pilots/${pilot()}/listings?${params}`), listingColumns());
   } catch (err) {
     showErrors($("result"), err);
   }
 }
 
 async function loadMine() {
-  if (!me) return;
+  if (!me) { clear($("mine")); return; }
   const rows = await api("GET", `/api/pilots/${pilot()}/listings?account=${me.address}&include_closed=true`);
-  renderTable($("mine"), rows, [...listingColumns, ["status", "Status"],
-    ["id", "", (v, r) => (r.status === "open" ? `<button type="button" class="secondary" data-matches="${v}">Matches</button>` : "")]]);
+  renderTable($("mine"), rows, [...listingColumns(), [t("challenges.status"), (r) => tOr("listing." + r.status, r.status)],
+    [t("col.action"), (r) => (r.status === "open" ? h("button", { type: "button", class: "secondary", "data-matches": r.id }, t("exchange.matchesbutton")) : "")]]);
 }
 
 async function showMatches(listingId) {
-  $("matches-title").textContent = `Matches of listing #${listingId}`;
+  $("matches-title").textContent = t("exchange.matchesof", { id: listingId });
   const found = await api("GET", `/api/listings/${listingId}/matches`);
   const mine = await api("GET", `/api/listings/${listingId}`);
   renderTable($("candidates"), found, [
-    ["listing", "Listing", (l) => `#${l.id} · ${esc(l.side)} <code>${esc(l.material)}</code> · ${esc(l.organisation)}`],
-    ["score", "Score", (v) => v.toFixed(3)], ["kg", "kg", kgOf], ["distance_km", "km", (v) => v.toFixed(1)],
-    ["co2e_kg", "Transport CO2e (kg)", (v) => v.toFixed(3)],
-    ["parts", "Why", (parts) => "<ul>" + parts.map((p) => `<li>${esc(p.name)} ${p.value.toFixed(2)} × ${p.weight}: ${esc(p.why)}</li>`).join("") + "</ul>"],
-    ["listing", "", (l) => `<button type="button" data-accept="${l.id}" data-of="${mine.id}" data-side="${esc(mine.side)}">Accept</button>`],
+    [t("exchange.listing"), (m) => [`#${m.listing.id} · ${t("side." + m.listing.side)} `, h("code", {}, m.listing.material), ` · ${m.listing.organisation}`]],
+    [t("exchange.score"), (m) => num(m.score, 3), "num"], ["kg", (m) => kgOf(m.kg), "num"], ["km", (m) => km(m.distance_km), "num"],
+    [t("exchange.co2e"), (m) => num(m.co2e_kg, 3), "num"],
+    [t("exchange.why"), (m) => h("ul", {}, m.parts.map((p) => h("li", {}, `${p.name} ${num(p.value, 2)} × ${p.weight}: ${p.why}`)))],
+    [t("col.action"), (m) => h("button", { type: "button", "data-accept": m.listing.id, "data-of": mine.id, "data-side": mine.side }, t("exchange.accept"))],
   ]);
 }
 
@@ -84,13 +83,13 @@ async function accept(button) {
     ? [Number(button.dataset.accept), Number(button.dataset.of)] : [Number(button.dataset.of), Number(button.dataset.accept)];
   button.disabled = true;
   $("result").className = "result";
-  $("result").textContent = "handing over…";
+  $("result").textContent = t("exchange.handingover");
   try {
     const proposed = await api("POST", "/api/matches", { available_id: available, wanted_id: wanted });
     const done = await api("POST", `/api/matches/${proposed.id}/accept`);
-    ok(`Match #${done.id} is <strong>${esc(done.state)}</strong>` +
-      (done.tx_hash ? ` in transaction <code>${esc(done.tx_hash)}</code>, received lot #${done.received_lot}` : "") +
-      `; evidence (SHA-256 of the match record) <code id="evidence">${esc(done.record_hash)}</code>`);
+    showResult($("result"), t("exchange.matchstate", { id: done.id }), " ", h("strong", {}, done.state),
+      done.tx_hash ? [" · ", t("exchange.received", { lot: done.received_lot }), " ", h("code", {}, done.tx_hash)] : null,
+      " · ", t("exchange.evidence"), " ", h("code", { id: "evidence" }, done.record_hash));
     const offer = await api("GET", `/api/listings/${available}`);
     if (offer.lot_id && done.record_hash) await showTrail(offer.lot_id, done.record_hash);
     await refresh();
@@ -104,9 +103,9 @@ async function showTrail(lot, evidence) {
   for (let i = 0; i < 40; i += 1) {
     const trail = await api("GET", `/api/lots/${lot}/trail`);
     if (trail.trail.some((s) => s.action === "transfer" && s.evidence === evidence)) {
-      renderTable($("trail"), trail.trail, [["action", "Action"], ["block_number", "Block"],
-        ["tx_hash", "Transaction", (v) => `<code title="${esc(v)}">${esc(short(v))}</code>`], ["grams", "Grams"],
-        ["evidence", "Evidence", (v) => `<code>${esc(v)}</code>`], ["ts", "When", when]]);
+      renderTable($("trail"), trail.trail, [[t("col.action"), (r) => r.action], [t("col.block"), (r) => num(r.block_number), "num"],
+        [t("col.transaction"), (r) => code(r.tx_hash)], [t("col.grams"), (r) => num(r.grams), "num"],
+        [t("exchange.evidence"), (r) => (r.evidence ? h("code", {}, r.evidence) : "")], [t("col.when"), (r) => dateTime(r.ts)]]);
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -115,15 +114,16 @@ async function showTrail(lot, evidence) {
 
 async function loadMatches() {
   const rows = await api("GET", `/api/pilots/${pilot()}/matches`);
-  renderTable($("matches"), rows, [["id", "#"], ["available_id", "Available"], ["wanted_id", "Wanted"], ["kg", "kg", kgOf],
-    ["score", "Score", (v) => v.toFixed(3)], ["state", "State"], ["distance_km", "km", (v) => v.toFixed(1)],
-    ["co2e_kg", "CO2e kg", (v) => v.toFixed(3)], ["tx_hash", "Transaction", (v) => (v ? `<code>${esc(short(v))}</code>` : "")]]);
+  renderTable($("matches"), rows, [["#", (r) => r.id], [t("side.available"), (r) => "#" + r.available_id], [t("side.wanted"), (r) => "#" + r.wanted_id],
+    ["kg", (r) => kgOf(r.kg), "num"], [t("exchange.score"), (r) => num(r.score, 3), "num"], [t("challenges.status"), (r) => r.state],
+    ["km", (r) => km(r.distance_km), "num"], [t("exchange.co2e"), (r) => num(r.co2e_kg, 3), "num"],
+    [t("col.transaction"), (r) => (r.tx_hash ? code(r.tx_hash) : "")]]);
 }
 
 async function publish(event) {
   event.preventDefault();
   const f = Object.fromEntries(new FormData(event.target).entries());
-  if (!mySite) { showErrors($("result"), { message: "register your organisation and a site first", fields: [] }); return; }
+  if (!mySite) { showErrors($("result"), new ApiError(422, { message: t("exchange.registerfirst") })); return; }
   const body = { side: f.side, material: f.material, quantity: f.quantity, unit: f.unit, site_id: mySite.id,
     expires_in_days: Number(f.expires_in_days || 30) };
   if (f.side === "available") {
@@ -131,7 +131,7 @@ async function publish(event) {
   } else if (f.reach_km) body.reach_km = Number(f.reach_km);
   try {
     const listing = await api("POST", `/api/pilots/${pilot()}/listings`, body);
-    ok(`Listing #${listing.id} published, signed by <code>${esc(listing.signer)}</code> (signature valid: ${listing.valid})`);
+    showResult($("result"), t("exchange.published", { id: listing.id, valid: String(listing.valid) }), " ", h("code", {}, listing.signer));
     await refresh();
   } catch (err) {
     showErrors($("result"), err);
@@ -155,10 +155,18 @@ async function refresh() {
   await Promise.all([loadLots(), loadMine(), loadMatches(), search()]);
 }
 
+async function signIn() {
+  me = await accountPanel(signIn);
+  await refresh();
+}
+
 async function init() {
-  $("signin").addEventListener("submit", async (event) => { event.preventDefault(); setKey($("key").value.trim()); me = await whoAmI($("who")); await refresh(); });
-  $("signout").addEventListener("click", async () => { setKey(null); me = null; $("who").textContent = "signed out"; });
+  const [pilots, known] = await Promise.all([pilotOptions($("pilot"), new URLSearchParams(location.search).get("pilot")), api("GET", "/api/materials")]);
+  materials = known;
+  const here = pilots.data.find((p) => p.code === $("pilot").value);
+  await useLanguage(null, here && here.language);
   $("pilot").addEventListener("change", refresh);
+  $("pilot-form").addEventListener("submit", (e) => e.preventDefault());
   $("organisation").addEventListener("submit", register);
   $("listing").addEventListener("submit", publish);
   $("search").addEventListener("submit", search);
@@ -168,15 +176,12 @@ async function init() {
     const option = e.target.selectedOptions[0];
     if (option && option.dataset.material) $("listing").elements.material.value = option.dataset.material;
   });
-  const [pilots, known] = await Promise.all([api("GET", "/api/pilots"), api("GET", "/api/materials")]);
-  materials = known;
-  $("pilot").innerHTML = pilots.data.map((p) => `<option value="${esc(p.code)}">${esc(p.city)}</option>`).join("");
   for (const select of document.querySelectorAll("select[data-materials]")) {
-    select.innerHTML = (select.hasAttribute("data-any") ? `<option value="">any</option>` : "") +
-      materials.map((m) => `<option>${esc(m.code)}</option>`).join("");
+    clear(select, select.hasAttribute("data-any") ? h("option", { value: "" }, t("challenges.any")) : null,
+      materials.map((m) => h("option", { value: m.code }, m.code)));
   }
-  me = await whoAmI($("who"));
-  await refresh();
+  languageSwitcher(signIn);
+  await signIn();
 }
 
 init();

@@ -21,12 +21,17 @@ async function refresh() {
     $("balance").textContent = num(wallet.balance);
     $("awarded").textContent = num(wallet.awarded);
     $("redeemed").textContent = num(wallet.redeemed);
+    const holds = await api("GET", `/api/accounts/${me.address}/holds`);
+    renderTable($("holds"), holds, [[t("wallet.hold"), (r) => "#" + r.hold_id], [t("col.points"), (r) => num(r.points), "num"],
+      [t("wallet.spendable"), (r) => dateTime(r.release_at)],
+      [t("wallet.holdstate"), (r) => tOr("hold." + r.state, r.state) + (r.reason ? ` (${r.reason})` : "")]]);
     renderTable($("history"), wallet.history.data, [[t("col.when"), (r) => dateTime(r.ts)], [t("col.what"), what],
       [t("col.points"), (r) => (r.points > 0 ? "+" : "") + num(r.points), "num"],
       [t("col.reference"), (r) => (r.kind === "redemption" ? h("a", { href: "/receipt?id=" + encodeURIComponent(r.detail) }, t("history.receipt")) : "")],
       [t("col.transaction"), (r) => h("code", { title: r.tx_hash }, short(r.tx_hash))]]);
   } else {
     for (const id of ["balance", "awarded", "redeemed"]) $(id).textContent = "–";
+    clear($("holds"));
     clear($("history"));
   }
   clear($("rewards"), rewards.map((r) => {
@@ -64,7 +69,10 @@ async function confirmRedeem() {
   try {
     const out = await api("POST", `/api/pilots/${$("pilot").value}/redemptions?wait=indexed`, { reward_id: Number(pending.rewardId) },
       { "Idempotency-Key": pending.key });
+    // The receipt is public; the claim code makes the reward this member's: only it is shown.
+    const claim = await api("POST", `/api/redemptions/${out.redemption_id}/claim-code`);
     showResult($("result"), t("wallet.redeemedok"), " ", h("a", { id: "receipt-link", href: out.receipt_url }, t("wallet.receiptlink", { id: out.redemption_id })),
+      " ", t("wallet.claimcode"), " ", h("strong", { id: "claim-code" }, claim.code), " ", t("wallet.claimprivate"),
       " (", t("maker.recorded", { block: num(out.block_number) }), " ", h("code", {}, short(out.tx_hash)), ")");
     pending = null;
     $("confirm").hidden = true;

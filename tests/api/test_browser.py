@@ -39,7 +39,10 @@ pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-PAGES = ["/", "/maker", "/wallet", "/audit", "/receipt", "/enrol"]
+PAGES = [
+    *("/", "/maker", "/wallet", "/audit", "/receipt", "/enrol"),
+    *("/impact", "/events", "/exchange", "/challenges", "/credential", "/checkin"),
+]
 #: Records every Content-Security-Policy violation and every call of `f` (the payload's handler).
 WATCH = """
 window.__csp = [];
@@ -183,6 +186,12 @@ def _loaded(page: Any, path: str) -> None:
         "/audit": "#found tbody tr",
         "/receipt": "#lookup",
         "/enrol": "#enrol-form",
+        "/impact": "#compare tbody tr",
+        "/events": "#events thead",
+        "/exchange": "#matches thead",
+        "/challenges": "#board > *",
+        "/credential": "#lookup",
+        "/checkin": "#result.error",  # no code in the link: the page says what to do
         "/passport": "#level:not(:empty)",
     }
     key = "/passport" if path.startswith("/passport/") else path.split("?")[0]

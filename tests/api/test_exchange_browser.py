@@ -1,7 +1,8 @@
 """The exchange and the challenge board in headless Chromium, on a gateway over anvil: a maker
 lists a lot, a second maker's wanted listing shows it as a match, the second accepts, and the
 lot's trail shows the hand-over with the match's evidence; a proposal's document is hashed in the
-browser and checked against the hash on chain."""
+browser and checked against the hash on chain. People sign in with passkeys (Chromium's virtual
+authenticator), each in a browser context of their own."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 import uvicorn
 
 from api.main import create_app
+from api.passkeys import PasskeyService
 from ledger.audit.evidence import check_file
 from ledger.vocabulary import Role
 from tests.api import test_writes
@@ -36,6 +38,8 @@ def base(gw: Gateway) -> Iterator[str]:
     """The gateway served over HTTP (the browser needs a real server); lifespan off: the write
     service belongs to the gateway fixture."""
     port = free_port()
+    # Passkeys take a domain, never an address: the pages are opened at localhost.
+    gw.state.passkeys = PasskeyService(gw.state.store, f"http://localhost:{port}")
     server = uvicorn.Server(
         uvicorn.Config(create_app(gw.state), port=port, log_level="warning", lifespan="off")
     )
@@ -45,7 +49,7 @@ def base(gw: Gateway) -> Iterator[str]:
     while not server.started:
         assert time.monotonic() < deadline, "the gateway did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://localhost:{port}"
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -63,27 +67,53 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    page = context.new_page()
+def people(browser: Any) -> Iterator[list[Any]]:
+    """The pages opened by `_as`; none may have raised a JavaScript error."""
+    opened: list[Any] = []
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("dialog", lambda dialog: dialog.accept(dialog.default_value))
-    yield page
-    context.close()
+    yield opened
+    for page in opened:
+        errors += page.errors
+        page.context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-def _sign_in(page: Any, url: str, key: str) -> None:
-    page.goto(url)
+def _as(browser: Any, people: list[Any], gw: Gateway, base: str, who: str, path: str) -> Any:
+    """A browser context of its own for `who`, signed in by a passkey enrolled with a one-time
+    code from pilot staff, on `path`."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.on("dialog", lambda dialog: dialog.accept(dialog.default_value))
+    people.append(page)
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    options = {
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": True,
+        "automaticPresenceSimulation": True,
+    }
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+    address = getattr(gw, who).address
+    assert gw.state.passkeys is not None
+    code = gw.state.passkeys.issue_code(address, 1, "cli")
+    page.goto(f"{base}/enrol?code={code}&lang=en")
+    page.click("#enrol-form button[type=submit]")
+    page.wait_for_selector("#enrol-result.ok", timeout=30_000)
+    page.goto(f"{base}{path}?lang=en")
     page.wait_for_selector("#pilot option", state="attached", timeout=60_000)
-    page.fill("#key", key)
-    page.click("#signin button[type=submit]")
-    page.wait_for_selector("#who:has-text('signed in as')", timeout=30_000)
+    page.wait_for_selector(f"#who:has-text('{address}')", timeout=30_000)
+    return page
 
 
 def _register(page: Any, name: str, lat: float, lon: float) -> None:
-    page.wait_for_function("document.getElementById('org').textContent.length > 0", timeout=30_000)
+    page.wait_for_selector(
+        "#org:not(:empty)", timeout=30_000
+    )  # (no wait_for_function: the CSP forbids eval)
     if page.is_visible("#organisation"):
         page.fill("#organisation input[name=name]", name)
         page.fill("#organisation input[name=site]", f"{name} workshop")
@@ -93,7 +123,9 @@ def _register(page: Any, name: str, lat: float, lon: float) -> None:
     page.wait_for_selector("#org:has-text('site')", timeout=30_000)
 
 
-def test_list_match_accept_and_trail(gw: Gateway, base: str, page: Any) -> None:
+def test_list_match_accept_and_trail(
+    gw: Gateway, base: str, browser: Any, people: list[Any]
+) -> None:
     admin = gw.suite.chain.accounts[1]
     gw.suite.registry.set_pilot_role(
         admin, 1, gw.member.address, Role.MAKER
@@ -101,7 +133,7 @@ def test_list_match_accept_and_trail(gw: Gateway, base: str, page: Any) -> None:
     gw.writes._roles.clear()
     lot = _fresh_lot(gw, 7_000)
 
-    _sign_in(page, f"{base}/exchange", gw.keys["alice"])
+    page = _as(browser, people, gw, base, "alice", "/exchange")
     _register(page, "Atelier Alice", 50.8798, 4.7005)
     page.wait_for_selector(
         f"#listing select[name=lot_id] option[value='{lot}']", state="attached", timeout=30_000
@@ -112,7 +144,7 @@ def test_list_match_accept_and_trail(gw: Gateway, base: str, page: Any) -> None:
     page.wait_for_selector("#result.ok:has-text('signature valid: true')", timeout=30_000)
     offer = int(page.inner_text("#result").split("#")[1].split()[0])
 
-    _sign_in(page, f"{base}/exchange", gw.keys["member"])
+    page = _as(browser, people, gw, base, "member", "/exchange")
     _register(page, "Repair Hub", 50.8640, 4.6780)
     page.select_option("#listing select[name=side]", "wanted")
     page.select_option("#listing select[name=material]", "17 02 01")
@@ -151,9 +183,9 @@ def test_list_match_accept_and_trail(gw: Gateway, base: str, page: Any) -> None:
 
 
 def test_proposal_document_is_checked_against_its_hash(
-    gw: Gateway, base: str, page: Any, tmp_path: Path
+    gw: Gateway, base: str, browser: Any, people: list[Any], tmp_path: Path
 ) -> None:
-    _sign_in(page, f"{base}/challenges", gw.keys["alice"])
+    page = _as(browser, people, gw, base, "alice", "/challenges")
     page.fill("#challenge input[name=title]", "Benches from reclaimed beams")
     page.fill(
         "#challenge input[name=need]", "Outdoor benches for the city park from reclaimed beams"
@@ -173,7 +205,7 @@ def test_proposal_document_is_checked_against_its_hash(
         gw.writes._roles.clear()
     document = tmp_path / "bench-proposal.pdf"
     document.write_bytes(b"%PDF-1.4 benches: drawings, bill of materials, costs")
-    _sign_in(page, f"{base}/challenges", gw.keys["member"])
+    page = _as(browser, people, gw, base, "member", "/challenges")
     page.set_input_files("#proposal input[name=document]", str(document))
     page.click("#proposal button[type=submit]")
     page.wait_for_selector("#proposal-tx", timeout=60_000)
@@ -185,16 +217,21 @@ def test_proposal_document_is_checked_against_its_hash(
     tampered.write_bytes(document.read_bytes() + b" ")
     assert not check_file(gw.suite, tampered, tx).matches
 
-    _sign_in(page, f"{base}/challenges", gw.keys["alice"])  # the owner shortlists it on the board
+    page = _as(browser, people, gw, base, "alice", "/challenges")  # the owner shortlists it
     page.wait_for_selector("button[data-act=shortlist]", timeout=30_000)
     page.locator("button[data-act=shortlist]").last.click()
     page.wait_for_selector("#result.ok:has-text('shortlist recorded')", timeout=60_000)
 
 
-def test_dashboard_shows_the_exchange_figures(gw: Gateway, base: str, page: Any) -> None:
+def test_dashboard_shows_the_exchange_figures(
+    gw: Gateway, base: str, browser: Any, people: list[Any]
+) -> None:
     figures = gw.client.get("/api/pilots/LEU/exchange").json()
     assert figures["matches_accepted"] >= 1  # the tests above accepted a match
-    page.goto(f"{base}/?pilot=LEU")
+    page = browser.new_context().new_page()
+    page.errors = []
+    people.append(page)
+    page.goto(f"{base}/?pilot=LEU&lang=en")
     page.wait_for_selector("#exchange [data-metric='Matches accepted']", timeout=60_000)
     assert (
         int(page.inner_text("#exchange [data-metric='Matches accepted']"))
