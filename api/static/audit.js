@@ -80,7 +80,9 @@ async function init() {
   $("search-form").addEventListener("submit", (e) => { e.preventDefault(); find($("q").value.trim()); });
   $("lot-form").addEventListener("submit", (e) => { e.preventDefault(); trace($("lot").value); });
   $("verify-form").addEventListener("submit", (e) => { e.preventDefault(); verify(); });
-  languageSwitcher(async () => { await find($("q").value.trim()); if ($("lot").value) await trace($("lot").value); });
+  const signIn = async () => { await accountPanel(signIn); };
+  languageSwitcher(async () => { await signIn(); await find($("q").value.trim()); if ($("lot").value) await trace($("lot").value); });
+  await signIn();
   await find("");
   const lot = new URLSearchParams(location.search).get("lot");
   if (lot) { $("lot").value = lot; await trace(lot); }

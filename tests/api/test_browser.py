@@ -328,7 +328,7 @@ def test_language_switch_formats_numbers_and_dates(system: System, tab: Tab) -> 
     page.goto(f"{system.base}/?pilot=LEU")  # Leuven works in Dutch
     page.wait_for_selector("#status:has-text('geïndexeerd')", timeout=60_000)
     assert page.get_attribute("html", "lang") == "nl"
-    assert page.locator("header.site nav a").nth(2).inner_text() == "Portemonnee"
+    assert page.locator("header.site nav a[href='/wallet']").inner_text() == "Portemonnee"
     inflow = system.get("/api/pilots/LEU/summary")["inflow_kg"]
     dutch = page.inner_text("[data-metric='Inflow']")
     assert re.fullmatch(r"\d{1,3}(\.\d{3})* kg", dutch), dutch
@@ -449,7 +449,9 @@ def test_member_redeems_a_reward_by_keyboard_alone(system: System, tab: Tab) -> 
     assert whats and not any(w.startswith("reason") for w in whats)
     assert all(
         re.match(
-            r"(drop-off [\d,]+ kg|workshop|repair café|mentoring|products donated|redeemed .+)$", w
+            r"(drop-off [\d,]+ kg|workshop|repair café|mentoring|products donated|event attendance"
+            r"|redeemed .+)$",
+            w,
         )
         for w in whats
     ), whats
@@ -467,6 +469,8 @@ def test_member_redeems_a_reward_by_keyboard_alone(system: System, tab: Tab) -> 
     assert page.evaluate("document.activeElement.id") == "confirm-yes"
     page.keyboard.press("Enter")
     page.wait_for_selector("#result.ok", timeout=60_000)
+    # The claim code, shown once, is what takes the reward: the receipt alone does not.
+    assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", page.inner_text("#claim-code"))
     page.wait_for_selector(
         f"#balance:text-is('{before - reward['cost']:,}')",
         timeout=30_000,
