@@ -26,7 +26,9 @@ function status(p) {
 
 async function load() {
   const board = await api("GET", `/api/pilots/${pilot()}/challenges`);
+  const chosen = $("challenge-pick").value;  // a reload keeps the challenge someone has picked
   clear($("challenge-pick"), board.map((c) => h("option", { value: c.challenge_id }, `#${c.challenge_id} · ${c.title || c.brief}`)));
+  if (board.some((c) => String(c.challenge_id) === chosen)) $("challenge-pick").value = chosen;
   if (!board.length) { clear($("board"), h("p", {}, t("challenges.none"))); return; }
   clear($("board"), board.map((c) => {
     const table = h("table", { "data-challenge": c.challenge_id });

@@ -25,8 +25,9 @@ async function init() {
     params.delete("code"); // the code stays out of the address bar and the history
     history.replaceState(null, "", location.pathname + (params.size ? "?" + params : ""));
   }
-  await useLanguage(null, null);
+  // Before the catalogue loads: a submit that comes earlier must not reload the page with the code.
   $("enrol-form").addEventListener("submit", enrol);
+  await useLanguage(null, null);
   languageSwitcher(async () => {});
 }
 

@@ -34,8 +34,10 @@ async function loadLots() {
   if (!me) { clear(select, surplus); return; }
   const page = await api("GET", `/api/pilots/${pilot()}/lots?holder=${me.address}&open=true&limit=200`);
   const byId = Object.fromEntries(materials.map((m) => [m.material_id, m.code]));
+  const chosen = select.value;  // a refresh keeps the lot someone has picked meanwhile
   clear(select, surplus, page.data.map((l) =>
     h("option", { value: l.lot_id, "data-material": byId[l.material_id] }, `#${l.lot_id} · ${byId[l.material_id] || ""} · ${kg(l.grams)}`)));
+  if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
 }
 
 const listingColumns = () => [["#", (r) => r.id], [t("exchange.side"), (r) => t("side." + r.side)], [t("col.material"), (r) => h("code", {}, r.material)],

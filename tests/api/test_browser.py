@@ -220,6 +220,7 @@ def _sign_in(system: System, tab: Tab, address: str) -> None:
     """Enrol a passkey for `address` with a code from pilot staff; the page then signs in."""
     code = system.enrolment_code(address)
     tab.page.goto(f"{system.base}/enrol?code={code}&lang=en")
+    tab.page.wait_for_selector("#lang option:nth-child(6)", state="attached")
     tab.page.click("#enrol-form button[type=submit]")
     tab.page.wait_for_selector("#enrol-result.ok", timeout=30_000)
     assert address in tab.page.inner_text("#enrol-result")

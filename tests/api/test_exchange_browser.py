@@ -102,6 +102,7 @@ def _as(browser: Any, people: list[Any], gw: Gateway, base: str, who: str, path:
     assert gw.state.passkeys is not None
     code = gw.state.passkeys.issue_code(address, 1, "cli")
     page.goto(f"{base}/enrol?code={code}&lang=en")
+    page.wait_for_selector("#lang option:nth-child(6)", state="attached")
     page.click("#enrol-form button[type=submit]")
     page.wait_for_selector("#enrol-result.ok", timeout=30_000)
     page.goto(f"{base}{path}?lang=en")
