@@ -60,10 +60,54 @@ def _settings(chain: str | None = None, data_dir: Path | None = None, **extra: A
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
+        return settings.model_copy(update=_running_system(settings))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise LedgerError(f"Invalid settings: {problems}") from exc
+
+
+def _running_system(settings: Settings) -> dict[str, Any]:
+    """The chain and store of a system running on this data directory, for what was not named.
+
+    `loopledger up` publishes them in the run file; a setting given on the command line or in
+    the environment wins."""
+    from ledger.runfile import pid_alive, read_run
+
+    info = read_run(settings.data_path)
+    if info is None or not pid_alive(info.owner_pid):
+        return {}
+    given = settings.model_fields_set
+    update: dict[str, Any] = {}
+    if "chain" not in given:
+        update["chain"] = info.chain
+        if info.chain not in ("memory", "anvil"):
+            update["chain_id"] = info.chain_id
+    if "database_url" not in given and info.database_url is not None:
+        update["database_url"] = info.database_url
+    return update
+
+
+def _serving(settings: Settings) -> int | None:
+    """The pid of a `loopledger up` serving on this data directory, if one runs."""
+    from ledger.runfile import pid_alive, read_run
+
+    info = read_run(settings.data_path)
+    if info is not None and info.api_url is not None and pid_alive(info.owner_pid):
+        return info.owner_pid
+    return None
+
+
+def _refuse_if_serving(settings: Settings, what: str) -> None:
+    """Stop a command that must not run beside a `loopledger up` on the same data directory."""
+    from ledger.runfile import read_run
+
+    info = read_run(settings.data_path)
+    if info is not None and _serving(settings) is not None:
+        raise LedgerError(
+            f"LoopLedger is running on {settings.data_path} (pid {info.owner_pid}, {info.api_url}); stop it "
+            f"with Ctrl-C before you {what}, or use another --data-dir."
+        )
 
 
 def _pilot_of(pilots: Sequence[Pilot], code: str) -> Pilot:
@@ -127,8 +171,11 @@ def deploy(
     Run again on the same chain, it reports the existing deployment and changes nothing.
     """
     from ledger.runtime import open_runtime
+    from ledger.store.db import Store
 
     settings = _settings(chain, data_dir)
+    if fresh:
+        _refuse_if_serving(settings, "deploy anew")
     with (
         console.status("deploying") as status,
         open_runtime(settings, fresh=fresh, progress=status.update) as rt,
@@ -138,6 +185,15 @@ def deploy(
         for name, address in rt.manifest.addresses.items():
             console.print(f"  {name:<20} {address}")
         console.print(f"  manifest             {settings.manifest_path}")
+        if fresh and rt.newly_deployed:
+            # The index holds the previous deployment's records: served on, they would mix
+            # with the new deployment's figures. They stay on chain, so nothing is lost.
+            Store.open(settings.effective_database_url).clear()
+            console.print(
+                f"  the index {settings.effective_database_url} was emptied: run `loopledger index`",
+                soft_wrap=True,
+                highlight=False,
+            )
 
 
 @app.command()
@@ -183,8 +239,26 @@ def index(
 
     settings = _settings(chain, data_dir, database_url=database_url)
     _stop_on_sigterm()
+    if rebuild:
+        _refuse_if_serving(settings, "rebuild its index")
+    serving = _serving(settings)
     with _runtime_when_reachable(settings) as rt:
         store = Store.open(settings.effective_database_url)
+        if serving is not None:
+            # One writer per store: the running system's indexer follows the head already.
+            head = int(rt.chain.w3.eth.block_number) - settings.confirmations
+            deadline = time.monotonic() + 120
+            with console.status(
+                f"the running system (pid {serving}) indexes this store; waiting for block {head:,}"
+            ):
+                while (c := store.checkpoint()) is None or c.block_number < head:
+                    if time.monotonic() > deadline:
+                        raise LedgerError(f"the running system (pid {serving}) has not indexed block {head:,} "
+                                          "within 120 s: see its output")  # fmt: skip
+                    time.sleep(0.2)
+            console.print(f"indexed to block {c.block_number:,} by the running system (pid {serving}) into "
+                          f"{settings.effective_database_url}", soft_wrap=True, highlight=False)  # fmt: skip
+            return
         if rebuild:
             store.clear()
         indexer = indexer_for(
@@ -310,13 +384,16 @@ def up(
     from api.demo import demo_access
     from api.main import create_app
     from api.state import GatewayState
-    from ledger.chain import _port_free
+    from ledger.chain import AnvilChain, _port_free, bring_clock_to_present
     from ledger.indexer import indexer_for
+    from ledger.runfile import RunInfo, remove_run, write_run
     from ledger.runtime import open_runtime, relayer_account
     from ledger.store.db import Store
     from pilots.seed import DemoCustody, seed_scenario
 
     settings = _settings(chain, data_dir, database_url=database_url, api_port=port)
+    _refuse_if_serving(settings, "start another gateway")
+    _stop_on_sigterm()
     if not _port_free(settings.api_host, settings.api_port):
         raise LedgerError(
             f"Port {settings.api_port} on {settings.api_host} is in use, so the gateway cannot start: stop the "
@@ -336,6 +413,9 @@ def up(
                 console.print(
                     f"demo scenario: {report.actions:,} actions in {report.seconds:.0f} s"
                 )
+        if settings.chain == "anvil":
+            # A new local chain starts its clock in the past (room for the demo's history).
+            bring_clock_to_present(rt.chain.w3)
         store = Store.open(settings.effective_database_url)
         with console.status("indexing"):
             indexer_for(rt.suite, store, confirmations=settings.confirmations).run()
@@ -393,6 +473,14 @@ def up(
         server = uvicorn.Server(
             uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning")
         )
+        # Other commands on this data directory find the chain, store and gateway here.
+        owns_chain = not isinstance(rt.chain, AnvilChain) or rt.chain.owned
+        if settings.chain != "memory" and owns_chain:
+            anvil_pid = rt.chain.pid if isinstance(rt.chain, AnvilChain) else None
+            chain_url = rt.chain.url if isinstance(rt.chain, AnvilChain) else settings.chain
+            write_run(settings.data_path, RunInfo(owner_pid=os.getpid(), chain=settings.chain, chain_url=chain_url,
+                                                  chain_id=rt.chain.chain_id, anvil_pid=anvil_pid, api_url=base,
+                                                  database_url=settings.effective_database_url))  # fmt: skip
         try:
             # uvicorn shuts down on Ctrl-C, then raises the signal again: that is the clean path.
             with contextlib.suppress(KeyboardInterrupt):
@@ -401,6 +489,8 @@ def up(
             stop.set()
             thread.join(timeout=10)
             relaying.join(timeout=10)
+            if settings.chain not in ("memory", "anvil"):
+                remove_run(settings.data_path, os.getpid())
     console.print("stopped cleanly.")
 
 

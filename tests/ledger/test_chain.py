@@ -82,3 +82,24 @@ def test_rpc_chain_id_is_checked(tmp_path: Path, anvil_chain: AnvilChain) -> Non
 def test_invalid_chain_setting_is_rejected() -> None:
     with pytest.raises(ValueError, match="LOOPLEDGER_CHAIN"):
         Settings(chain="ganache")
+
+
+def test_anvil_keeps_its_genesis_over_many_restarts(tmp_path: Path) -> None:
+    """Each start used to add another block 0 to the state file; a later load took a wrong one."""
+    settings = anvil_settings(tmp_path)
+    chain = AnvilChain.start(settings)
+    genesis = chain.genesis_hash
+    operator = chain.operator
+    try:
+        for restart in range(8):
+            tx = {"to": chain.accounts[1].address, "value": 1, "gas": 21_000,
+                  "gasPrice": 2 * 10**9, "nonce": restart, "chainId": chain.chain_id}  # fmt: skip
+            raw = operator.sign_transaction(tx).raw_transaction
+            chain.w3.eth.wait_for_transaction_receipt(chain.w3.eth.send_raw_transaction(raw))
+            head = int(chain.w3.eth.block_number)
+            chain.close()
+            chain = AnvilChain.start(settings)
+            assert chain.genesis_hash == genesis, f"restart {restart + 1} changed the genesis"
+            assert int(chain.w3.eth.block_number) == head
+    finally:
+        chain.close()
