@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -61,6 +62,10 @@ def _settings(chain: str | None = None, data_dir: Path | None = None, **extra: A
         overrides["data_dir"] = data_dir
     try:
         settings = Settings(**overrides)
+        if settings.data_path.exists() and not settings.data_path.is_dir():
+            raise LedgerError(
+                f"the data directory {settings.data_path} is a file: choose a directory with --data-dir or LOOPLEDGER_DATA_DIR"
+            )
         return settings.model_copy(update=_running_system(settings))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -126,10 +131,59 @@ def friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LedgerError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=1) from None
+            _fail(str(exc))
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            _fail(f"cannot use{where}: {exc.strerror or exc}; check the path and its permissions")
+        except (typer.Exit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # the last guard: a user never gets a traceback
+            _fail(f"unexpected {type(exc).__name__}: {exc} (a fault of LoopLedger: please report it "
+                  "with the command you ran)")  # fmt: skip
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    console.print(
+        f"[bold red]error:[/] {' '.join(message.split())}", highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(code=code)
+
+
+def _output_file(out: Path | None) -> None:
+    """Refuse an output file whose directory is missing before any work is done."""
+    if out is not None and not out.parent.is_dir():
+        raise LedgerError(
+            f"the directory {out.parent} of --out {out} does not exist: create it or choose another --out"
+        )
+
+
+def _block_range(from_block: int | None, to_block: int | None) -> None:
+    if from_block is not None and to_block is not None and from_block > to_block:
+        raise LedgerError(
+            f"--from-block {from_block} is after --to-block {to_block}: give a range that runs forward"
+        )
+
+
+def _private_key(line: str) -> bytes:
+    """The private key a user piped in (64 hex digits, 0x optional), or a clear error."""
+    text = line.strip().removeprefix("0x")
+    if not text:
+        raise LedgerError(
+            "no private key on standard input: pipe in 64 hex digits, e.g. `echo $KEY | loopledger keys add NAME --import`"
+        )
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise LedgerError(
+            "the private key on standard input is not hex: give 64 hex digits (0x optional)"
+        ) from None
+    if len(key) != 32 or not any(key):
+        raise LedgerError(
+            f"the private key on standard input has {len(key)} bytes: a key is 32 bytes (64 hex digits), not all zero"
+        )
+    return key
 
 
 def _stop_on_sigterm() -> None:
@@ -333,6 +387,7 @@ def metrics(
         raise LedgerError(f"unknown --format {fmt!r}: use csv, parquet or json")
     if fmt == "parquet" and out is None:
         raise LedgerError("--format parquet needs --out FILE")
+    _output_file(out)
     try:
         periods = [Period.parse(p) for p in period]
     except ValueError as exc:
@@ -578,7 +633,7 @@ def keys_add(
     from ledger.keystore import Keystore
 
     settings = _settings(data_dir=data_dir)
-    private = bytes.fromhex(sys.stdin.readline().strip().removeprefix("0x")) if import_key else None
+    private = _private_key(sys.stdin.readline()) if import_key else None
     account = Keystore(settings.data_path / "keys", settings.keystore_secret()).create(
         name, private
     )
@@ -652,10 +707,10 @@ def keys_revoke(
 def audit_verify(
     pilot: Annotated[str | None, typer.Option("--pilot", help="pilot code (default: all)")] = None,
     from_block: Annotated[
-        int | None, typer.Option("--from-block", help="default: the deployment block")
+        int | None, typer.Option("--from-block", min=0, help="default: the deployment block")
     ] = None,
     to_block: Annotated[
-        int | None, typer.Option("--to-block", help="default: the indexed block")
+        int | None, typer.Option("--to-block", min=0, help="default: the indexed block")
     ] = None,
     gateway: Annotated[
         str | None,
@@ -675,11 +730,19 @@ def audit_verify(
     from ledger.audit.verify import verify
     from ledger.runtime import open_runtime
     from ledger.store.db import Store
+    from pilots.model import load_pilots
 
+    _block_range(from_block, to_block)
+    pilot_id = _pilot_of(load_pilots(), pilot).id if pilot is not None else None
     settings = _settings(chain, data_dir, database_url=database_url)
     with open_runtime(settings) as rt:
         known = {p.code: p.id for p in rt.pilots}
-        pilot_id = _pilot_of(rt.pilots, pilot).id if pilot is not None else None
+        head = int(rt.chain.w3.eth.block_number)
+        for option, value in (("--from-block", from_block), ("--to-block", to_block)):
+            if value is not None and value > head:
+                raise LedgerError(
+                    f"{option} {value} is beyond the chain's head, block {head}: give {head} or less"
+                )
         published = None
         if gateway is not None:
             try:
@@ -745,14 +808,16 @@ def audit_report(
     from ledger.circularity.records import load_records
     from ledger.runtime import open_runtime
     from ledger.store.db import Store
+    from pilots.model import load_pilots
 
-    settings = _settings(chain, data_dir, database_url=database_url)
     try:
         span = Period.parse(period)
     except ValueError as exc:
         raise LedgerError(str(exc)) from exc
+    found = _pilot_of(load_pilots(), pilot)
+    _output_file(out)
+    settings = _settings(chain, data_dir, database_url=database_url)
     with open_runtime(settings) as rt:
-        found = _pilot_of(rt.pilots, pilot)
         store = Store.open(settings.effective_database_url)
         checkpoint = store.checkpoint()
         if checkpoint is None:
@@ -811,7 +876,8 @@ def evidence_check(
     file: Annotated[Path, typer.Argument(help="the evidence file")],
     tx: Annotated[str, typer.Option("--tx", help="transaction of the record")],
     log: Annotated[
-        int | None, typer.Option("--log", help="log index of the record in the transaction")
+        int | None,
+        typer.Option("--log", min=0, help="log index of the record in the transaction"),
     ] = None,
     chain: ChainOption = None,
     data_dir: DataDirOption = None,
@@ -820,6 +886,10 @@ def evidence_check(
     from ledger.audit.evidence import check_file
     from ledger.runtime import open_runtime
 
+    if not file.is_file():
+        raise LedgerError(f"no such file: {file}")
+    if re.fullmatch(r"0x[0-9a-fA-F]{64}", tx) is None:
+        raise LedgerError(f"--tx {tx!r} is not a transaction hash: give 0x and 64 hex digits")
     settings = _settings(chain, data_dir)
     with open_runtime(settings) as rt:
         result = check_file(rt.suite, file, tx, log)
@@ -853,9 +923,10 @@ def epcis_export(
     from ledger.store.db import Store
     from pilots.model import load_pilots
 
-    settings = _settings(data_dir=data_dir, database_url=database_url)
     pilots = load_pilots()
     found = _pilot_of(pilots, pilot)
+    _output_file(out)
+    settings = _settings(data_dir=data_dir, database_url=database_url)
     store = Store.open(settings.effective_database_url)
     checkpoint = store.checkpoint()
     if checkpoint is None:
@@ -889,15 +960,16 @@ def epcis_import(
     from ledger.keystore import Keystore
     from ledger.runtime import open_runtime
     from ledger.write.shell import Writer
+    from pilots.model import load_pilots
 
     settings = _settings(chain, data_dir)
     try:
         doc = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise LedgerError(f"cannot read {file} as JSON: {exc}") from exc
+    found = _pilot_of(load_pilots(), pilot)
     maker = Keystore(settings.data_path / "keys", settings.keystore_secret()).load(key)
     with open_runtime(settings) as rt:
-        found = _pilot_of(rt.pilots, pilot)
         plan = plan_import(
             doc,
             schema=schema_path(settings.root),
@@ -922,9 +994,18 @@ def main() -> None:
     # the manifest, the chain and its log.
     os.umask(PRIVATE_UMASK)
     try:
-        app()
+        code = app(standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
+    except typer.Abort:
+        sys.exit(1)
+    except typer.TyperException as exc:  # usage: an unknown command, a missing or bad option
+        context = getattr(exc, "ctx", None)
+        hint = f" (see `{context.command_path} --help`)" if context is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        console.print(f"[bold red]error:[/] {message}{hint}", highlight=False, soft_wrap=True)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
