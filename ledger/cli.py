@@ -378,7 +378,7 @@ def metrics(
     """Circularity metrics per pilot and period from the index store (run `loopledger index` first)."""
     from ledger.circularity.period import Period
     from ledger.circularity.records import load_records
-    from ledger.circularity.report import export, metric_table
+    from ledger.circularity.report import export, metric_table, within_data
     from ledger.store.db import Store
     from pilots.model import load_pilots
 
@@ -392,8 +392,6 @@ def metrics(
         periods = [Period.parse(p) for p in period]
     except ValueError as exc:
         raise LedgerError(str(exc)) from exc
-    if monthly:
-        periods = [m for p in periods for m in p.months()]
     known = {p.code: p.id for p in load_pilots()} | {str(p.id): p.id for p in load_pilots()}
     unknown = [p for p in pilot if p.upper() not in known and p not in known]
     if unknown:
@@ -404,7 +402,15 @@ def metrics(
         set(known.values())
     )
     store = Store.open(settings.effective_database_url)
-    table = metric_table(load_records(store.engine), ids, periods)
+    records = load_records(store.engine)
+    # 'all' is the data's extent (as in the API), so --monthly gives the data's months.
+    periods = [within_data(p, records) for p in periods]
+    if monthly:
+        periods = [m for p in periods for m in p.months() if p.start < p.end]
+    codes = {p.id: p.code for p in load_pilots() if p.id in ids}
+    with console.status("computing metrics") as status:
+        table = metric_table(records, codes, periods,
+                             progress=lambda done, total: status.update(f"computing metrics: {done:,}/{total:,} rows"))  # fmt: skip
     text = export(table, out, fmt)
     if text is not None:
         typer.echo(text, nl=False)

@@ -39,7 +39,7 @@ METHODS: list[tuple[str, str, str, Callable[..., Any]]] = [
     ("circular_inflow_rate", "Circular inflow rate", "share", metrics.circular_inflow_rate),
     ("outflow_kg", "Outflow", "kg", metrics.outflow),
     ("circular_outflow_rate", "Circular outflow rate", "share", metrics.circular_outflow_rate),
-    ("percent_circularity", "% circularity", "share", metrics.percent_circularity),
+    ("circularity_rate", "Circularity rate (CTI % circularity)", "share", metrics.circularity_rate),
     ("diversion_kg", "Diverted from landfill and incineration", "kg", metrics.diversion),
     ("stock_kg", "Stock held at the end of the period", "kg", metrics.stock_held),
     (

@@ -50,7 +50,11 @@ def test_summary_sankey_trend_materials(client: TestClient) -> None:
     materials = client.get("/api/pilots/LEU/materials").json()
     assert {m["material"] for m in materials} >= {"17 02 01", "P-JOINERY"}
     csv = client.get("/api/pilots/LEU/metrics.csv")
-    assert csv.status_code == 200 and csv.text.startswith("pilot_id,period,inflow_kg")
+    assert (
+        csv.status_code == 200
+        and csv.text.startswith("pilot,period,inflow_kg")
+        and "\nLEU,2026-" in csv.text
+    )
 
 
 def test_provenance(client: TestClient) -> None:
