@@ -956,26 +956,44 @@ def epcis_import(
     file: Annotated[Path, typer.Argument(help="an EPCIS 2.0 JSON-LD document")],
     pilot: Annotated[str, typer.Option("--pilot", help="pilot code")],
     key: Annotated[str, typer.Option("--key", help="name of the maker's key in the keystore")],
+    skip_known: Annotated[
+        bool,
+        typer.Option("--skip-known", help="leave out events already on this chain (by event id)"),
+    ] = False,
     chain: ChainOption = None,
     data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Record a document's events as the maker, relayed in one all-or-nothing transaction."""
+    """Record a document's events as the maker, relayed in one all-or-nothing transaction.
+
+    Events already on this chain (their event id among the pilot's indexed records) are refused,
+    or left out with --skip-known."""
     import json
 
     from ledger.audit.epcis import plan_import, schema_path
     from ledger.keystore import Keystore
     from ledger.runtime import open_runtime
+    from ledger.store.db import Store
     from ledger.write.shell import Writer
     from pilots.model import load_pilots
 
-    settings = _settings(chain, data_dir)
+    settings = _settings(chain, data_dir, database_url=database_url)
     try:
         doc = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise LedgerError(f"cannot read {file} as JSON: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(
+        (doc.get("epcisBody") or {}).get("eventList"), list
+    ):
+        raise LedgerError(f"{file} is not an EPCIS document: it needs epcisBody.eventList")
     found = _pilot_of(load_pilots(), pilot)
     maker = Keystore(settings.data_path / "keys", settings.keystore_secret()).load(key)
     with open_runtime(settings) as rt:
+        doc = _leave_out_known(doc, Store.open(settings.effective_database_url), rt.pilots, found.id,
+                               rt.manifest.chain_id, skip=skip_known)  # fmt: skip
+        if not doc["epcisBody"]["eventList"]:
+            console.print("nothing to import: every event of the document is already on this chain")
+            return
         plan = plan_import(
             doc,
             schema=schema_path(settings.root),
@@ -993,6 +1011,27 @@ def epcis_import(
     )
     for uri, lot in planned.lots.items():
         console.print(f"  {uri} -> lot {lot}", soft_wrap=True, highlight=False)
+
+
+def _leave_out_known(doc: dict[str, Any], store: Any, pilots: Sequence[Pilot], pilot: int, chain_id: int, *,
+                     skip: bool) -> dict[str, Any]:  # fmt: skip
+    """The document without events already on this chain (--skip-known), or a refusal naming them."""
+    from ledger.audit.epcis_known import chain_event_ids, split_known, without_events
+    from ledger.circularity.records import load_records
+
+    materials = load_records(store.engine).materials
+    codes = dict(zip(materials["material_id"].astype(int), materials["code"], strict=True))
+    on_chain = chain_event_ids(store, pilot=pilot, chain_id=chain_id, pilot_codes={p.id: p.code for p in pilots},
+                               material_codes=codes)  # fmt: skip
+    events = doc["epcisBody"]["eventList"]
+    found = split_known(events, on_chain)
+    if not found.known:
+        return doc
+    if not skip:
+        raise LedgerError(f"{found.describe(len(events))}: importing them would record them twice; "
+                          "leave them out with --skip-known")  # fmt: skip
+    console.print(f"left out {len(found.known)} events already on this chain", highlight=False)
+    return without_events(doc, found.new)
 
 
 def main() -> None:
