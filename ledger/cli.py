@@ -841,7 +841,8 @@ def audit_report(
         text = render_report(pilot_id=found.id, pilot_name=f"{found.city} ({found.code})", period=span, records=records,
                              rows=store_tables(store, pilot=found.id), material_codes=codes,
                              chain={"chain_id": checkpoint.chain_id, "genesis_hash": checkpoint.genesis_hash,
-                                    "indexed_block": checkpoint.block_number}, verification=verification)  # fmt: skip
+                                    "indexed_block": checkpoint.block_number}, verification=verification,
+                             material_names=_material_names(rt.pilots))  # fmt: skip
     target = out or Path(f"audit-{found.code}-{span.label.replace('..', '_')}.html")
     tmp = target.with_suffix(".tmp")
     tmp.write_text(text)
@@ -1011,6 +1012,12 @@ def epcis_import(
     )
     for uri, lot in planned.lots.items():
         console.print(f"  {uri} -> lot {lot}", soft_wrap=True, highlight=False)
+
+
+def _material_names(pilots: Sequence[Pilot]) -> dict[str, str]:
+    """Names of the material classes the pilots' files give (streams and products)."""
+    streams = {s.ewc: s.name for p in pilots for s in p.streams}
+    return streams | {pr.product: pr.product_name for p in pilots for pr in p.processes}
 
 
 def _leave_out_known(doc: dict[str, Any], store: Any, pilots: Sequence[Pilot], pilot: int, chain_id: int, *,
