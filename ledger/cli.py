@@ -450,7 +450,8 @@ def up(
     from ledger.runfile import RunInfo, remove_run, write_run
     from ledger.runtime import open_runtime, relayer_account
     from ledger.store.db import Store
-    from pilots.seed import DemoCustody, seed_scenario
+    from ledger.vocabulary import Role
+    from pilots.seed import DemoCustody, demo_account, seed_scenario
 
     settings = _settings(chain, data_dir, database_url=database_url, api_port=port)
     _refuse_if_serving(settings, "start another gateway")
@@ -514,17 +515,25 @@ def up(
         base = f"http://{settings.api_host}:{settings.api_port}"
         lines = [f"[green]LoopLedger is up[/] on {rt.chain.label}",
                  f"  municipalities  {base}/?pilot=LEU   (dashboard per pilot, comparison, CSV)"]  # fmt: skip
-        if local:
-            access = demo_access(settings.data_path, store, rt.pilots, settings.demo_seed)
+        leuven = rt.pilots[0]
+        demo_maker = demo_account(settings.demo_seed, leuven, "maker", 0).address
+        demo_ready = local and bool(rt.suite.registry.roles_of(leuven.id, demo_maker) & Role.MAKER)
+        access = (
+            demo_access(settings.data_path, store, rt.pilots, settings.demo_seed)
+            if demo_ready
+            else {}
+        )
+        if demo_ready:
             maker, member = access["LEU"]["maker"], access["LEU"]["member"]
             lines += [f"  makers          {base}/maker#key={maker['key']}   (a Leuven maker)",
                       f"  members         {base}/wallet#key={member['key']}   (a Leuven member)",
                       f"                  demo keys of every pilot: {settings.data_path / 'demo-access.json'}"]  # fmt: skip
         else:
-            lines += [f"  makers          {base}/maker   (sign in with an API key: loopledger keys issue)",
-                      f"  members         {base}/wallet"]  # fmt: skip
+            lines += [f"  makers          {base}/maker   (onboard one: loopledger keys add NAME; loopledger admin grant "
+                      "ADDRESS maker --pilot LEU; loopledger keys issue ADDRESS gives the key to sign in with)",
+                      f"  members         {base}/wallet   (sign in with an API key: loopledger keys issue ADDRESS)"]  # fmt: skip
         audit_link = (
-            f"{base}/audit#key={access['LEU']['maker']['key']}" if local else f"{base}/audit"
+            f"{base}/audit#key={access['LEU']['maker']['key']}" if demo_ready else f"{base}/audit"
         )
         lines += [f"  auditors        {audit_link}   (provenance, trail, verification: signed in)",
                   f"  apps            {base}/docs   (JSON API and OpenAPI)"]  # fmt: skip
@@ -644,7 +653,10 @@ def keys_add(
         name, private
     )
     console.print(
-        f"key {name!r}: {account.address} (grant it a role with the pilot admin, then issue an API key)"
+        f"key {name!r}: {account.address}; next: `loopledger admin grant {account.address} maker --pilot CODE` "
+        f"(pilot staff), then `loopledger keys issue {account.address}` for an API key",
+        soft_wrap=True,
+        highlight=False,
     )
 
 
@@ -1039,6 +1051,154 @@ def _leave_out_known(doc: dict[str, Any], store: Any, pilots: Sequence[Pilot], p
                           "leave them out with --skip-known")  # fmt: skip
     console.print(f"left out {len(found.known)} events already on this chain", highlight=False)
     return without_events(doc, found.new)
+
+
+admin_app = typer.Typer(
+    help="Pilot administration by its staff: roles, makers, product classes, rewards, budgets.",
+    no_args_is_help=True,
+)
+app.add_typer(admin_app, name="admin")
+PilotOption = Annotated[str, typer.Option("--pilot", help="pilot code, e.g. LEU")]
+StaffKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        help="staff key in the keystore (default on the local chain: the pilot's admin account)",
+    ),
+]
+
+
+def _admin(action_of: Callable[[int], Any], pilot: str, key: str | None, chain: str | None,
+           data_dir: Path | None) -> None:  # fmt: skip
+    """Plan one admin action against the caller's on-chain roles, then send it."""
+    from ledger.admin import plan_admin, read_view, send_admin
+    from ledger.keystore import Keystore
+    from ledger.runtime import dev_admins, open_runtime
+    from pilots.model import load_pilots
+
+    found = _pilot_of(load_pilots(), pilot)
+    action = action_of(found.id)
+    settings = _settings(chain, data_dir)
+    staff = (
+        Keystore(settings.data_path / "keys", settings.keystore_password).load(key) if key else None
+    )
+    with open_runtime(settings) as rt:
+        if staff is None:
+            staff = (
+                dev_admins(rt.chain, rt.pilots).get(found.id) if settings.chain == "anvil" else None
+            )
+            if staff is None:
+                raise LedgerError(
+                    "give --key NAME: the staff key in the keystore that signs the action"
+                )
+        plan = plan_admin(action, read_view(rt.suite, action, staff.address, int(time.time())))
+        send_admin(rt.suite, staff, plan)
+    console.print(f"[green]done[/]: {plan.summary}", highlight=False, soft_wrap=True)
+
+
+def _date(text: str) -> int:
+    from datetime import UTC, datetime
+
+    try:
+        return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        raise LedgerError(f"{text!r} is not a date: give YYYY-MM-DD") from None
+
+
+@admin_app.command("grant")
+@friendly
+def admin_grant(account: Annotated[str, typer.Argument(help="the account (0x...)")],
+                role: Annotated[str, typer.Argument(help="maker, partner or issuer")], pilot: PilotOption,
+                key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+    """Grant a role of the pilot to an account (pilot admin or operator)."""
+    from ledger.admin import AdminAction
+
+    _admin(
+        lambda p: AdminAction("grant", p, account=account, role=role), pilot, key, chain, data_dir
+    )
+
+
+@admin_app.command("revoke")
+@friendly
+def admin_revoke(account: Annotated[str, typer.Argument(help="the account (0x...)")],
+                 role: Annotated[str, typer.Argument(help="maker, partner or issuer")], pilot: PilotOption,
+                 key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+    """Revoke a role of the pilot from an account."""
+    from ledger.admin import AdminAction
+
+    _admin(
+        lambda p: AdminAction("revoke", p, account=account, role=role), pilot, key, chain, data_dir
+    )
+
+
+@admin_app.command("suspend")
+@friendly
+def admin_suspend(account: Annotated[str, typer.Argument(help="the maker (0x...)")], pilot: PilotOption,
+                  key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+    """Suspend a maker: its records are refused until it is reactivated."""
+    from ledger.admin import AdminAction
+
+    _admin(lambda p: AdminAction("suspend", p, account=account), pilot, key, chain, data_dir)
+
+
+@admin_app.command("reactivate")
+@friendly
+def admin_reactivate(account: Annotated[str, typer.Argument(help="the maker (0x...)")], pilot: PilotOption,
+                     key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+    """Reactivate a suspended maker."""
+    from ledger.admin import AdminAction
+
+    _admin(lambda p: AdminAction("reactivate", p, account=account), pilot, key, chain, data_dir)
+
+
+@admin_app.command("product")
+@friendly
+def admin_product(code: Annotated[str, typer.Argument(help="product class code, e.g. P-BENCH")], pilot: PilotOption,
+                  key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+    """Register a product class in the pilot."""
+    from ledger.admin import AdminAction
+
+    _admin(lambda p: AdminAction("product", p, code=code), pilot, key, chain, data_dir)
+
+
+@admin_app.command("reward")
+@friendly
+def admin_reward(pilot: PilotOption,
+                 partner: Annotated[str, typer.Option("--partner", help="the reward partner (0x...)")],
+                 cost: Annotated[int, typer.Option("--cost", help="points it costs")],
+                 stock: Annotated[int, typer.Option("--stock", help="how many can be redeemed")],
+                 expires: Annotated[str, typer.Option("--expires", help="YYYY-MM-DD")],
+                 key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+    """List a reward in the pilot's catalogue."""
+    from ledger.admin import AdminAction
+
+    expiry = _date(expires)
+    _admin(lambda p: AdminAction("reward", p, account=partner, cost=cost, stock=stock, expiry=expiry),
+           pilot, key, chain, data_dir)  # fmt: skip
+
+
+@admin_app.command("update-reward")
+@friendly
+def admin_update_reward(reward_id: Annotated[int, typer.Argument(help="the reward's id")], pilot: PilotOption,
+                        stock: Annotated[int, typer.Option("--stock", help="how many can be redeemed")],
+                        expires: Annotated[str, typer.Option("--expires", help="YYYY-MM-DD")],
+                        key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+    """Change a reward's stock and expiry."""
+    from ledger.admin import AdminAction
+
+    expiry = _date(expires)
+    _admin(lambda p: AdminAction("update-reward", p, reward_id=reward_id, stock=stock, expiry=expiry),
+           pilot, key, chain, data_dir)  # fmt: skip
+
+
+@admin_app.command("budget")
+@friendly
+def admin_budget(points: Annotated[int, typer.Argument(help="the pilot's award budget in points")], pilot: PilotOption,
+                 key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+    """Set the pilot's award budget."""
+    from ledger.admin import AdminAction
+
+    _admin(lambda p: AdminAction("budget", p, budget=points), pilot, key, chain, data_dir)
 
 
 def main() -> None:
