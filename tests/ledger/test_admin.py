@@ -67,7 +67,7 @@ def test_staff_onboard_suspend_and_reactivate_a_maker(anvil_suite: Suite) -> Non
     act(staff, AdminAction("reactivate", LEU, account=maker.address))
     anvil_suite.materials.intake(maker, LEU, material, Source.DONATION, 1_000, b"\x03" * 32)
     act(staff, AdminAction("product", LEU, code="P-STOOL"))
-    assert anvil_suite.registry.material_id("P-STOOL") > 0
+    assert anvil_suite.registry.material_id("P-STOOL", LEU) > 0
     act(staff, AdminAction("budget", LEU, budget=321))
     assert anvil_suite.token.budget(LEU) == 321
     reward = AdminAction(
