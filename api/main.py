@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from api.routes import (
     audit,
@@ -173,11 +175,16 @@ def create_app(state: GatewayState) -> FastAPI:
     async def epcis_problem(_: Request, exc: EpcisProblem) -> JSONResponse:
         return problem(exc.status, exc.detail, exc.kind)
 
+    # Starlette's HTTPException (FastAPI's is a subclass): routing's own 404 and 405 come this way too.
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if under_epcis(request):
             return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
-        return _error(exc.status_code, CODES.get(exc.status_code, "http_error"), str(exc.detail),
+        message = {404: f"nothing at {request.url.path}: see /docs for the API's paths",
+                   405: f"{request.method} is not allowed on {request.url.path}: see /docs"}  # fmt: skip
+        default = exc.detail == HTTPStatus(exc.status_code).phrase
+        text = message.get(exc.status_code, str(exc.detail)) if default else str(exc.detail)
+        return _error(exc.status_code, CODES.get(exc.status_code, "http_error"), text,
                       headers=dict(exc.headers or {}))  # fmt: skip
 
     @app.exception_handler(WriteRejected)

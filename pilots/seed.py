@@ -11,6 +11,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from sqlmodel import Session
 
+from ledger.chain import bring_clock_to_present
 from ledger.clients import Suite
 from ledger.errors import LedgerError
 from ledger.impact.declarations import declare
@@ -100,6 +101,8 @@ def seed_scenario(
             w3.provider.make_request("evm_setNextBlockTimestamp", [last_ts])  # type: ignore[arg-type]
         if done % 50 == 0 or done == len(actions):
             progress(done, len(actions))
+    # History ends in the past; what is written after it must be dated today.
+    bring_clock_to_present(w3)
     return SeedReport(len(actions) - skipped, skipped, time.monotonic() - started)
 
 

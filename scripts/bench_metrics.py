@@ -96,7 +96,7 @@ def every_metric(records: FlowRecords) -> int:
     checked = 0
     for pilot in range(1, PILOTS + 1):
         graph = build_flow_graph(records.for_pilot(pilot), period, pilot=pilot)
-        metrics.inflow(graph), metrics.outflow(graph), metrics.percent_circularity(graph)
+        metrics.inflow(graph), metrics.outflow(graph), metrics.circularity_rate(graph)
         metrics.circular_inflow_rate(graph), metrics.circular_outflow_rate(graph)
         residuals = metrics.mass_balance_residuals(graph)
         assert set(residuals.values()) <= {0}, f"pilot {pilot}: mass-balance findings {residuals}"

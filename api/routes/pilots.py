@@ -14,7 +14,14 @@ from pydantic import BaseModel
 from api.deps import PilotDep, StateDep
 from ledger.circularity.graph import build_flow_graph
 from ledger.circularity.period import Period
-from ledger.circularity.report import export, headline, material_table, metric_table, sankey
+from ledger.circularity.report import (
+    export,
+    headline,
+    material_table,
+    metric_table,
+    sankey,
+    within_data,
+)
 from ledger.exchange.metrics import ExchangeFigures, load_rows
 
 router = APIRouter(prefix="/api/pilots", tags=["pilots"])
@@ -33,7 +40,7 @@ class Headline(BaseModel):
     outflow_kg: float
     circular_inflow_rate: float | None
     circular_outflow_rate: float | None
-    percent_circularity: float | None
+    circularity_rate: float | None
     diversion_kg: float
     stock_kg: float
     mass_balance_findings: int
@@ -126,14 +133,11 @@ def pilot_sankey(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") 
 
 @router.get("/{pilot}/trend", summary="Monthly headline metrics of one pilot")
 def trend(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> list[dict[str, Any]]:
-    span = _period(period)
     records = state.records()
-    if span.label == "all":
-        ts = records.for_pilot(pilot.id).intakes["ts"]
-        if ts.empty:
-            return []
-        span = Period(int(ts.min()), int(ts.max()) + 1, "all")
-    table = metric_table(records, [pilot.id], span.months())
+    span = within_data(_period(period), records.for_pilot(pilot.id))
+    if span.start == span.end:
+        return []
+    table = metric_table(records, {pilot.id: pilot.code}, span.months())
     clean = table.astype(object).where(table.notna(), None)
     return cast(list[dict[str, Any]], clean.to_dict(orient="records"))
 

@@ -24,7 +24,7 @@ function el(tag, attrs, parent, text) {
 function headline(m) {
   const cards = [
     ["Inflow", kg(m.inflow_kg)], ["Circular inflow", pct(m.circular_inflow_rate)],
-    ["Circular outflow", pct(m.circular_outflow_rate)], ["% circularity", pct(m.percent_circularity)],
+    ["Circular outflow", pct(m.circular_outflow_rate)], ["Circularity rate", pct(m.circularity_rate)],
     ["Diverted from disposal", kg(m.diversion_kg)], ["In stock", kg(m.stock_kg)],
     ["Points awarded", m.points_awarded], ["Points redeemed", m.points_redeemed],
     ["Active members", m.active_members], ["Mass-balance findings", m.mass_balance_findings],
@@ -86,10 +86,10 @@ function trend(rows) {
     el("rect", { x: 50 + i * bw, y: height - 30 - h, width: bw * 0.7, height: h, fill: "#9fd1b0", "data-inflow": r.inflow_kg }, svg);
     el("text", { x: 50 + i * bw, y: height - 14 }, svg, r.period.slice(2));
   });
-  const points = rows.filter((r) => r.percent_circularity !== null)
-    .map((r) => `${50 + rows.indexOf(r) * bw + bw * 0.35},${height - 30 - (height - 50) * r.percent_circularity}`);
+  const points = rows.filter((r) => r.circularity_rate !== null)
+    .map((r) => `${50 + rows.indexOf(r) * bw + bw * 0.35},${height - 30 - (height - 50) * r.circularity_rate}`);
   el("polyline", { points: points.join(" "), fill: "none", stroke: "#1f6f43", "stroke-width": 2 }, svg);
-  el("text", { x: 50, y: 12 }, svg, `bars: inflow (max ${kg(max)}); line: % circularity (0–100 %)`);
+  el("text", { x: 50, y: 12 }, svg, `bars: inflow (max ${kg(max)}); line: circularity rate (0–100 %)`);
 }
 
 function table(id, rows, columns) {
@@ -126,7 +126,7 @@ async function show() {
     table("materials", materials, mcols);
     table("compare", all.data, [["city", "Pilot", (v, r) => v + (r.illustrative ? " (illustrative)" : "")],
       ["metrics", "Inflow", (m) => kg(m.inflow_kg)], ["metrics", "Circular inflow", (m) => pct(m.circular_inflow_rate)],
-      ["metrics", "Circular outflow", (m) => pct(m.circular_outflow_rate)], ["metrics", "% circularity", (m) => pct(m.percent_circularity)],
+      ["metrics", "Circular outflow", (m) => pct(m.circular_outflow_rate)], ["metrics", "Circularity rate", (m) => pct(m.circularity_rate)],
       ["metrics", "Points awarded", (m) => m.points_awarded], ["metrics", "Points redeemed", (m) => m.points_redeemed]]);
     exchange(await getJSON(`/api/pilots/${pilot}/exchange?period=${period}`));
     $("csv").href = `/api/pilots/${pilot}/metrics.csv?period=${period}`;

@@ -24,7 +24,7 @@ async function show() {
         `<td><small>${esc(k.method)}; ${esc(k.source)}</small></td></tr>`).join("") + "</table>";
   }).join("");
   const all = await api("GET", `/api/impact?year=${year}`);
-  const metrics = ["participants", "attendance", "training_hours", "credentials_issued", "maker_space_users", "new_prototypes", "kg_diverted", "percent_circularity", "mci"];
+  const metrics = ["participants", "attendance", "training_hours", "credentials_issued", "maker_space_users", "new_prototypes", "kg_diverted", "circularity_rate", "mci"];
   const names = Object.fromEntries(all[0].kpis.map((k) => [k.metric, k.name]));
   $("compare").innerHTML = `<tr><th>Pilot</th>${metrics.map((m) => `<th>${esc(names[m] || m)}</th>`).join("")}</tr>` +
     all.map((p) => `<tr><td>${esc(p.city)}</td>${metrics.map((m) => {

@@ -90,6 +90,17 @@ class FlowRecords:
             values[f.name] = frame.reset_index(drop=True)
         return cls(**values)
 
+    def extent(self) -> tuple[int, int] | None:
+        """First and last record time (unix seconds), or None without records."""
+        times = [
+            frame["ts"]
+            for f in fields(self)
+            if "ts" in (frame := getattr(self, f.name)).columns and not frame.empty
+        ]
+        if not times:
+            return None
+        return min(int(t.min()) for t in times), max(int(t.max()) for t in times)
+
     def for_pilot(self, pilot_id: int) -> FlowRecords:
         values = {}
         for f in fields(self):
