@@ -1,5 +1,11 @@
-"""What the gateway reads and writes through: the index store, a cache of the model's records
-(and of summaries computed from them), and, when it may write, the write service."""
+"""What the gateway reads and writes through: the index store and its read models (with a memo
+of what was computed from them, per indexed block), and, when it may write, the write service.
+
+Dashboards are answered from the aggregates the indexer keeps (``ledger.indexer.aggregates``):
+computing a pilot's figures costs a few GROUP BY queries over pilots x months x makers x
+materials, whatever the number of records. Only what needs every record (a lot's provenance,
+periods that do not start and end on month boundaries, the EPCIS export) still loads them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import networkx as nx
+from sqlalchemy import func, select
+
+from ledger.circularity.aggregated import flow_graph, month_aligned, read_period_flows
+from ledger.circularity.graph import build_flow_graph
+from ledger.circularity.period import Period
 from ledger.circularity.records import FlowRecords, load_records
 from ledger.store.db import Store
 from pilots.model import Pilot
@@ -16,11 +28,18 @@ from pilots.model import Pilot
 if TYPE_CHECKING:
     from api.writes import WriteService
 
-__all__ = ["GatewayState"]
+__all__ = ["GatewayState", "MaterialClass"]
 
 MEMO_SIZE = 512
 #: How long the indexed block is taken as known before the store is asked again (seconds).
 CHECKPOINT_TTL = 0.25
+
+
+@dataclass(frozen=True)
+class MaterialClass:
+    material_id: int
+    code: str
+    kind: int
 
 
 @dataclass
@@ -34,6 +53,7 @@ class GatewayState:
     public_url: str | None = None
     _cache: tuple[int, FlowRecords] | None = field(default=None, repr=False)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
+    _memo_block: int = field(default=-2, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _seen: tuple[float, int] = field(default=(0.0, -1), repr=False)
 
@@ -50,34 +70,83 @@ class GatewayState:
         return self._seen[1]
 
     def records(self) -> FlowRecords:
-        """All records, reloaded only when the indexer has moved on."""
+        """Every record, reloaded when the indexer has moved on: for what the aggregates cannot
+        answer (provenance, day ranges, exports); the dashboards do not call it."""
         block = self._block()
         with self._lock:
             if self._cache is None or self._cache[0] != block:
                 self._cache = (block, load_records(self.store.engine))
-                self._memo.clear()
             return self._cache[1]
 
     def memoized(self, key: tuple[Any, ...]) -> Any | None:
         """The memo of `key` for the current indexed block, without computing anything."""
         block = self._block()
         with self._lock:
-            if self._cache is not None and self._cache[0] == block:
+            if self._memo_block == block:
                 return self._memo.get(key)
         return None
 
     def memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        """A value derived from the records, computed once per indexed block."""
-        self.records()
+        """A value derived from the index, computed once per indexed block."""
+        block = self._block()
         with self._lock:
-            if key in self._memo:
+            if self._memo_block != block:
+                self._memo.clear()
+                self._memo_block = block
+            elif key in self._memo:
                 return self._memo[key]
         value = compute()
         with self._lock:
-            if len(self._memo) >= MEMO_SIZE:
-                self._memo.clear()
-            self._memo[key] = value
+            if self._memo_block == block:
+                if len(self._memo) >= MEMO_SIZE:
+                    self._memo.clear()
+                self._memo[key] = value
         return value
+
+    def materials(self) -> list[MaterialClass]:
+        """The material classes known to the ledger, by id."""
+
+        def read() -> list[MaterialClass]:
+            table = self.store.tables["material_class"]
+            query = select(table.c.material_id, table.c.code, table.c.kind)
+            with self.store.engine.connect() as conn:
+                rows = conn.execute(query.order_by(table.c.material_id)).all()
+            return [MaterialClass(int(m), str(c), int(k)) for m, c, k in rows]
+
+        found: list[MaterialClass] = self.memo(("materials",), read)
+        return found
+
+    def graph(self, pilot: int, period: Period) -> nx.DiGraph:
+        """The flow graph of a pilot and period (memoized per indexed block)."""
+
+        def build() -> nx.DiGraph:
+            if not month_aligned(period):
+                return build_flow_graph(self.records().for_pilot(pilot), period, pilot=pilot)
+            kinds = {m.material_id: m.kind for m in self.materials()}
+            with self.store.engine.connect() as conn:
+                flows = read_period_flows(conn, pilot, period)
+            return flow_graph(flows, period, kinds, pilot=pilot)
+
+        graph: nx.DiGraph = self.memo(("graph", pilot, period), build)
+        return graph
+
+    def active_months(self, pilot: int) -> Period | None:
+        """From the first to the last month with intakes in `pilot` (None without any)."""
+
+        def read() -> Period | None:
+            table = self.store.tables["agg_flow"]
+            query = select(func.min(table.c.month), func.max(table.c.month)).where(
+                table.c.pilot_id == pilot, table.c.tail.like("source:%"), table.c.grams != 0
+            )
+            with self.store.engine.connect() as conn:
+                first, last = conn.execute(query).one()
+            if first is None:
+                return None
+            end = Period(int(last), int(last) + 1, "").months()[0].end
+            return Period(int(first), end, "all")
+
+        found: Period | None = self.memo(("months", pilot), read)
+        return found
 
     def indexed_block(self) -> int | None:
         checkpoint = self.store.checkpoint()

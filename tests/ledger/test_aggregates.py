@@ -285,7 +285,9 @@ def run_history(store: Store, actions: list[tuple[int, int]]) -> None:
                 sim,
                 kind,
                 rng,
-                lambda name, **args: current.append(_event(name, 0, branch, index, **args)),
+                lambda name, b=branch, i=index, **args: current.append(
+                    _event(name, 0, b, i, **args)
+                ),
             )
         elif kind == 8:
             close_block(rng)
