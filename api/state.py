@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 from sqlalchemy import func, select
 
+from api.auth import NonceBook, RevokedSessions
+from api.health import HealthPolicy
 from ledger.circularity.aggregated import flow_graph, month_aligned, read_period_flows
 from ledger.circularity.graph import build_flow_graph
 from ledger.circularity.period import Period
@@ -51,11 +53,19 @@ class GatewayState:
     company_prefix: str | None = None
     #: public base URL of the gateway (passport links, QR codes); None: the request's own
     public_url: str | None = None
+    health: HealthPolicy = field(default_factory=HealthPolicy)
+    #: Sign-in state shared by every worker through the store.
+    nonces: NonceBook = field(init=False, repr=False)
+    revoked: RevokedSessions = field(init=False, repr=False)
     _cache: tuple[int, FlowRecords] | None = field(default=None, repr=False)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
     _memo_block: int = field(default=-2, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _seen: tuple[float, int] = field(default=(0.0, -1), repr=False)
+
+    def __post_init__(self) -> None:
+        self.nonces = NonceBook(self.store)
+        self.revoked = RevokedSessions(self.store)
 
     def pilot(self, key: str) -> Pilot | None:
         key = key.upper()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Header, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from api.auth import AuthError, verify_siwe
@@ -42,22 +42,48 @@ def _domain(writes: WritesDep, host: str | None) -> str:
 
 
 @router.get("/nonce", response_model=NonceOut, summary="A single-use nonce for a sign-in message")
-def nonce(writes: WritesDep, host: Annotated[str | None, Header()] = None) -> NonceOut:
-    return NonceOut(nonce=writes.nonces.issue(), domain=_domain(writes, host), chain_id=writes.chain_id,
+def nonce(
+    state: StateDep, writes: WritesDep, host: Annotated[str | None, Header()] = None
+) -> NonceOut:
+    try:
+        issued = state.nonces.issue()
+    except AuthError as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from exc
+    return NonceOut(nonce=issued, domain=_domain(writes, host), chain_id=writes.chain_id,
                     statement="Sign in to LoopLedger.")  # fmt: skip
 
 
 @router.post(
     "/siwe", response_model=SessionOut, summary="Exchange a signed EIP-4361 message for a session"
 )
-def siwe(body: SiweIn, writes: WritesDep, request: Request) -> SessionOut:
+def siwe(body: SiweIn, state: StateDep, writes: WritesDep, request: Request) -> SessionOut:
     try:
         message = verify_siwe(body.message, body.signature, domain=_domain(writes, request.headers.get("host")),
-                              chain_id=writes.chain_id, nonces=writes.nonces)  # fmt: skip
+                              chain_id=writes.chain_id, nonces=state.nonces)  # fmt: skip
     except AuthError as exc:
         raise HTTPException(status_code=401, detail=str(exc)) from exc
     token, expires = writes.sessions.issue(message.address)
     return SessionOut(token=token, address=message.address, expires_at=expires)
+
+
+@router.post("/logout", status_code=204, summary="Sign out: the session token stops working")
+def logout(
+    state: StateDep,
+    writes: WritesDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(
+            status_code=401, detail="send the session as 'Authorization: Bearer <token>'"
+        )
+    try:
+        writes.sessions.verify(token)
+    except AuthError as exc:
+        raise HTTPException(status_code=401, detail=str(exc)) from exc
+    state.revoked.revoke(token, writes.sessions.expires_at(token))
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=MeOut, summary="The signed-in account and its on-chain roles")

@@ -243,6 +243,17 @@ class Store:
         found = conn.execute(select(func.max(table.c.number))).scalar()
         return -1 if found is None else int(found)
 
+    # ---- the follower's own account of itself (read by every gateway worker) -------------------
+
+    def follower_state(self) -> models.FollowerState | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(self.tables["follower_state"])).mappings().first()
+        return models.FollowerState(**row) if row else None
+
+    def set_follower_state(self, state: models.FollowerState) -> None:
+        with self.engine.begin() as conn:
+            self.upsert(conn, "follower_state", [state.model_dump()], "id")
+
     def set_checkpoint(
         self, conn: Connection, chain_id: int, genesis: str, number: int, block_hash: str
     ) -> None:
