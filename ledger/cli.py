@@ -167,7 +167,11 @@ def index(
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
     follow: Annotated[
-        bool, typer.Option("--follow", help="keep following the head until Ctrl-C")
+        bool,
+        typer.Option(
+            "--follow",
+            help="keep following the head until Ctrl-C, retrying through RPC and database faults",
+        ),
     ] = False,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="drop the indexed rows and index from the deployment")
@@ -177,6 +181,7 @@ def index(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ledger.indexer import indexer_for
+    from ledger.indexer.follow import Follower
     from ledger.store.db import Store
 
     settings = _settings(chain, data_dir, database_url=database_url)
@@ -211,8 +216,15 @@ def index(
                 if p.reorg_to is not None:
                     console.print(f"[yellow]reorg[/]: rolled back to block {p.reorg_to}")
 
+            def retrying(exc: BaseException, wait: float) -> None:
+                console.print(f"[yellow]retrying in {wait:.1f} s[/]: {type(exc).__name__}: {exc}",
+                              highlight=False, soft_wrap=True)  # fmt: skip
+
             with contextlib.suppress(KeyboardInterrupt):
-                indexer.run(follow=follow, on_progress=show)
+                if follow:
+                    Follower(indexer).run(on_progress=show, on_retry=retrying)
+                else:
+                    indexer.run(on_progress=show)
         checkpoint = store.checkpoint()
         console.print(f"indexed to block {checkpoint.block_number if checkpoint else '-'}: {total:,} events this run "
                       f"into {settings.effective_database_url}")  # fmt: skip
@@ -301,10 +313,12 @@ def up(
 
     from api.assemble import custody_of, relayer_for, write_service
     from api.demo import demo_access
+    from api.health import HealthPolicy
     from api.main import create_app
     from api.state import GatewayState
     from ledger.chain import _port_free
     from ledger.indexer import indexer_for
+    from ledger.indexer.follow import Follower
     from ledger.runtime import open_runtime, relayer_account
     from ledger.store.db import Store
     from pilots.seed import DemoCustody, seed_scenario
@@ -333,10 +347,11 @@ def up(
         with console.status("indexing"):
             indexer_for(rt.suite, store, confirmations=settings.confirmations).run()
         stop = threading.Event()
-        follower = indexer_for(rt.suite, store, confirmations=settings.confirmations)
-        thread = threading.Thread(
-            target=follower.run, kwargs={"follow": True, "stop": stop, "poll": 0.2}, daemon=True
+        # The embedded shape: the supervised follower in a thread of this process.
+        follower = Follower(
+            indexer_for(rt.suite, store, confirmations=settings.confirmations), poll=0.2
         )
+        thread = threading.Thread(target=follower.run, kwargs={"stop": stop}, daemon=True)
         thread.start()
         demo_keys = [DemoCustody(settings.demo_seed, rt.pilots)] if local else []
         custody = custody_of(settings.data_path, settings.keystore_secret(), *demo_keys)
@@ -360,6 +375,11 @@ def up(
                 writes,
                 company_prefix=settings.gs1_company_prefix,
                 public_url=settings.effective_public_url,
+                health=HealthPolicy(
+                    max_lag_blocks=settings.max_lag_blocks,
+                    confirmations=settings.confirmations,
+                    stale_seconds=settings.follower_stale_seconds,
+                ),
             )
         )
         base = f"http://{settings.api_host}:{settings.api_port}"

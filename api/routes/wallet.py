@@ -43,20 +43,19 @@ def wallet(
 ) -> WalletOut:
     member = _address(address)
     awards, redemptions = state.store.tables["token_award"], state.store.tables["redemption"]
+    agg = state.store.tables["agg_member"]
     where_a, where_r = awards.c.member == member, redemptions.c.member == member
+    where_m = agg.c.member == member
     if pilot is not None:
         found = state.pilot(pilot)
         if found is None:
             raise HTTPException(status_code=404, detail=f"unknown pilot {pilot!r}")
         where_a &= awards.c.pilot_id == found.id
         where_r &= redemptions.c.pilot_id == found.id
+        where_m &= agg.c.pilot_id == found.id
     # Totals and the history's length come from the indexer's per-member aggregates; a page
     # takes the newest `offset + limit` rows of each table along their (member, block, log)
     # indexes and merges them, so it never sorts a member's whole history.
-    agg = state.store.tables["agg_member"]
-    where_m = agg.c.member == member
-    if pilot is not None:
-        where_m &= agg.c.pilot_id == found.id
     totals = ("awarded", "redeemed", "awards", "redemptions")
     sums = select(*(func.coalesce(func.sum(agg.c[c]), 0) for c in totals)).where(where_m)
     pages = (

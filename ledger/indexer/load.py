@@ -171,7 +171,8 @@ def _rebuild_lot_counts(conn: Connection, store: Store) -> None:
     conn.execute(delete(store.tables["agg_lot"]))
     lot = store.tables["lot"]
     query = select(lot.c.pilot_id, lot.c.holder, lot.c.grams, lot.c.material_id)
-    store.add_to(conn, "agg_lot", lot_counts((), conn.execute(query).mappings()))
+    lots = (dict(r) for r in conn.execute(query).mappings())
+    store.add_to(conn, "agg_lot", lot_counts((), lots))
 
 
 def _rebuild_rewards(conn: Connection, store: Store) -> None:
