@@ -220,7 +220,8 @@ def verify_siwe(
 
 
 class SessionSigner:
-    """Stateless session tokens: ``v1.<address>.<expiry>.<hmac>``."""
+    """Session tokens: ``v1.<address>.<expiry>.<session id>.<hmac>``; signed-out ones are
+    listed in :class:`RevokedSessions`."""
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 32:
@@ -232,15 +233,17 @@ class SessionSigner:
 
     def issue(self, address: str, ttl: int = SESSION_TTL) -> tuple[str, int]:
         expires = int(time.time()) + ttl
-        body = f"v1.{address}.{expires}"
+        # A random session id: two sign-ins in the same second are two sessions, so signing
+        # out of one leaves the other.
+        body = f"v1.{address}.{expires}.{secrets.token_hex(8)}"
         return f"{body}.{self._mac(body)}", expires
 
     def verify(self, token: str) -> str:
         parts = token.split(".")
-        if len(parts) != 4 or parts[0] != "v1":
+        if len(parts) != 5 or parts[0] != "v1" or not parts[2].isdigit():
             raise AuthError("malformed session token: sign in again")
-        body = ".".join(parts[:3])
-        if not hmac.compare_digest(self._mac(body), parts[3]):
+        body = ".".join(parts[:4])
+        if not hmac.compare_digest(self._mac(body), parts[4]):
             raise AuthError("invalid session token: sign in again")
         if int(parts[2]) <= time.time():
             raise AuthError("the session has expired: sign in again")

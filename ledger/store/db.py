@@ -24,6 +24,9 @@ __all__ = ["AGG_TABLES", "COLUMNS", "COPY_ROWS", "EVENT_TABLES", "Store", "make_
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+#: PostgreSQL advisory lock key held while migrating.
+MIGRATION_LOCK = 0x4C4F4F50
+
 #: From this many rows on, PostgreSQL inserts go through COPY.
 COPY_ROWS = 200
 
@@ -98,6 +101,10 @@ class Store:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes that start together (the follower, gateway workers) migrate one at
+                # a time; the lock ends with the transaction (PostgreSQL's DDL is transactional).
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
