@@ -124,7 +124,9 @@ def test_the_follower_outlives_an_rpc_outage(anvil_suite: Suite, tmp_path: objec
         assert state.last_error and "TransientRpcError" in state.last_error
         proxy.up()
         _wait(
-            lambda: (c := store.checkpoint()) is not None and c.block_number >= made.tx.block_number,
+            lambda: (
+                (c := store.checkpoint()) is not None and c.block_number >= made.tx.block_number
+            ),
             60,
         )
         _wait(lambda: (s := store.follower_state()) is not None and s.state == "following", 30)
@@ -132,4 +134,6 @@ def test_the_follower_outlives_an_rpc_outage(anvil_suite: Suite, tmp_path: objec
         lots = conn.execute(store.tables["intake"].select()).all()
     assert [r.lot_id for r in lots] == [made.lot_id]
     final = store.follower_state()
-    assert final is not None and final.state == "stopped" and final.chain_head >= made.tx.block_number
+    assert (
+        final is not None and final.state == "stopped" and final.chain_head >= made.tx.block_number
+    )
