@@ -96,11 +96,6 @@ class Settings(BaseSettings):
         description="/api/health takes the follower as down when it has said nothing for this long",
     )
     api_workers: int = Field(default=1, ge=1, le=64, description="gateway worker processes")
-    session_secret: str | None = Field(
-        default=None,
-        description="secret of session tokens (64 hex digits), the same for every gateway worker "
-        "on every machine; by default read from (or created in) the data dir",
-    )
     demo_seed: int = Field(default=2026, description="seed of the demo scenario")
     demo_scale: float = Field(
         default=0.3, gt=0, le=10, description="size of the demo scenario (1.0: a lively year)"
