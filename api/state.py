@@ -9,9 +9,11 @@ periods that do not start and end on month boundaries, the EPCIS export) still l
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["GatewayState", "MaterialClass"]
 
 MEMO_SIZE = 512
+MISSING = object()
+log = logging.getLogger(__name__)
 #: How long the indexed block is taken as known before the store is asked again (seconds).
 CHECKPOINT_TTL = 0.25
 
@@ -58,8 +62,14 @@ class GatewayState:
     nonces: NonceBook = field(init=False, repr=False)
     revoked: RevokedSessions = field(init=False, repr=False)
     _cache: tuple[int, FlowRecords] | None = field(default=None, repr=False)
-    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
-    _memo_block: int = field(default=-2, repr=False)
+    _memo: dict[tuple[Any, ...], tuple[int, Any]] = field(default_factory=dict, repr=False)
+    _computes: dict[tuple[Any, ...], Callable[[], Any]] = field(default_factory=dict, repr=False)
+    _pending: set[tuple[Any, ...]] = field(default_factory=set, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="memo"),
+        repr=False,
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _seen: tuple[float, int] = field(default=(0.0, -1), repr=False)
 
@@ -88,29 +98,66 @@ class GatewayState:
                 self._cache = (block, load_records(self.store.engine))
             return self._cache[1]
 
-    def memoized(self, key: tuple[Any, ...]) -> Any | None:
-        """The memo of `key` for the current indexed block, without computing anything."""
-        block = self._block()
+    def _get(
+        self, key: tuple[Any, ...], block: int, compute: Callable[[], Any] | None = None
+    ) -> Any:
+        """The memo of `key`: current, or (outside a refresh) the previous block's while one
+        refresh computes the current one in the background; MISSING when there is none."""
         with self._lock:
-            if self._memo_block == block:
-                return self._memo.get(key)
-        return None
+            entry = self._memo.get(key)
+            if entry is None:
+                return MISSING
+            if entry[0] == block:
+                return entry[1]
+            if getattr(self._local, "refreshing", False):
+                return MISSING  # a refresh builds on current values only
+            compute = compute or self._computes.get(key)
+            if compute is not None and key not in self._pending:
+                self._pending.add(key)
+                self._pool.submit(self._refresh, key, compute)
+            return entry[1]
+
+    def _put(
+        self, key: tuple[Any, ...], block: int, value: Any, compute: Callable[[], Any]
+    ) -> None:
+        with self._lock:
+            if len(self._memo) >= MEMO_SIZE and key not in self._memo:
+                self._memo.clear()
+                self._computes.clear()
+            old = self._memo.get(key)
+            if old is None or old[0] <= block:
+                self._memo[key] = (block, value)
+                self._computes[key] = compute
+
+    def _refresh(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> None:
+        self._local.refreshing = True
+        try:
+            block = self._block(fresh=True)
+            self._put(key, block, compute(), compute)
+        except Exception:  # the next request tries again; the stale value stays meanwhile
+            log.exception("refreshing %s failed", key)
+        finally:
+            self._local.refreshing = False
+            with self._lock:
+                self._pending.discard(key)
+
+    def memoized(self, key: tuple[Any, ...]) -> Any | None:
+        """The memo of `key` without computing anything here (None when there is none): the
+        current block's, or the previous one's while the current one is being computed."""
+        found = self._get(key, self._block())
+        return None if found is MISSING else found
 
     def memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        """A value derived from the index, computed once per indexed block."""
+        """A value derived from the index, computed once per indexed block. When the indexer
+        moves on, requests are answered from the previous block's value while one background
+        refresh computes the new one, so that no request waits for it (dashboards lag the
+        index by the time one computation takes)."""
         block = self._block()
-        with self._lock:
-            if self._memo_block != block:
-                self._memo.clear()
-                self._memo_block = block
-            elif key in self._memo:
-                return self._memo[key]
+        found = self._get(key, block, compute)
+        if found is not MISSING:
+            return found
         value = compute()
-        with self._lock:
-            if self._memo_block == block:
-                if len(self._memo) >= MEMO_SIZE:
-                    self._memo.clear()
-                self._memo[key] = value
+        self._put(key, block, value, compute)
         return value
 
     def materials(self) -> list[MaterialClass]:

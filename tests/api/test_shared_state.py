@@ -109,3 +109,33 @@ def test_health_endpoint_answers_503_from_the_store(tmp_path: object, pilots: li
     assert up.json()["lag_blocks"] == 3 and up.json()["follower"]["state"] == "following"
     store.set_follower_state(_follower(heartbeat=time.time(), chain_head=106))
     assert client.get("/api/health").status_code == 503
+
+
+def test_a_moved_index_is_answered_from_the_last_value_while_one_refresh_runs(
+    tmp_path: object, pilots: list[Pilot]
+) -> None:
+    store = Store.open(f"sqlite:///{tmp_path}/index.sqlite")
+    state = GatewayState(store, pilots)
+    calls: list[int] = []
+
+    def compute() -> int:
+        time.sleep(0.3)
+        calls.append(1)
+        return len(calls)
+
+    def at(block: int) -> None:
+        with store.engine.begin() as conn:
+            store.set_checkpoint(conn, 1, "0x", block, "0x")
+        state._block(fresh=True)
+
+    at(1)
+    assert state.memo(("k",), compute) == 1  # nothing yet: computed in the request
+    at(2)
+    started = time.monotonic()
+    assert state.memo(("k",), compute) == 1  # the last value, at once ...
+    assert state.memoized(("k",)) == 1  # ... for every request, with one refresh under way
+    assert time.monotonic() - started < 0.2
+    deadline = time.monotonic() + 5
+    while state.memoized(("k",)) != 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert state.memoized(("k",)) == 2 and len(calls) == 2
