@@ -42,6 +42,7 @@ def system(tmp_path: Path, postgres_url: str) -> Iterator[dict[str, Any]]:
         "LOOPLEDGER_DATA_DIR": str(tmp_path / "data"), "LOOPLEDGER_DATABASE_URL": postgres_url,
         "LOOPLEDGER_CONFIRMATIONS": "1", "LOOPLEDGER_FOLLOWER_STALE_SECONDS": "3",
         "LOOPLEDGER_MAX_LAG_BLOCKS": "5", "LOOPLEDGER_API_PORT": str(port),
+        "LOOPLEDGER_KEYSTORE_PASSWORD": "a password of this test",
     })  # fmt: skip
     subprocess.run([*LOOPLEDGER, "deploy"], env=env, check=True, capture_output=True, timeout=600)
     procs: dict[str, subprocess.Popen[bytes]] = {}
