@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from http import HTTPStatus
@@ -14,6 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from api.health import Health, health_of
 from api.routes import (
     audit,
     auth,
@@ -131,12 +133,17 @@ def _docs(app: FastAPI) -> None:
         return page
 
 
-def create_app(state: GatewayState) -> FastAPI:
+def create_app(state: GatewayState, *, on_close: Callable[[], None] = lambda: None) -> FastAPI:
+    """The gateway over `state`; `on_close` runs when it shuts down (after the write service)."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        if state.writes is not None:
-            state.writes.close()
+        try:
+            if state.writes is not None:
+                state.writes.close()
+        finally:
+            on_close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -222,8 +229,20 @@ def create_app(state: GatewayState) -> FastAPI:
     for route, page in PAGES.items():
         app.add_api_route(route, _page(page), include_in_schema=False, methods=["GET"])
 
-    @app.get("/api/health", tags=["health"], summary="Liveness and the indexed block")
-    def health() -> dict[str, object]:
-        return {"status": "ok", "indexed_block": state.indexed_block()}
+    @app.get(
+        "/api/health",
+        tags=["health"],
+        response_model=Health,
+        responses={503: {"description": "the index lags or its follower is down"}},
+        summary="Chain head, indexed block, lag and follower state (503 when behind)",
+    )
+    def health() -> JSONResponse:
+        store = state.store
+        report = health_of(store.checkpoint(), store.follower_state(), time.time(), state.health)
+        body: dict[str, object] = report.model_dump()
+        if report.status == "ok":
+            return JSONResponse(body)
+        body["error"] = {"code": "unavailable", "message": "; ".join(report.reasons)}
+        return JSONResponse(body, status_code=503)
 
     return app

@@ -280,7 +280,11 @@ def index(
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
     follow: Annotated[
-        bool, typer.Option("--follow", help="keep following the head until Ctrl-C")
+        bool,
+        typer.Option(
+            "--follow",
+            help="keep following the head until Ctrl-C, retrying through RPC and database faults",
+        ),
     ] = False,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="drop the indexed rows and index from the deployment")
@@ -290,6 +294,7 @@ def index(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ledger.indexer import indexer_for
+    from ledger.indexer.follow import Follower
     from ledger.store.db import Store
 
     settings = _settings(chain, data_dir, database_url=database_url)
@@ -347,8 +352,15 @@ def index(
                         "stored raw in table malformed_log, indexing goes on"
                     )
 
+            def retrying(exc: BaseException, wait: float) -> None:
+                console.print(f"[yellow]retrying in {wait:.1f} s[/]: {type(exc).__name__}: {exc}",
+                              highlight=False, soft_wrap=True)  # fmt: skip
+
             with contextlib.suppress(KeyboardInterrupt):
-                indexer.run(follow=follow, on_progress=show)
+                if follow:
+                    Follower(indexer).run(on_progress=show, on_retry=retrying)
+                else:
+                    indexer.run(on_progress=show)
         checkpoint = store.checkpoint()
         console.print(f"indexed to block {checkpoint.block_number if checkpoint else '-'}: {total:,} events this run "
                       f"into {settings.effective_database_url}")  # fmt: skip
@@ -445,10 +457,12 @@ def up(
     from api.assemble import custody_of, relayer_for, write_service
     from api.demo import demo_access
     from api.demo_exchange import seed_exchange
+    from api.health import HealthPolicy
     from api.main import create_app
     from api.state import GatewayState
     from ledger.chain import AnvilChain, _port_free, bring_clock_to_present
     from ledger.indexer import indexer_for
+    from ledger.indexer.follow import Follower
     from ledger.runfile import RunInfo, remove_run, write_run
     from ledger.runtime import open_runtime, relayer_account
     from ledger.store.db import Store
@@ -487,10 +501,11 @@ def up(
             # Consented target-group declarations live off chain, in the store.
             seed_declarations(store, rt.pilots, seed=settings.demo_seed)
         stop = threading.Event()
-        follower = indexer_for(rt.suite, store, confirmations=settings.confirmations)
-        thread = threading.Thread(
-            target=follower.run, kwargs={"follow": True, "stop": stop, "poll": 0.2}, daemon=True
+        # The embedded shape: the supervised follower in a thread of this process.
+        follower = Follower(
+            indexer_for(rt.suite, store, confirmations=settings.confirmations), poll=0.2
         )
+        thread = threading.Thread(target=follower.run, kwargs={"stop": stop}, daemon=True)
         thread.start()
         demo_keys = [DemoCustody(settings.demo_seed, rt.pilots)] if local else []
         custody = custody_of(settings.data_path, settings.keystore_secret(), *demo_keys)
@@ -514,6 +529,11 @@ def up(
             company_prefix=settings.gs1_company_prefix,
             public_url=settings.effective_public_url,
             public_origin=settings.effective_public_origin,
+            health=HealthPolicy(
+                max_lag_blocks=settings.max_lag_blocks,
+                confirmations=settings.confirmations,
+                stale_seconds=settings.follower_stale_seconds,
+            ),
         )
         if local and (demo if demo is not None else local):
             with console.status("seeding the exchange and challenges of the demo"):

@@ -12,15 +12,12 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from api.deps import PilotDep, StateDep
-from ledger.circularity.graph import build_flow_graph
 from ledger.circularity.period import Period
 from ledger.circularity.report import (
     export,
     headline,
     material_table,
-    metric_table,
     sankey,
-    within_data,
 )
 from ledger.exchange.metrics import ExchangeFigures, load_rows
 
@@ -90,10 +87,9 @@ async def list_pilots(state: StateDep, period: PeriodQuery = "all") -> PilotsPub
 
 
 def _list_pilots(state: Any, span: Period) -> PilotsPublic:
-    records = state.records()
     data = []
     for pilot in state.pilots:
-        graph = build_flow_graph(records.for_pilot(pilot.id), span, pilot=pilot.id)
+        graph = state.graph(pilot.id, span)
         data.append(PilotPublic(id=pilot.id, code=pilot.code, city=pilot.city, country=pilot.country,
                                 municipality=pilot.municipality, lat=pilot.coordinates.lat, lon=pilot.coordinates.lon,
                                 illustrative=pilot.illustrative, summary=pilot.summary,
@@ -114,18 +110,16 @@ async def summary(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all")
         return cast(Headline, found)
 
     def compute() -> Headline:
-        graph = build_flow_graph(state.records().for_pilot(pilot.id), span, pilot=pilot.id)
-        return Headline(**headline(graph))
+        return Headline(**headline(state.graph(pilot.id, span)))
 
-    # Computed once per pilot, period and indexed block (off the event loop); every later
-    # request reads the memo.
+    # Computed once per pilot, period and indexed block from the aggregates (off the event
+    # loop); every later request reads the memo.
     return cast(Headline, await run_in_threadpool(state.memo, key, compute))
 
 
 @router.get("/{pilot}/sankey", summary="Sankey nodes and links (kg) of one pilot and period")
 def pilot_sankey(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> dict[str, Any]:
-    records = state.records()
-    graph = build_flow_graph(records.for_pilot(pilot.id), _period(period), pilot=pilot.id)
+    graph = state.graph(pilot.id, _period(period))
     makers = sorted(n for n in graph.nodes if n.startswith("maker:"))
     labels = {n: f"maker {i + 1}" for i, n in enumerate(makers)}
     return sankey(graph, labels)
@@ -133,22 +127,24 @@ def pilot_sankey(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") 
 
 @router.get("/{pilot}/trend", summary="Monthly headline metrics of one pilot")
 def trend(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> list[dict[str, Any]]:
-    records = state.records()
-    span = within_data(_period(period), records.for_pilot(pilot.id))
-    if span.start == span.end:
-        return []
-    table = metric_table(records, {pilot.id: pilot.code}, span.months())
-    clean = table.astype(object).where(table.notna(), None)
-    return cast(list[dict[str, Any]], clean.to_dict(orient="records"))
+    span = _period(period)
+    if span.label == "all":
+        active = state.active_months(pilot.id)
+        if active is None:
+            return []
+        span = active
+    return [
+        {"pilot": pilot.code, "period": month.label, **headline(state.graph(pilot.id, month))}
+        for month in span.months()
+    ]
 
 
 @router.get("/{pilot}/materials", summary="Per-material flows (kg) of one pilot and period")
 def materials(
     state: StateDep, pilot: PilotDep, period: PeriodQuery = "all"
 ) -> list[dict[str, Any]]:
-    records = state.records()
-    graph = build_flow_graph(records.for_pilot(pilot.id), _period(period), pilot=pilot.id)
-    codes = dict(zip(records.materials["material_id"], records.materials["code"], strict=True))
+    graph = state.graph(pilot.id, _period(period))
+    codes = {m.material_id: m.code for m in state.materials()}
     table = material_table(graph, codes)
     rows = cast(list[dict[str, Any]], table.to_dict(orient="records"))
     return rows

@@ -9,7 +9,7 @@ from eth_utils import is_address, to_checksum_address
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import func, literal, select
 
 from api.claims import claim_matches, forget_claim, issue_claim
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
@@ -47,51 +47,57 @@ def wallet(
 ) -> WalletOut:
     member = _address(address)
     awards, redemptions = state.store.tables["token_award"], state.store.tables["redemption"]
+    agg = state.store.tables["agg_member"]
     where_a, where_r = awards.c.member == member, redemptions.c.member == member
+    where_m = agg.c.member == member
     if pilot is not None:
         found = state.pilot(pilot)
         if found is None:
             raise HTTPException(status_code=404, detail=f"unknown pilot {pilot!r}")
         where_a &= awards.c.pilot_id == found.id
         where_r &= redemptions.c.pilot_id == found.id
-    history = union_all(
-        select(literal("award").label("kind"), awards.c.pilot_id, awards.c.amount.label("points"),
-               awards.c.reason.label("detail"), awards.c.block_number, awards.c.tx_hash, awards.c.log_index,
-               awards.c.ts).where(where_a),
-        select(literal("redemption").label("kind"), redemptions.c.pilot_id, (-redemptions.c.cost).label("points"),
-               redemptions.c.redemption_id.label("detail"), redemptions.c.block_number, redemptions.c.tx_hash,
-               redemptions.c.log_index, redemptions.c.ts).where(where_r),
-    ).subquery()  # fmt: skip
+        where_m &= agg.c.pilot_id == found.id
+    # Totals and the history's length come from the indexer's per-member aggregates; a page
+    # takes the newest `offset + limit` rows of each table along their (member, block, log)
+    # indexes and merges them, so it never sorts a member's whole history.
+    totals = ("awarded", "redeemed", "awards", "redemptions")
+    sums = select(*(func.coalesce(func.sum(agg.c[c]), 0) for c in totals)).where(where_m)
+    pages = (
+        select(
+            literal("award").label("kind"),
+            awards.c.pilot_id,
+            awards.c.amount.label("points"),
+            awards.c.reason.label("detail"),
+            awards.c.block_number,
+            awards.c.tx_hash,
+            awards.c.log_index,
+            awards.c.ts,
+        )
+        .where(where_a)
+        .order_by(awards.c.block_number.desc(), awards.c.log_index.desc()),
+        select(
+            literal("redemption").label("kind"),
+            redemptions.c.pilot_id,
+            (-redemptions.c.cost).label("points"),
+            redemptions.c.redemption_id.label("detail"),
+            redemptions.c.block_number,
+            redemptions.c.tx_hash,
+            redemptions.c.log_index,
+            redemptions.c.ts,
+        )
+        .where(where_r)
+        .order_by(redemptions.c.block_number.desc(), redemptions.c.log_index.desc()),
+    )
     with state.store.engine.connect() as conn:
-        awarded = int(
-            conn.execute(
-                select(func.coalesce(func.sum(awards.c.amount), 0)).where(where_a)
-            ).scalar_one()
-        )
-        redeemed = int(
-            conn.execute(
-                select(func.coalesce(func.sum(redemptions.c.cost), 0)).where(where_r)
-            ).scalar_one()
-        )
-        per_pilot: dict[int, int] = {}
-        for pilot_id, points in conn.execute(
-            select(awards.c.pilot_id, func.sum(awards.c.amount))
-            .where(where_a)
-            .group_by(awards.c.pilot_id)
-        ).all():
-            per_pilot[int(pilot_id)] = int(points)
-        for pilot_id, points in conn.execute(
-            select(redemptions.c.pilot_id, func.sum(redemptions.c.cost))
-            .where(where_r)
-            .group_by(redemptions.c.pilot_id)
-        ).all():
-            per_pilot[int(pilot_id)] = per_pilot.get(int(pilot_id), 0) - int(points)
-        codes = {p.id: p.code for p in state.pilots}
-        balances = {codes.get(i, str(i)): points for i, points in sorted(per_pilot.items())}
-        count = int(conn.execute(select(func.count()).select_from(history)).scalar_one())
-        rows = conn.execute(select(history).order_by(history.c.block_number.desc(), history.c.log_index.desc())
-                            .limit(limit).offset(offset)).mappings()  # fmt: skip
-        data = [{**dict(r), "detail": str(r["detail"])} for r in rows]
+        awarded, redeemed, n_awards, n_redemptions = (int(v) for v in conn.execute(sums).one())
+        newest = [dict(r) for q in pages for r in conn.execute(q.limit(offset + limit)).mappings()]
+        by_pilot = select(agg.c.pilot_id, agg.c.awarded - agg.c.redeemed).where(where_m)
+        per_pilot = {int(p): int(points) for p, points in conn.execute(by_pilot).all()}
+    newest.sort(key=lambda r: (r["block_number"], r["log_index"]), reverse=True)
+    data = [{**r, "detail": str(r["detail"])} for r in newest[offset : offset + limit]]
+    count = n_awards + n_redemptions
+    codes = {p.id: p.code for p in state.pilots}
+    balances = {codes.get(i, str(i)): points for i, points in sorted(per_pilot.items())}
     return WalletOut(
         address=member,
         balance=awarded - redeemed,
@@ -114,37 +120,26 @@ class RewardOut(BaseModel):
 
 
 def rewards_of(state: Any, pilot_id: int) -> list[RewardOut]:
-    store = state.store
-    listed, updates, redemptions = (
-        store.tables[n] for n in ("reward", "reward_update", "redemption")
-    )
-    with store.engine.connect() as conn:
-        rewards = [dict(r) for r in conn.execute(select(listed).where(listed.c.pilot_id == pilot_id)
-                                                  .order_by(listed.c.reward_id)).mappings()]  # fmt: skip
-        changes = [
-            dict(r)
-            for r in conn.execute(select(updates).where(updates.c.pilot_id == pilot_id)).mappings()
-        ]
-        redeemed = [dict(r) for r in conn.execute(select(redemptions).where(redemptions.c.pilot_id == pilot_id)).mappings()]  # fmt: skip
+    """The pilot's rewards with their stock, from the indexer's reward read model (the last
+    stock set by a listing or update, less the redemptions since)."""
+    table = state.store.tables["agg_reward"]
+    query = select(table).where(table.c.pilot_id == pilot_id).order_by(table.c.reward_id)
+    with state.store.engine.connect() as conn:
+        rewards = conn.execute(query).mappings().all()
     now = int(time.time())
-    out = []
-    for reward in rewards:
-        # Stock: the last value set (listing or update), less the redemptions made after it.
-        last = reward
-        for change in changes:
-            if change["reward_id"] == reward["reward_id"] and (change["block_number"], change["log_index"]) > (
-                last["block_number"], last["log_index"]):  # fmt: skip
-                last = change
-        mine = [r for r in redeemed if r["reward_id"] == reward["reward_id"]]
-        after = sum(
-            1
-            for r in mine
-            if (r["block_number"], r["log_index"]) > (last["block_number"], last["log_index"])
+    return [
+        RewardOut(
+            reward_id=r["reward_id"],
+            pilot_id=pilot_id,
+            partner=r["partner"],
+            cost=r["cost"],
+            stock=max(0, r["stock_set"] - r["redeemed_since_set"]),
+            expiry=r["expiry"],
+            expired=r["expiry"] <= now,
+            redemptions=r["redemptions"],
         )
-        out.append(RewardOut(reward_id=reward["reward_id"], pilot_id=pilot_id, partner=reward["partner"],
-                             cost=reward["cost"], stock=max(0, last["stock"] - after), expiry=last["expiry"],
-                             expired=last["expiry"] <= now, redemptions=len(mine)))  # fmt: skip
-    return out
+        for r in rewards
+    ]
 
 
 @router.get("/api/pilots/{pilot}/rewards", response_model=list[RewardOut],

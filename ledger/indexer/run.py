@@ -74,6 +74,9 @@ class Indexer:
         self.pipeline = pipeline if source.url != "in-process" else False
         self._worker: PrepareWorker | None = None
         self._last_logs = 0
+        #: The chain's head and the indexed block as the last step saw them (for the follower).
+        self.chain_head: int | None = None
+        self.last_block: int | None = None
         #: Largest peak memory of a worker process this indexer has run, in MB (benchmarks).
         self.worker_peak_rss_mb = 0.0
 
@@ -149,7 +152,8 @@ class Indexer:
     def step(self) -> Progress | None:
         """Index the next batch; None when at the (confirmed) head."""
         cursor = self._cursor()
-        chain_head = self.source.head()
+        self.last_block = cursor.number if cursor else None
+        chain_head = self.chain_head = self.source.head()
         if cursor is not None:
             # A chain shorter than our checkpoint, or another hash at it, means a reorg.
             moved = cursor.number > chain_head
@@ -161,6 +165,7 @@ class Indexer:
                 ancestor = self._common_ancestor(min(cursor.number, chain_head))
                 rollback(self.store, ancestor, chain_id=self.chain_id, genesis=self.genesis,
                          old_head=cursor.number, now=int(time.time()))  # fmt: skip
+                self.last_block = ancestor.number
                 return Progress(ancestor.number, ancestor.number, 0, 0, reorg_to=ancestor.number)
         last = cursor.number if cursor else self.start_block - 1
         head = chain_head - self.confirmations
@@ -176,6 +181,7 @@ class Indexer:
                 self._worker.run = None
             return Progress(last, head, 0, 0)
         load_prepared(self.store, batch, chain_id=self.chain_id, genesis=self.genesis)
+        self.last_block = batch.to_block
         self._last_logs = batch.logs
         if not ahead:
             self.ranges.observe(batch.logs)  # the worker adapts the ranges it reads itself

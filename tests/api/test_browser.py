@@ -22,7 +22,7 @@ from eth_account import Account
 
 from ledger.chain import ANVIL_MNEMONIC
 from tests.conftest import free_port
-from tests.pilots.test_up import BIN, _start, _stop, _wait
+from tests.pilots.test_up import LOOPLEDGER, _start, _stop, _wait
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 
@@ -140,7 +140,7 @@ def _richest_member(system: System, pilot_id: int, cost: int) -> str:
 def test_member_redeems_a_reward_with_a_receipt(system: System, page: Any) -> None:
     reward = min(system.get("/api/pilots/LEU/rewards?available=true"), key=lambda r: r["cost"])
     member = _richest_member(system, 1, reward["cost"])
-    key = subprocess.run([str(BIN), "keys", "issue", member, "--data-dir", str(system.data)],
+    key = subprocess.run([*LOOPLEDGER, "keys", "issue", member, "--data-dir", str(system.data)],
                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     before = system.get(f"/api/accounts/{member}/wallet")["balance"]
     page.goto(f"{system.base}/wallet#key={key}")
@@ -176,7 +176,7 @@ def test_auditor_traces_a_product_and_verifies(system: System, page: Any) -> Non
 def _loopledger(system: System, *args: str, stdin: str | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
     done = subprocess.run(
-        [str(BIN), *args, "--data-dir", str(system.data)],
+        [*LOOPLEDGER, *args, "--data-dir", str(system.data)],
         input=stdin,
         capture_output=True,
         text=True,
