@@ -14,7 +14,7 @@ import pytest
 from ledger.runfile import pid_alive, read_run
 from ledger.store.db import Store
 from tests.conftest import free_port
-from tests.ledger.test_cli import BIN, run
+from tests.ledger.test_cli import LOOPLEDGER, run
 
 pytestmark = pytest.mark.anvil
 
@@ -25,7 +25,7 @@ def test_commands_attach_to_a_running_chain_and_fresh_deploy_empties_the_index(
     env = {"LOOPLEDGER_ANVIL_PORT": str(free_port()), "LOOPLEDGER_DATA_DIR": str(tmp_path)}
     full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}, **env}
     node = subprocess.Popen(
-        [str(BIN), "node"],
+        [*LOOPLEDGER, "node"],
         env=full_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -19,7 +19,7 @@ from web3 import Web3
 from ledger.chain import dev_accounts
 from ledger.runfile import pid_alive, read_run
 from tests.conftest import free_port
-from tests.pilots.test_up import BIN, _start, _stop, _wait
+from tests.pilots.test_up import LOOPLEDGER, _start, _stop, _wait
 
 CYCLES = 20
 
@@ -31,7 +31,7 @@ def _pilots(base: str) -> Any:
 def _verify(data: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
     return subprocess.run(
-        [str(BIN), "audit", "verify", "--data-dir", str(data)],
+        [*LOOPLEDGER, "audit", "verify", "--data-dir", str(data)],
         env=env,
         capture_output=True,
         text=True,
