@@ -54,8 +54,8 @@ postgres:
 	@$(PG_BIN)/postgres --version
 
 lint: $(PY_STAMP)
-	$(BIN)/ruff check ledger api pilots scripts tests
-	$(BIN)/ruff format --check ledger api pilots scripts tests
+	$(BIN)/ruff check ledger api pilots scripts tests loopledger
+	$(BIN)/ruff format --check ledger api pilots scripts tests loopledger
 
 typecheck: $(PY_STAMP)
 	$(BIN)/mypy
