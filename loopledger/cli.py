@@ -19,6 +19,7 @@ from ledger.cli import (
     console,
     friendly,
 )
+from ledger.cli import main as ledger_main
 from ledger.errors import LedgerError
 from ledger.store.db import Store
 
@@ -76,10 +77,8 @@ def serve(
 
 
 def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None
+    """The library's entry point (owner-only files, one-line errors) with `serve` registered."""
+    ledger_main()
 
 
 if __name__ == "__main__":
