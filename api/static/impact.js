@@ -6,7 +6,7 @@ const fmt = (v, unit) => (v === null || v === undefined ? "–" : unit === "shar
 function bar(p) {
   if (p === null || p === undefined) return "–";
   const pct = Math.max(0, Math.min(100, p * 100));
-  return `<span class="bar" title="${(p * 100).toFixed(0)} % of the way"><span style="width:${pct}%"></span></span> ${(p * 100).toFixed(0)} %`;
+  return `<meter min="0" max="100" value="${pct}" title="${(p * 100).toFixed(0)} % of the way"></meter> ${(p * 100).toFixed(0)} %`;
 }
 
 async function show() {

@@ -10,6 +10,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -151,8 +152,7 @@ def test_member_redeems_a_reward_with_a_receipt(system: System, page: Any) -> No
     assert page.is_visible("#confirm") and str(reward["cost"]) in page.inner_text("#confirm-text")
     page.click("#confirm-yes")
     page.wait_for_selector("#result.ok", timeout=60_000)
-    page.wait_for_function(f"document.getElementById('balance').textContent == '{before - reward['cost']}'",
-                           timeout=30_000)  # fmt: skip
+    _wait_for_text(page, "#balance", str(before - reward["cost"]))
     page.click("#receipt-link")
     page.wait_for_selector("#receipt.ok", timeout=30_000)
     text = page.inner_text("#receipt")
@@ -171,6 +171,15 @@ def test_auditor_traces_a_product_and_verifies(system: System, page: Any) -> Non
     page.click("#verify-form button")
     page.wait_for_selector("#verdict.ok, #verdict.error", timeout=120_000)
     assert "the index matches the chain" in page.inner_text("#verdict")
+
+
+def _wait_for_text(page: Any, selector: str, text: str, timeout: float = 30.0) -> None:
+    """Wait until `selector`'s text is `text`, polled from Python: the pages' CSP forbids the
+    string evaluation that Playwright's wait_for_function uses."""
+    deadline = time.monotonic() + timeout
+    while page.inner_text(selector).strip() != text:
+        assert time.monotonic() < deadline, f"{selector}: {page.inner_text(selector)!r} != {text!r}"
+        page.wait_for_timeout(100)
 
 
 def _loopledger(system: System, *args: str, stdin: str | None = None) -> str:
@@ -219,9 +228,7 @@ def test_staff_event_member_checks_in_by_the_qr_link(
     phone.wait_for_selector("#result.ok", timeout=60_000)
     assert _number(phone.inner_text("#points")) == 35
     phone.goto(f"{system.base}/wallet#key={member['key']}")
-    phone.wait_for_function(
-        f"document.getElementById('balance').textContent == '{before + 35}'", timeout=30_000
-    )
+    _wait_for_text(phone, "#balance", str(before + 35))
     assert "event attendance" in phone.inner_text("#history")
     phone.context.close()
 
