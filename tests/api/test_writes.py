@@ -36,7 +36,6 @@ from ledger.chain import AnvilChain
 from ledger.clients import Suite
 from ledger.deploy import deploy
 from ledger.indexer import indexer_for
-from ledger.indexer.follow import Follower
 from ledger.keystore import Keystore
 from ledger.runtime import dev_admins
 from ledger.store.db import Store
@@ -100,9 +99,11 @@ def gw(
     store = Store.open(f"sqlite:///{tmp / 'index.sqlite'}")
     indexer_for(suite, store).run()
     stop = threading.Event()
-    # The supervised follower, as `up` runs it: it reports its state, which /api/health reads.
-    supervised = Follower(indexer_for(suite, store), poll=0.05)
-    follower = threading.Thread(target=supervised.run, kwargs={"stop": stop}, daemon=True)
+    follower = threading.Thread(
+        target=indexer_for(suite, store).run,
+        kwargs={"follow": True, "stop": stop, "poll": 0.05},
+        daemon=True,
+    )
     follower.start()
     custody = custody_of(data, PASSWORD)
     relayer = relayer_for(suite, store, custody, chain.accounts[-1])
