@@ -225,8 +225,6 @@ class WriteService:
     custody: Custody
     sessions: SessionSigner
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(rate=20.0, burst=60))
-    #: the sign-in domain; None takes the Host header of the request
-    domain: str | None = None
     role_ttl: float = 5.0
     #: how long ``?wait=`` holds a request before answering 202 (seconds)
     wait_timeout: float = 30.0
