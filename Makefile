@@ -56,6 +56,8 @@ postgres:
 lint: $(PY_STAMP)
 	$(BIN)/ruff check ledger api pilots scripts tests loopledger
 	$(BIN)/ruff format --check ledger api pilots scripts tests loopledger
+	@! grep -rnE '#[[:space:]]*fmt:[[:space:]]*(skip|off)' --include='*.py' ledger api pilots scripts tests loopledger \
+		|| { echo "the formatter stays on: remove the fmt directives above"; exit 1; }
 
 typecheck: $(PY_STAMP)
 	$(BIN)/mypy

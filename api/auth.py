@@ -354,7 +354,13 @@ def issue_api_key(store: Store, address: str, label: str) -> str:
     """A new API key for `address`; only its hash is stored, so show the key once."""
     key = new_api_key()
     with store.engine.begin() as conn:
-        conn.execute(insert(store.tables["api_key"]).values(
-            key_hash=hash_api_key(key), address=to_checksum_address(address), label=label[:100],
-            created_at=int(time.time()), revoked=False))  # fmt: skip
+        conn.execute(
+            insert(store.tables["api_key"]).values(
+                key_hash=hash_api_key(key),
+                address=to_checksum_address(address),
+                label=label[:100],
+                created_at=int(time.time()),
+                revoked=False,
+            )
+        )
     return key

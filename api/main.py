@@ -46,8 +46,13 @@ DOC_ASSETS = {
     "swagger": project_root() / "node_modules" / "swagger-ui-dist",
     "redoc": project_root() / "node_modules" / "redoc" / "bundles",
 }
-PAGES = {"/": "dashboard.html", "/maker": "maker.html", "/wallet": "wallet.html",
-         "/audit": "audit.html", "/receipt": "receipt.html"}  # fmt: skip
+PAGES = {
+    "/": "dashboard.html",
+    "/maker": "maker.html",
+    "/wallet": "wallet.html",
+    "/audit": "audit.html",
+    "/receipt": "receipt.html",
+}
 #: The community programme's pages.
 PAGES |= {
     "/impact": "impact.html",
@@ -56,9 +61,17 @@ PAGES |= {
     "/credential": "credential.html",
 }
 PAGES |= {"/exchange": "exchange.html", "/challenges": "challenges.html"}
-CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-         405: "method_not_allowed", 409: "conflict", 422: "invalid_input", 429: "rate_limited",
-         503: "unavailable"}  # fmt: skip
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    422: "invalid_input",
+    429: "rate_limited",
+    503: "unavailable",
+}
 
 
 def _error(
@@ -182,12 +195,18 @@ def create_app(state: GatewayState, *, on_close: Callable[[], None] = lambda: No
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if under_epcis(request):
             return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
-        message = {404: f"nothing at {request.url.path}: see /docs for the API's paths",
-                   405: f"{request.method} is not allowed on {request.url.path}: see /docs"}  # fmt: skip
+        message = {
+            404: f"nothing at {request.url.path}: see /docs for the API's paths",
+            405: f"{request.method} is not allowed on {request.url.path}: see /docs",
+        }
         default = exc.detail == HTTPStatus(exc.status_code).phrase
         text = message.get(exc.status_code, str(exc.detail)) if default else str(exc.detail)
-        return _error(exc.status_code, CODES.get(exc.status_code, "http_error"), text,
-                      headers=dict(exc.headers or {}))  # fmt: skip
+        return _error(
+            exc.status_code,
+            CODES.get(exc.status_code, "http_error"),
+            text,
+            headers=dict(exc.headers or {}),
+        )
 
     @app.exception_handler(WriteRejected)
     async def write_rejected(request: Request, exc: WriteRejected) -> JSONResponse:

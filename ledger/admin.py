@@ -150,23 +150,47 @@ def plan_admin(action: AdminAction, view: CallerView) -> AdminPlan:
             assert role is not None
             granted = action.kind == "grant"
             verb = "grant" if granted else "revoke"
-            return AdminPlan("registry", "setPilotRole", (pilot, account, int(role), granted),
-                             f"{verb} {action.role} of pilot {pilot} {'to' if granted else 'from'} {account}")  # fmt: skip
+            return AdminPlan(
+                "registry",
+                "setPilotRole",
+                (pilot, account, int(role), granted),
+                f"{verb} {action.role} of pilot {pilot} {'to' if granted else 'from'} {account}",
+            )
         case "suspend" | "reactivate":
-            return AdminPlan("registry", "setMakerActive", (pilot, account, action.kind == "reactivate"),
-                             f"{action.kind} maker {account} of pilot {pilot}")  # fmt: skip
+            return AdminPlan(
+                "registry",
+                "setMakerActive",
+                (pilot, account, action.kind == "reactivate"),
+                f"{action.kind} maker {account} of pilot {pilot}",
+            )
         case "product":
-            return AdminPlan("registry", "registerMaterial", (pilot, action.code, 2),
-                             f"register product class {action.code} in pilot {pilot}")  # fmt: skip
+            return AdminPlan(
+                "registry",
+                "registerMaterial",
+                (pilot, action.code, 2),
+                f"register product class {action.code} in pilot {pilot}",
+            )
         case "reward":
-            return AdminPlan("catalogue", "listReward", (pilot, account, action.cost, action.stock, action.expiry),
-                             f"list a reward of {action.cost} points ({action.stock} in stock) in pilot {pilot}")  # fmt: skip
+            return AdminPlan(
+                "catalogue",
+                "listReward",
+                (pilot, account, action.cost, action.stock, action.expiry),
+                f"list a reward of {action.cost} points ({action.stock} in stock) in pilot {pilot}",
+            )
         case "update-reward":
-            return AdminPlan("catalogue", "updateReward", (action.reward_id, action.stock, action.expiry),
-                             f"update reward {action.reward_id}: {action.stock} in stock")  # fmt: skip
+            return AdminPlan(
+                "catalogue",
+                "updateReward",
+                (action.reward_id, action.stock, action.expiry),
+                f"update reward {action.reward_id}: {action.stock} in stock",
+            )
         case "budget":
-            return AdminPlan("token", "setAwardBudget", (pilot, action.budget),
-                             f"set pilot {pilot}'s award budget to {action.budget} points")  # fmt: skip
+            return AdminPlan(
+                "token",
+                "setAwardBudget",
+                (pilot, action.budget),
+                f"set pilot {pilot}'s award budget to {action.budget} points",
+            )
     raise AdminRejected(
         [("action", f"unknown action {action.kind!r}: use one of {', '.join(ACTIONS)}")]
     )

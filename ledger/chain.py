@@ -152,8 +152,14 @@ def dev_accounts(count: int) -> list[LocalAccount]:
 
 
 #: Files of a data directory that belong to its local chain (set aside together when it is lost).
-CHAIN_FILES = ("anvil-state.json", "deployment-anvil.json", "index-anvil.sqlite",
-               "index-anvil.sqlite-wal", "index-anvil.sqlite-shm", "demo-access.json")  # fmt: skip
+CHAIN_FILES = (
+    "anvil-state.json",
+    "deployment-anvil.json",
+    "index-anvil.sqlite",
+    "index-anvil.sqlite-wal",
+    "index-anvil.sqlite-shm",
+    "demo-access.json",
+)
 
 
 def _set_aside(state_dir: Path, reason: str) -> StateLost:
@@ -234,18 +240,26 @@ class AnvilChain(Chain):
             )
         args = [
             str(binary),
-            "--host", host,
-            "--port", str(port),
-            "--chain-id", str(DEV_CHAIN_ID),
-            "--accounts", str(settings.anvil_accounts),
-            "--mnemonic", ANVIL_MNEMONIC,
-            "--gas-limit", "60000000",
-            "--code-size-limit", "49152",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--chain-id",
+            str(DEV_CHAIN_ID),
+            "--accounts",
+            str(settings.anvil_accounts),
+            "--mnemonic",
+            ANVIL_MNEMONIC,
+            "--gas-limit",
+            "60000000",
+            "--code-size-limit",
+            "49152",
             # Past blocks' states beyond those anvil keeps in memory would go to ~/.foundry/anvil/tmp,
             # which a killed anvil never clears (tens of GB over many runs). Nothing here reads
             # state at an old block: calls are at "latest", the indexer reads logs and headers.
-            "--max-persisted-states", "0",
-        ]  # fmt: skip
+            "--max-persisted-states",
+            "0",
+        ]
         if persist and state_file.exists():
             # Loaded only: anvil's own dumps are not atomic and keep stray genesis blocks, so the
             # owner writes the file itself (see ledger.anvil_state).
@@ -264,8 +278,14 @@ class AnvilChain(Chain):
         log.close()
         url = f"http://{host}:{port}"
         w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": settings.rpc_timeout}))
-        chain = cls(w3=w3, accounts=dev_accounts(settings.anvil_accounts), process=process, pid=process.pid,
-                    state_file=state_file if persist else None, url=url)  # fmt: skip
+        chain = cls(
+            w3=w3,
+            accounts=dev_accounts(settings.anvil_accounts),
+            process=process,
+            pid=process.pid,
+            state_file=state_file if persist else None,
+            url=url,
+        )
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
@@ -294,8 +314,13 @@ class AnvilChain(Chain):
         if not _answers(info.chain_url):
             return None
         w3 = Web3(HTTPProvider(info.chain_url, request_kwargs={"timeout": settings.rpc_timeout}))
-        chain = cls(w3=w3, accounts=dev_accounts(settings.anvil_accounts), pid=info.anvil_pid,
-                    state_file=state_file, url=info.chain_url)  # fmt: skip
+        chain = cls(
+            w3=w3,
+            accounts=dev_accounts(settings.anvil_accounts),
+            pid=info.anvil_pid,
+            state_file=state_file,
+            url=info.chain_url,
+        )
         if pid_alive(info.owner_pid):
             chain.owned = False
         else:
@@ -304,8 +329,16 @@ class AnvilChain(Chain):
 
     def _own(self, state_dir: Path) -> None:
         """Become the node's owner: publish the run file and save the state periodically."""
-        write_run(state_dir, RunInfo(owner_pid=os.getpid(), chain="anvil", chain_url=self.url,
-                                     chain_id=DEV_CHAIN_ID, anvil_pid=self.pid))  # fmt: skip
+        write_run(
+            state_dir,
+            RunInfo(
+                owner_pid=os.getpid(),
+                chain="anvil",
+                chain_url=self.url,
+                chain_id=DEV_CHAIN_ID,
+                anvil_pid=self.pid,
+            ),
+        )
         self.save_state()
         self._saver = threading.Thread(target=self._save_loop, name="anvil-state", daemon=True)
         self._saver.start()

@@ -139,8 +139,10 @@ def friendly(fn: F) -> F:
         except (typer.Exit, KeyboardInterrupt):
             raise
         except Exception as exc:  # the last guard: a user never gets a traceback
-            _fail(f"unexpected {type(exc).__name__}: {exc} (a fault of LoopLedger: please report it "
-                  "with the command you ran)")  # fmt: skip
+            _fail(
+                f"unexpected {type(exc).__name__}: {exc} (a fault of LoopLedger: please report it "
+                "with the command you ran)"
+            )
 
     return wrapper  # type: ignore[return-value]
 
@@ -313,11 +315,17 @@ def index(
             ):
                 while (c := store.checkpoint()) is None or c.block_number < head:
                     if time.monotonic() > deadline:
-                        raise LedgerError(f"the running system (pid {serving}) has not indexed block {head:,} "
-                                          "within 120 s: see its output")  # fmt: skip
+                        raise LedgerError(
+                            f"the running system (pid {serving}) has not indexed block {head:,} "
+                            "within 120 s: see its output"
+                        )
                     time.sleep(0.2)
-            console.print(f"indexed to block {c.block_number:,} by the running system (pid {serving}) into "
-                          f"{settings.effective_database_url}", soft_wrap=True, highlight=False)  # fmt: skip
+            console.print(
+                f"indexed to block {c.block_number:,} by the running system (pid {serving}) into "
+                f"{settings.effective_database_url}",
+                soft_wrap=True,
+                highlight=False,
+            )
             return
         if rebuild:
             store.clear()
@@ -330,9 +338,14 @@ def index(
             pipeline=settings.index_pipeline,
         )
         started, total = time.monotonic(), 0
-        columns = (TextColumn("[bold]indexing"), BarColumn(), TextColumn("block {task.completed:,.0f}/{task.total:,.0f}"),
-                   TextColumn("{task.fields[events]:,} events"), TextColumn("{task.fields[rate]:,.0f} events/s"),
-                   TimeElapsedColumn())  # fmt: skip
+        columns = (
+            TextColumn("[bold]indexing"),
+            BarColumn(),
+            TextColumn("block {task.completed:,.0f}/{task.total:,.0f}"),
+            TextColumn("{task.fields[events]:,} events"),
+            TextColumn("{task.fields[rate]:,.0f} events/s"),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=console) as bar:
             task = bar.add_task("index", total=1, events=0, rate=0.0)
 
@@ -353,8 +366,11 @@ def index(
                     )
 
             def retrying(exc: BaseException, wait: float) -> None:
-                console.print(f"[yellow]retrying in {wait:.1f} s[/]: {type(exc).__name__}: {exc}",
-                              highlight=False, soft_wrap=True)  # fmt: skip
+                console.print(
+                    f"[yellow]retrying in {wait:.1f} s[/]: {type(exc).__name__}: {exc}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
 
             with contextlib.suppress(KeyboardInterrupt):
                 if follow:
@@ -362,8 +378,10 @@ def index(
                 else:
                     indexer.run(on_progress=show)
         checkpoint = store.checkpoint()
-        console.print(f"indexed to block {checkpoint.block_number if checkpoint else '-'}: {total:,} events this run "
-                      f"into {settings.effective_database_url}")  # fmt: skip
+        console.print(
+            f"indexed to block {checkpoint.block_number if checkpoint else '-'}: {total:,} events this run "
+            f"into {settings.effective_database_url}"
+        )
 
 
 @app.command()
@@ -422,8 +440,14 @@ def metrics(
         periods = [m for p in periods for m in p.months() if p.start < p.end]
     codes = {p.id: p.code for p in load_pilots() if p.id in ids}
     with console.status("computing metrics") as status:
-        table = metric_table(records, codes, periods,
-                             progress=lambda done, total: status.update(f"computing metrics: {done:,}/{total:,} rows"))  # fmt: skip
+        table = metric_table(
+            records,
+            codes,
+            periods,
+            progress=lambda done, total: status.update(
+                f"computing metrics: {done:,}/{total:,} rows"
+            ),
+        )
     text = export(table, out, fmt)
     if text is not None:
         typer.echo(text, nl=False)
@@ -482,9 +506,14 @@ def up(
         if demo if demo is not None else local:
             with console.status("seeding the demo scenario") as status:
                 report = seed_scenario(
-                    rt.suite, rt.pilots, seed=settings.demo_seed, scale=settings.demo_scale,
-                    progress=lambda done, total: status.update(f"seeding the demo scenario: {done:,}/{total:,} actions"),
-                )  # fmt: skip
+                    rt.suite,
+                    rt.pilots,
+                    seed=settings.demo_seed,
+                    scale=settings.demo_scale,
+                    progress=lambda done, total: status.update(
+                        f"seeding the demo scenario: {done:,}/{total:,} actions"
+                    ),
+                )
             if report is None:
                 console.print("demo scenario: already on the chain")
             else:
@@ -545,8 +574,10 @@ def up(
                 )
         app = create_app(gateway)
         base = f"http://{settings.api_host}:{settings.api_port}"
-        lines = [f"[green]LoopLedger is up[/] on {rt.chain.label}",
-                 f"  municipalities  {base}/?pilot=LEU   (dashboard per pilot, comparison, CSV)"]  # fmt: skip
+        lines = [
+            f"[green]LoopLedger is up[/] on {rt.chain.label}",
+            f"  municipalities  {base}/?pilot=LEU   (dashboard per pilot, comparison, CSV)",
+        ]
         leuven = rt.pilots[0]
         demo_maker = demo_account(settings.demo_seed, leuven, "maker", 0).address
         demo_ready = local and bool(rt.suite.registry.roles_of(leuven.id, demo_maker) & Role.MAKER)
@@ -557,13 +588,17 @@ def up(
         )
         if demo_ready:
             maker, member = access["LEU"]["maker"], access["LEU"]["member"]
-            lines += [f"  makers          {base}/maker#key={maker['key']}   (a Leuven maker)",
-                      f"  members         {base}/wallet#key={member['key']}   (a Leuven member)",
-                      f"                  demo keys of every pilot: {settings.data_path / 'demo-access.json'}"]  # fmt: skip
+            lines += [
+                f"  makers          {base}/maker#key={maker['key']}   (a Leuven maker)",
+                f"  members         {base}/wallet#key={member['key']}   (a Leuven member)",
+                f"                  demo keys of every pilot: {settings.data_path / 'demo-access.json'}",
+            ]
         else:
-            lines += [f"  makers          {base}/maker   (onboard one: loopledger keys add NAME; loopledger admin grant "
-                      "ADDRESS maker --pilot LEU; loopledger keys issue ADDRESS gives the key to sign in with)",
-                      f"  members         {base}/wallet   (sign in with an API key: loopledger keys issue ADDRESS)"]  # fmt: skip
+            lines += [
+                f"  makers          {base}/maker   (onboard one: loopledger keys add NAME; loopledger admin grant "
+                "ADDRESS maker --pilot LEU; loopledger keys issue ADDRESS gives the key to sign in with)",
+                f"  members         {base}/wallet   (sign in with an API key: loopledger keys issue ADDRESS)",
+            ]
         lines += [
             f"  impact          {base}/impact?pilot=LEU   (KPIs against targets, the seven pilots compared)",
             f"  staff           {base}/events   (events and QR check-in; sign in with a staff API key)",
@@ -571,8 +606,10 @@ def up(
         audit_link = (
             f"{base}/audit#key={access['LEU']['maker']['key']}" if demo_ready else f"{base}/audit"
         )
-        lines += [f"  auditors        {audit_link}   (provenance, trail, verification: signed in)",
-                  f"  apps            {base}/docs   (JSON API and OpenAPI)"]  # fmt: skip
+        lines += [
+            f"  auditors        {audit_link}   (provenance, trail, verification: signed in)",
+            f"  apps            {base}/docs   (JSON API and OpenAPI)",
+        ]
         for line in lines:
             console.print(line, soft_wrap=True, highlight=False)
         console.print("Ctrl-C stops everything; the next start finds the same data.")
@@ -584,9 +621,18 @@ def up(
         if settings.chain != "memory" and owns_chain:
             anvil_pid = rt.chain.pid if isinstance(rt.chain, AnvilChain) else None
             chain_url = rt.chain.url if isinstance(rt.chain, AnvilChain) else settings.chain
-            write_run(settings.data_path, RunInfo(owner_pid=os.getpid(), chain=settings.chain, chain_url=chain_url,
-                                                  chain_id=rt.chain.chain_id, anvil_pid=anvil_pid, api_url=base,
-                                                  database_url=settings.effective_database_url))  # fmt: skip
+            write_run(
+                settings.data_path,
+                RunInfo(
+                    owner_pid=os.getpid(),
+                    chain=settings.chain,
+                    chain_url=chain_url,
+                    chain_id=rt.chain.chain_id,
+                    anvil_pid=anvil_pid,
+                    api_url=base,
+                    database_url=settings.effective_database_url,
+                ),
+            )
         try:
             # uvicorn shuts down on Ctrl-C, then raises the signal again: that is the clean path.
             with contextlib.suppress(KeyboardInterrupt):
@@ -810,9 +856,16 @@ def audit_verify(
             published = {int(p["id"]): p["metrics"] for p in body["data"]}
         store = Store.open(settings.effective_database_url)
         with console.status("reading the chain") as status:
-            report = verify(rt.suite, store, from_block=from_block, to_block=to_block, pilot=pilot_id,
-                            pilot_ids=list(known.values()), published=published,
-                            progress=lambda b: status.update(f"reading the chain: block {b:,}"))  # fmt: skip
+            report = verify(
+                rt.suite,
+                store,
+                from_block=from_block,
+                to_block=to_block,
+                pilot=pilot_id,
+                pilot_ids=list(known.values()),
+                published=published,
+                progress=lambda b: status.update(f"reading the chain: block {b:,}"),
+            )
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2, default=str))
     else:
@@ -827,8 +880,10 @@ def audit_verify(
             if report.ok
             else f"[red]{len(report.mismatches)} mismatches[/]"
         )
-        console.print(f"blocks {report.from_block:,}..{report.to_block:,}: {report.events:,} events, "
-                      f"{report.rows_checked:,} rows{lots}{figures} checked: {verdict}")  # fmt: skip
+        console.print(
+            f"blocks {report.from_block:,}..{report.to_block:,}: {report.events:,} events, "
+            f"{report.rows_checked:,} rows{lots}{figures} checked: {verdict}"
+        )
     if not report.ok:
         raise typer.Exit(code=1)
 
@@ -894,11 +949,22 @@ def audit_report(
         kpis = evaluate(
             found, impact_inputs(records.for_pilot(found.id), community, found, year), year
         )
-        text = render_report(pilot_id=found.id, pilot_name=f"{found.city} ({found.code})", period=span, records=records,
-                             rows=store_tables(store, pilot=found.id), material_codes=codes,
-                             chain={"chain_id": checkpoint.chain_id, "genesis_hash": checkpoint.genesis_hash,
-                                    "indexed_block": checkpoint.block_number}, verification=verification,
-                             impact=(year, kpis), material_names=_material_names(rt.pilots))  # fmt: skip
+        text = render_report(
+            pilot_id=found.id,
+            pilot_name=f"{found.city} ({found.code})",
+            period=span,
+            records=records,
+            rows=store_tables(store, pilot=found.id),
+            material_codes=codes,
+            chain={
+                "chain_id": checkpoint.chain_id,
+                "genesis_hash": checkpoint.genesis_hash,
+                "indexed_block": checkpoint.block_number,
+            },
+            verification=verification,
+            impact=(year, kpis),
+            material_names=_material_names(rt.pilots),
+        )
     target = out or Path(f"audit-{found.code}-{span.label.replace('..', '_')}.html")
     tmp = target.with_suffix(".tmp")
     tmp.write_text(text)
@@ -906,8 +972,11 @@ def audit_report(
     console.print(f"wrote {target}")
     if pdf:
         converter = to_pdf(target, target.with_suffix(".pdf"))
-        console.print(f"wrote {target.with_suffix('.pdf')} ({converter})" if converter
-                      else "no PDF: neither chromium nor libreoffice is installed")  # fmt: skip
+        console.print(
+            f"wrote {target.with_suffix('.pdf')} ({converter})"
+            if converter
+            else "no PDF: neither chromium nor libreoffice is installed"
+        )
     if verification is not None and not verification.ok:
         console.print(
             f"[red]the index differs from the chain in {len(verification.mismatches)} places: see section 1[/]"
@@ -996,9 +1065,13 @@ def epcis_export(
         raise LedgerError("nothing is indexed yet: run `loopledger index` first")
     materials = load_records(store.engine).materials
     codes = dict(zip(materials["material_id"].astype(int), materials["code"], strict=True))
-    events = export_events(store_tables(store, pilot=found.id, maker=maker), chain_id=checkpoint.chain_id,
-                           pilot_codes={p.id: p.code for p in pilots}, material_codes=codes,
-                           company_prefix=settings.gs1_company_prefix)  # fmt: skip
+    events = export_events(
+        store_tables(store, pilot=found.id, maker=maker),
+        chain_id=checkpoint.chain_id,
+        pilot_codes={p.id: p.code for p in pilots},
+        material_codes=codes,
+        company_prefix=settings.gs1_company_prefix,
+    )
     text = json.dumps(document(events), indent=2)
     if out is None:
         typer.echo(text)
@@ -1046,8 +1119,14 @@ def epcis_import(
     found = _pilot_of(load_pilots(), pilot)
     maker = Keystore(settings.data_path / "keys", settings.keystore_secret()).load(key)
     with open_runtime(settings) as rt:
-        doc = _leave_out_known(doc, Store.open(settings.effective_database_url), rt.pilots, found.id,
-                               rt.manifest.chain_id, skip=skip_known)  # fmt: skip
+        doc = _leave_out_known(
+            doc,
+            Store.open(settings.effective_database_url),
+            rt.pilots,
+            found.id,
+            rt.manifest.chain_id,
+            skip=skip_known,
+        )
         if not doc["epcisBody"]["eventList"]:
             console.print("nothing to import: every event of the document is already on this chain")
             return
@@ -1076,23 +1155,37 @@ def _material_names(pilots: Sequence[Pilot]) -> dict[str, str]:
     return streams | {pr.product: pr.product_name for p in pilots for pr in p.processes}
 
 
-def _leave_out_known(doc: dict[str, Any], store: Any, pilots: Sequence[Pilot], pilot: int, chain_id: int, *,
-                     skip: bool) -> dict[str, Any]:  # fmt: skip
+def _leave_out_known(
+    doc: dict[str, Any],
+    store: Any,
+    pilots: Sequence[Pilot],
+    pilot: int,
+    chain_id: int,
+    *,
+    skip: bool,
+) -> dict[str, Any]:
     """The document without events already on this chain (--skip-known), or a refusal naming them."""
     from ledger.audit.epcis_known import chain_event_ids, split_known, without_events
     from ledger.circularity.records import load_records
 
     materials = load_records(store.engine).materials
     codes = dict(zip(materials["material_id"].astype(int), materials["code"], strict=True))
-    on_chain = chain_event_ids(store, pilot=pilot, chain_id=chain_id, pilot_codes={p.id: p.code for p in pilots},
-                               material_codes=codes)  # fmt: skip
+    on_chain = chain_event_ids(
+        store,
+        pilot=pilot,
+        chain_id=chain_id,
+        pilot_codes={p.id: p.code for p in pilots},
+        material_codes=codes,
+    )
     events = doc["epcisBody"]["eventList"]
     found = split_known(events, on_chain)
     if not found.known:
         return doc
     if not skip:
-        raise LedgerError(f"{found.describe(len(events))}: importing them would record them twice; "
-                          "leave them out with --skip-known")  # fmt: skip
+        raise LedgerError(
+            f"{found.describe(len(events))}: importing them would record them twice; "
+            "leave them out with --skip-known"
+        )
     console.print(f"left out {len(found.known)} events already on this chain", highlight=False)
     return without_events(doc, found.new)
 
@@ -1112,8 +1205,13 @@ StaffKeyOption = Annotated[
 ]
 
 
-def _admin(action_of: Callable[[int], Any], pilot: str, key: str | None, chain: str | None,
-           data_dir: Path | None) -> None:  # fmt: skip
+def _admin(
+    action_of: Callable[[int], Any],
+    pilot: str,
+    key: str | None,
+    chain: str | None,
+    data_dir: Path | None,
+) -> None:
     """Plan one admin action against the caller's on-chain roles, then send it."""
     from ledger.admin import plan_admin, read_view, send_admin
     from ledger.keystore import Keystore
@@ -1151,9 +1249,14 @@ def _date(text: str) -> int:
 
 @admin_app.command("grant")
 @friendly
-def admin_grant(account: Annotated[str, typer.Argument(help="the account (0x...)")],
-                role: Annotated[str, typer.Argument(help="maker, partner or issuer")], pilot: PilotOption,
-                key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+def admin_grant(
+    account: Annotated[str, typer.Argument(help="the account (0x...)")],
+    role: Annotated[str, typer.Argument(help="maker, partner or issuer")],
+    pilot: PilotOption,
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
     """Grant a role of the pilot to an account (pilot admin or operator)."""
     from ledger.admin import AdminAction
 
@@ -1164,9 +1267,14 @@ def admin_grant(account: Annotated[str, typer.Argument(help="the account (0x...)
 
 @admin_app.command("revoke")
 @friendly
-def admin_revoke(account: Annotated[str, typer.Argument(help="the account (0x...)")],
-                 role: Annotated[str, typer.Argument(help="maker, partner or issuer")], pilot: PilotOption,
-                 key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+def admin_revoke(
+    account: Annotated[str, typer.Argument(help="the account (0x...)")],
+    role: Annotated[str, typer.Argument(help="maker, partner or issuer")],
+    pilot: PilotOption,
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
     """Revoke a role of the pilot from an account."""
     from ledger.admin import AdminAction
 
@@ -1177,8 +1285,13 @@ def admin_revoke(account: Annotated[str, typer.Argument(help="the account (0x...
 
 @admin_app.command("suspend")
 @friendly
-def admin_suspend(account: Annotated[str, typer.Argument(help="the maker (0x...)")], pilot: PilotOption,
-                  key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+def admin_suspend(
+    account: Annotated[str, typer.Argument(help="the maker (0x...)")],
+    pilot: PilotOption,
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
     """Suspend a maker: its records are refused until it is reactivated."""
     from ledger.admin import AdminAction
 
@@ -1187,8 +1300,13 @@ def admin_suspend(account: Annotated[str, typer.Argument(help="the maker (0x...)
 
 @admin_app.command("reactivate")
 @friendly
-def admin_reactivate(account: Annotated[str, typer.Argument(help="the maker (0x...)")], pilot: PilotOption,
-                     key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+def admin_reactivate(
+    account: Annotated[str, typer.Argument(help="the maker (0x...)")],
+    pilot: PilotOption,
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
     """Reactivate a suspended maker."""
     from ledger.admin import AdminAction
 
@@ -1197,8 +1315,13 @@ def admin_reactivate(account: Annotated[str, typer.Argument(help="the maker (0x.
 
 @admin_app.command("product")
 @friendly
-def admin_product(code: Annotated[str, typer.Argument(help="product class code, e.g. P-BENCH")], pilot: PilotOption,
-                  key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+def admin_product(
+    code: Annotated[str, typer.Argument(help="product class code, e.g. P-BENCH")],
+    pilot: PilotOption,
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
     """Register a product class in the pilot."""
     from ledger.admin import AdminAction
 
@@ -1207,38 +1330,62 @@ def admin_product(code: Annotated[str, typer.Argument(help="product class code, 
 
 @admin_app.command("reward")
 @friendly
-def admin_reward(pilot: PilotOption,
-                 partner: Annotated[str, typer.Option("--partner", help="the reward partner (0x...)")],
-                 cost: Annotated[int, typer.Option("--cost", help="points it costs")],
-                 stock: Annotated[int, typer.Option("--stock", help="how many can be redeemed")],
-                 expires: Annotated[str, typer.Option("--expires", help="YYYY-MM-DD")],
-                 key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+def admin_reward(
+    pilot: PilotOption,
+    partner: Annotated[str, typer.Option("--partner", help="the reward partner (0x...)")],
+    cost: Annotated[int, typer.Option("--cost", help="points it costs")],
+    stock: Annotated[int, typer.Option("--stock", help="how many can be redeemed")],
+    expires: Annotated[str, typer.Option("--expires", help="YYYY-MM-DD")],
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
     """List a reward in the pilot's catalogue."""
     from ledger.admin import AdminAction
 
     expiry = _date(expires)
-    _admin(lambda p: AdminAction("reward", p, account=partner, cost=cost, stock=stock, expiry=expiry),
-           pilot, key, chain, data_dir)  # fmt: skip
+    _admin(
+        lambda p: AdminAction("reward", p, account=partner, cost=cost, stock=stock, expiry=expiry),
+        pilot,
+        key,
+        chain,
+        data_dir,
+    )
 
 
 @admin_app.command("update-reward")
 @friendly
-def admin_update_reward(reward_id: Annotated[int, typer.Argument(help="the reward's id")], pilot: PilotOption,
-                        stock: Annotated[int, typer.Option("--stock", help="how many can be redeemed")],
-                        expires: Annotated[str, typer.Option("--expires", help="YYYY-MM-DD")],
-                        key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+def admin_update_reward(
+    reward_id: Annotated[int, typer.Argument(help="the reward's id")],
+    pilot: PilotOption,
+    stock: Annotated[int, typer.Option("--stock", help="how many can be redeemed")],
+    expires: Annotated[str, typer.Option("--expires", help="YYYY-MM-DD")],
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
     """Change a reward's stock and expiry."""
     from ledger.admin import AdminAction
 
     expiry = _date(expires)
-    _admin(lambda p: AdminAction("update-reward", p, reward_id=reward_id, stock=stock, expiry=expiry),
-           pilot, key, chain, data_dir)  # fmt: skip
+    _admin(
+        lambda p: AdminAction("update-reward", p, reward_id=reward_id, stock=stock, expiry=expiry),
+        pilot,
+        key,
+        chain,
+        data_dir,
+    )
 
 
 @admin_app.command("budget")
 @friendly
-def admin_budget(points: Annotated[int, typer.Argument(help="the pilot's award budget in points")], pilot: PilotOption,
-                 key: StaffKeyOption = None, chain: ChainOption = None, data_dir: DataDirOption = None) -> None:  # fmt: skip
+def admin_budget(
+    points: Annotated[int, typer.Argument(help="the pilot's award budget in points")],
+    pilot: PilotOption,
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
     """Set the pilot's award budget."""
     from ledger.admin import AdminAction
 

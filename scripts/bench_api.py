@@ -86,40 +86,92 @@ def fill(store: Store, records: int) -> dict[str, Any]:
     rows: dict[str, pd.DataFrame] = {}
     rows["intake"] = _ref(data.intakes.assign(evidence=ZERO), 0)
     rows["transformation"] = _ref(
-        data.transforms.merge(data.outputs[["transform_id", "recycled_bp"]], on="transform_id").assign(evidence=ZERO),
+        data.transforms.merge(
+            data.outputs[["transform_id", "recycled_bp"]], on="transform_id"
+        ).assign(evidence=ZERO),
         len(rows["intake"]),
-    )  # fmt: skip
+    )
     top = len(rows["intake"]) + len(rows["transformation"])
     blocks = rows["transformation"].set_index("transform_id")["block_number"]
     rows["transformation_input"] = data.inputs[["transform_id", "lot_id", "grams"]].assign(
         position=0, block_number=lambda f: f["transform_id"].map(blocks)
     )
-    rows["transformation_output"] = data.outputs[["transform_id", "lot_id", "material_id", "grams"]].assign(
-        position=0, block_number=lambda f: f["transform_id"].map(blocks))  # fmt: skip
+    rows["transformation_output"] = data.outputs[
+        ["transform_id", "lot_id", "material_id", "grams"]
+    ].assign(position=0, block_number=lambda f: f["transform_id"].map(blocks))
     rows["transfer"] = _ref(data.transfers.assign(evidence=ZERO), top)
     top += len(rows["transfer"])
     rows["dispatch"] = _ref(data.dispatches.assign(evidence=ZERO), top)
     top += len(rows["dispatch"])
     members = [f"0x{p}{'9' * 39}" for p in range(1, 8)]
-    awards = pd.DataFrame({"ts": 1_767_225_600 + pd.RangeIndex(700) * 3600, "pilot_id": [1 + i % 7 for i in range(700)],
-                           "issuer": "0x" + "11" * 20, "member": [members[i % 7] for i in range(700)],
-                           "amount": 10, "reason": 1, "budget_left": 0})  # fmt: skip
+    awards = pd.DataFrame(
+        {
+            "ts": 1_767_225_600 + pd.RangeIndex(700) * 3600,
+            "pilot_id": [1 + i % 7 for i in range(700)],
+            "issuer": "0x" + "11" * 20,
+            "member": [members[i % 7] for i in range(700)],
+            "amount": 10,
+            "reason": 1,
+            "budget_left": 0,
+        }
+    )
     rows["token_award"] = _ref(awards, top)
     top += len(awards)
-    rows["material_class"] = data.materials.assign(ts=0, block_number=0, block_hash=["0x" + f"{i:064x}" for i in range(4)],
-                                                   tx_hash=ZERO, log_index=0)  # fmt: skip
+    rows["material_class"] = data.materials.assign(
+        ts=0,
+        block_number=0,
+        block_hash=["0x" + f"{i:064x}" for i in range(4)],
+        tx_hash=ZERO,
+        log_index=0,
+    )
     # The lots' current state: each intake lot is used up; products and split parts are held
     # until dispatched (zero grams left), as the indexer's fold would leave them.
-    lots = pd.concat([
-        rows["intake"].assign(holder=lambda f: f["maker"], initial_grams=lambda f: f["grams"], origin="intake",
-                              created_block=lambda f: f["block_number"], created_ts=lambda f: f["ts"])
-        [["lot_id", "pilot_id", "material_id", "holder", "grams", "initial_grams", "recycled_bp", "origin",
-          "created_block", "created_ts"]].assign(grams=0),
-        data.outputs.assign(holder=lambda f: f["maker"], initial_grams=lambda f: f["grams"], origin="transform",
-                            created_block=lambda f: f["transform_id"].map(blocks), created_ts=lambda f: f["ts"])
-        [["lot_id", "pilot_id", "material_id", "holder", "grams", "initial_grams", "recycled_bp", "origin",
-          "created_block", "created_ts"]].assign(grams=0),
-    ]).assign(parent_lot=None)  # fmt: skip
+    lots = pd.concat(
+        [
+            rows["intake"]
+            .assign(
+                holder=lambda f: f["maker"],
+                initial_grams=lambda f: f["grams"],
+                origin="intake",
+                created_block=lambda f: f["block_number"],
+                created_ts=lambda f: f["ts"],
+            )[
+                [
+                    "lot_id",
+                    "pilot_id",
+                    "material_id",
+                    "holder",
+                    "grams",
+                    "initial_grams",
+                    "recycled_bp",
+                    "origin",
+                    "created_block",
+                    "created_ts",
+                ]
+            ]
+            .assign(grams=0),
+            data.outputs.assign(
+                holder=lambda f: f["maker"],
+                initial_grams=lambda f: f["grams"],
+                origin="transform",
+                created_block=lambda f: f["transform_id"].map(blocks),
+                created_ts=lambda f: f["ts"],
+            )[
+                [
+                    "lot_id",
+                    "pilot_id",
+                    "material_id",
+                    "holder",
+                    "grams",
+                    "initial_grams",
+                    "recycled_bp",
+                    "origin",
+                    "created_block",
+                    "created_ts",
+                ]
+            ].assign(grams=0),
+        ]
+    ).assign(parent_lot=None)
     rows["lot"] = lots
     with store.engine.begin() as conn:
         for name, frame in rows.items():
@@ -127,8 +179,15 @@ def fill(store: Store, records: int) -> dict[str, Any]:
             for start in range(0, len(frame), 20_000):
                 chunk = frame.iloc[start : start + 20_000][columns]
                 conn.execute(insert(t[name]), chunk.to_dict(orient="records"))
-        conn.execute(insert(t["checkpoint"]).values(id=1, chain_id=31337, genesis_hash=ZERO, block_number=top,
-                                                    block_hash="0x" + f"{top:064x}"))  # fmt: skip
+        conn.execute(
+            insert(t["checkpoint"]).values(
+                id=1,
+                chain_id=31337,
+                genesis_hash=ZERO,
+                block_number=top,
+                block_hash="0x" + f"{top:064x}",
+            )
+        )
         # The read models, as the indexer would have kept them (a rebuild from the rows).
         rebuild_aggregates(conn, store)
     flow = sum(len(getattr(data, n)) for n in ("intakes", "transforms", "transfers", "dispatches"))
@@ -294,8 +353,11 @@ async def _load(
     latencies: list[float] = []
 
     def path_of(i: int, n: int, code: str | None = None) -> str:
-        return template.format(pilot=code or CODES[(i + n) % 7], offset=50 * ((i * 7 + n) % 100),
-                               member=context["members"][(i + n) % 7])  # fmt: skip
+        return template.format(
+            pilot=code or CODES[(i + n) % 7],
+            offset=50 * ((i * 7 + n) % 100),
+            member=context["members"][(i + n) % 7],
+        )
 
     warm = Connection(host, int(port))
     for code in CODES:  # warm-up: one request per pilot
@@ -361,8 +423,17 @@ def main() -> None:
         url = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
         started = time.monotonic()
         context = fill(Store.open(url), args.records)
-        print(json.dumps({"store": "sqlite", "flow_records": context["flow_records"], "lots": context["lots"],
-                          "fill_seconds": round(time.monotonic() - started, 1)}), flush=True)  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "store": "sqlite",
+                    "flow_records": context["flow_records"],
+                    "lots": context["lots"],
+                    "fill_seconds": round(time.monotonic() - started, 1),
+                }
+            ),
+            flush=True,
+        )
         if args.live:
             unloaded: Any = mp.get_context("spawn").Queue()
             index_blocks(url, 20, 0.0, unloaded)
@@ -415,15 +486,29 @@ def main() -> None:
         server.terminate()
         summary_p95 = None
         for name, latencies in results.items():
-            line = {"endpoint": name, "path": ENDPOINTS[name], "clients": args.clients, "requests": len(latencies),
-                    "rps": round(len(latencies) / args.seconds, 1), "p50_ms": _ms(latencies, 0.50),
-                    "p95_ms": _ms(latencies, 0.95), "p99_ms": _ms(latencies, 0.99),
-                    "mean_ms": round(1000 * statistics.fmean(latencies), 2)}  # fmt: skip
+            line = {
+                "endpoint": name,
+                "path": ENDPOINTS[name],
+                "clients": args.clients,
+                "requests": len(latencies),
+                "rps": round(len(latencies) / args.seconds, 1),
+                "p50_ms": _ms(latencies, 0.50),
+                "p95_ms": _ms(latencies, 0.95),
+                "p99_ms": _ms(latencies, 0.99),
+                "mean_ms": round(1000 * statistics.fmean(latencies), 2),
+            }
             if name == "dashboard_summary":
                 summary_p95 = line["p95_ms"]
             print(json.dumps(line), flush=True)
-        print(json.dumps({"goal": "dashboard summary p95 <= 50 ms", "p95_ms": summary_p95,
-                          "goal_met": summary_p95 is not None and summary_p95 <= 50}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "goal": "dashboard summary p95 <= 50 ms",
+                    "p95_ms": summary_p95,
+                    "goal_met": summary_p95 is not None and summary_p95 <= 50,
+                }
+            )
+        )
         if args.live:
             fresh = freshness(samples, indexed)
             live_ms = statistics.median(ms for _, _, ms in indexed)

@@ -36,27 +36,40 @@ def system(tmp_path: Path, postgres_url: str) -> Iterator[dict[str, Any]]:
     chain = AnvilChain.start(anvil_settings(tmp_path / "anvil", anvil_block_time=1))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
-    env.update({
-        "LOOPLEDGER_CHAIN": chain.url, "LOOPLEDGER_CHAIN_ID": "31337",
-        "LOOPLEDGER_OPERATOR_KEY": "0x" + bytes(dev_accounts(1)[0].key).hex(),
-        "LOOPLEDGER_DATA_DIR": str(tmp_path / "data"), "LOOPLEDGER_DATABASE_URL": postgres_url,
-        "LOOPLEDGER_CONFIRMATIONS": "1", "LOOPLEDGER_FOLLOWER_STALE_SECONDS": "3",
-        "LOOPLEDGER_MAX_LAG_BLOCKS": "5", "LOOPLEDGER_API_PORT": str(port),
-        "LOOPLEDGER_KEYSTORE_PASSWORD": "a password of this test",
-    })  # fmt: skip
+    env.update(
+        {
+            "LOOPLEDGER_CHAIN": chain.url,
+            "LOOPLEDGER_CHAIN_ID": "31337",
+            "LOOPLEDGER_OPERATOR_KEY": "0x" + bytes(dev_accounts(1)[0].key).hex(),
+            "LOOPLEDGER_DATA_DIR": str(tmp_path / "data"),
+            "LOOPLEDGER_DATABASE_URL": postgres_url,
+            "LOOPLEDGER_CONFIRMATIONS": "1",
+            "LOOPLEDGER_FOLLOWER_STALE_SECONDS": "3",
+            "LOOPLEDGER_MAX_LAG_BLOCKS": "5",
+            "LOOPLEDGER_API_PORT": str(port),
+            "LOOPLEDGER_KEYSTORE_PASSWORD": "a password of this test",
+        }
+    )
     subprocess.run([*LOOPLEDGER, "deploy"], env=env, check=True, capture_output=True, timeout=600)
     procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(name: str, *args: str) -> None:
         log = (tmp_path / f"{name}.log").open("ab")
-        procs[name] = subprocess.Popen([*LOOPLEDGER, *args], env=env, stdout=log, stderr=log,
-                                       start_new_session=True)  # fmt: skip
+        procs[name] = subprocess.Popen(
+            [*LOOPLEDGER, *args], env=env, stdout=log, stderr=log, start_new_session=True
+        )
 
     start("index", "index", "--follow")
     start("serve", "serve", "--workers", "2")
     try:
-        yield {"base": f"http://127.0.0.1:{port}", "chain": chain, "start": start, "procs": procs,
-               "db": postgres_url, "logs": tmp_path}  # fmt: skip
+        yield {
+            "base": f"http://127.0.0.1:{port}",
+            "chain": chain,
+            "start": start,
+            "procs": procs,
+            "db": postgres_url,
+            "logs": tmp_path,
+        }
     finally:
         for proc in procs.values():
             if proc.poll() is None:

@@ -90,10 +90,20 @@ def _list_pilots(state: Any, span: Period) -> PilotsPublic:
     data = []
     for pilot in state.pilots:
         graph = state.graph(pilot.id, span)
-        data.append(PilotPublic(id=pilot.id, code=pilot.code, city=pilot.city, country=pilot.country,
-                                municipality=pilot.municipality, lat=pilot.coordinates.lat, lon=pilot.coordinates.lon,
-                                illustrative=pilot.illustrative, summary=pilot.summary,
-                                metrics=Headline(**headline(graph))))  # fmt: skip
+        data.append(
+            PilotPublic(
+                id=pilot.id,
+                code=pilot.code,
+                city=pilot.city,
+                country=pilot.country,
+                municipality=pilot.municipality,
+                lat=pilot.coordinates.lat,
+                lon=pilot.coordinates.lon,
+                illustrative=pilot.illustrative,
+                summary=pilot.summary,
+                metrics=Headline(**headline(graph)),
+            )
+        )
     return PilotsPublic(
         data=data, count=len(data), period=span.label, indexed_block=state.indexed_block()
     )
@@ -172,8 +182,11 @@ def metrics_csv(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -
     import pandas as pd
 
     text = export(pd.DataFrame(rows), None, "csv") or ""
-    return PlainTextResponse(text, media_type="text/csv",
-                             headers={"content-disposition": f'attachment; filename="{pilot.code}-metrics.csv"'})  # fmt: skip
+    return PlainTextResponse(
+        text,
+        media_type="text/csv",
+        headers={"content-disposition": f'attachment; filename="{pilot.code}-metrics.csv"'},
+    )
 
 
 @router.get(

@@ -378,8 +378,12 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="rows per page")]
 Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
 
 
-@router.get("/api/pilots/{pilot}/lots", response_model=Page, tags=["lots"],
-            summary="Lots of a pilot, filtered by holder and material, newest first")  # fmt: skip
+@router.get(
+    "/api/pilots/{pilot}/lots",
+    response_model=Page,
+    tags=["lots"],
+    summary="Lots of a pilot, filtered by holder and material, newest first",
+)
 def list_lots(
     state: StateDep,
     pilot: PilotDep,

@@ -36,8 +36,11 @@ class WalletOut(BaseModel):
     history: Page
 
 
-@router.get("/api/accounts/{address}/wallet", response_model=WalletOut,
-            summary="Points balance and history of a member (newest first)")  # fmt: skip
+@router.get(
+    "/api/accounts/{address}/wallet",
+    response_model=WalletOut,
+    summary="Points balance and history of a member (newest first)",
+)
 def wallet(
     state: StateDep,
     address: Annotated[str, Path(examples=["0x" + "ab" * 20])],
@@ -142,8 +145,11 @@ def rewards_of(state: Any, pilot_id: int) -> list[RewardOut]:
     ]
 
 
-@router.get("/api/pilots/{pilot}/rewards", response_model=list[RewardOut],
-            summary="The pilot's reward catalogue with current stock")  # fmt: skip
+@router.get(
+    "/api/pilots/{pilot}/rewards",
+    response_model=list[RewardOut],
+    summary="The pilot's reward catalogue with current stock",
+)
 def rewards(state: StateDep, pilot: PilotDep, available: bool = False) -> list[RewardOut]:
     listed = rewards_of(state, pilot.id)
     return [r for r in listed if r.stock > 0 and not r.expired] if available else listed
@@ -210,8 +216,11 @@ def redeem(
     return answer(state, writes, job, wait, 1, replayed, amend=receipt)
 
 
-@router.get("/api/redemptions/{redemption_id}", response_model=ReceiptOut,
-            summary="A redemption receipt, for the reward partner to verify")  # fmt: skip
+@router.get(
+    "/api/redemptions/{redemption_id}",
+    response_model=ReceiptOut,
+    summary="A redemption receipt, for the reward partner to verify",
+)
 def receipt(state: StateDep, redemption_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> ReceiptOut:
     redemptions, fulfilments = state.store.tables["redemption"], state.store.tables["fulfilment"]
     with state.store.engine.connect() as conn:
@@ -227,10 +236,19 @@ def receipt(state: StateDep, redemption_id: Annotated[int, Path(ge=1, le=2**63 -
         )
     if row is None:
         raise HTTPException(status_code=404, detail=f"no redemption {redemption_id} is indexed")
-    return ReceiptOut(redemption_id=str(row["redemption_id"]), reward_id=str(row["reward_id"]), pilot_id=row["pilot_id"],
-                      member=row["member"], cost=row["cost"], block_number=row["block_number"], tx_hash=row["tx_hash"],
-                      log_index=row["log_index"], ts=row["ts"], fulfilled=done is not None,
-                      fulfilment_tx=done["tx_hash"] if done else None)  # fmt: skip
+    return ReceiptOut(
+        redemption_id=str(row["redemption_id"]),
+        reward_id=str(row["reward_id"]),
+        pilot_id=row["pilot_id"],
+        member=row["member"],
+        cost=row["cost"],
+        block_number=row["block_number"],
+        tx_hash=row["tx_hash"],
+        log_index=row["log_index"],
+        ts=row["ts"],
+        fulfilled=done is not None,
+        fulfilment_tx=done["tx_hash"] if done else None,
+    )
 
 
 class ClaimOut(BaseModel):

@@ -35,8 +35,10 @@ async function loadLots() {
   const page = await api("GET", `/api/pilots/${pilot()}/lots?holder=${me.address}&open=true&limit=200`);
   const byId = Object.fromEntries(materials.map((m) => [m.material_id, m.code]));
   const select = document.querySelector("select[data-lots]");
+  const chosen = select.value;  // a refresh while the form is being filled keeps the choice
   select.innerHTML = `<option value="">recurring surplus</option>` + page.data.map((l) =>
     `<option value="${l.lot_id}" data-material="${esc(byId[l.material_id])}">#${l.lot_id} · ${esc(byId[l.material_id] || "")} · ${(l.grams / 1000).toFixed(3)} kg</option>`).join("");
+  if (page.data.some((l) => String(l.lot_id) === chosen)) select.value = chosen;
 }
 
 const listingColumns = [["id", "#"], ["side", "Side"], ["material", "Material", (v) => `<code>${esc(v)}</code>`],

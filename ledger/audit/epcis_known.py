@@ -77,6 +77,10 @@ def chain_event_ids(
     material_codes: Mapping[int, str],
 ) -> set[str]:
     """The event hashes of a pilot's indexed material records, as an export gives them."""
-    events = export_events(store_tables(store, pilot=pilot), chain_id=chain_id,
-                           pilot_codes=pilot_codes, material_codes=material_codes)  # fmt: skip
+    events = export_events(
+        store_tables(store, pilot=pilot),
+        chain_id=chain_id,
+        pilot_codes=pilot_codes,
+        material_codes=material_codes,
+    )
     return {str(e["eventID"]) for e in events}

@@ -178,8 +178,15 @@ def records_from_rows(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> Flow
         out = []
         for row in tables.get(key, []):
             parent = transforms[row["transform_id"]]
-            out.append({**row, "ts": parent["ts"], "pilot_id": parent["pilot_id"], "maker": parent["maker"],
-                        "recycled_bp": parent["recycled_bp"]})  # fmt: skip
+            out.append(
+                {
+                    **row,
+                    "ts": parent["ts"],
+                    "pilot_id": parent["pilot_id"],
+                    "maker": parent["maker"],
+                    "recycled_bp": parent["recycled_bp"],
+                }
+            )
         return out
 
     frames = {

@@ -85,11 +85,16 @@ def material_table(graph: nx.DiGraph, codes: dict[int, str]) -> pd.DataFrame:
     rows: dict[int, dict[str, float]] = {}
     for u, v, data in graph.edges(data=True):
         column = (
-            "inflow_kg" if u.startswith("source:") else
-            "exchanged_kg" if u.startswith("maker:") and v.startswith("maker:") else
-            v.split(":", 1)[1] + "_kg" if v.startswith("fate:") else
-            "stock_kg" if v == "stock:closing" else None
-        )  # fmt: skip
+            "inflow_kg"
+            if u.startswith("source:")
+            else "exchanged_kg"
+            if u.startswith("maker:") and v.startswith("maker:")
+            else v.split(":", 1)[1] + "_kg"
+            if v.startswith("fate:")
+            else "stock_kg"
+            if v == "stock:closing"
+            else None
+        )
         if column is None:
             continue
         for material, grams in data["by_material"].items():

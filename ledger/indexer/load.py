@@ -89,8 +89,25 @@ def _lot_ops(conn: Connection, store: Store) -> list[LotOp]:
     t = store.tables
     keyed: list[tuple[int, int, int, LotOp]] = []  # (block, log index, position, operation)
     for r in conn.execute(select(t["intake"])).mappings():
-        keyed.append((r["block_number"], r["log_index"], 0, (NEW, r["lot_id"], r["block_number"], r["ts"],
-                      r["pilot_id"], r["material_id"], r["maker"], r["grams"], r["recycled_bp"], "intake")))  # fmt: skip
+        keyed.append(
+            (
+                r["block_number"],
+                r["log_index"],
+                0,
+                (
+                    NEW,
+                    r["lot_id"],
+                    r["block_number"],
+                    r["ts"],
+                    r["pilot_id"],
+                    r["material_id"],
+                    r["maker"],
+                    r["grams"],
+                    r["recycled_bp"],
+                    "intake",
+                ),
+            )
+        )
     transformations = {
         r["transform_id"]: r for r in conn.execute(select(t["transformation"])).mappings()
     }
@@ -101,15 +118,39 @@ def _lot_ops(conn: Connection, store: Store) -> list[LotOp]:
         )
     for r in conn.execute(select(t["transformation_output"])).mappings():
         x = transformations[r["transform_id"]]
-        keyed.append((x["block_number"], x["log_index"], 1_000_000 + r["position"], (NEW, r["lot_id"],
-                      x["block_number"], x["ts"], x["pilot_id"], r["material_id"], x["maker"], r["grams"],
-                      x["recycled_bp"], "transform")))  # fmt: skip
+        keyed.append(
+            (
+                x["block_number"],
+                x["log_index"],
+                1_000_000 + r["position"],
+                (
+                    NEW,
+                    r["lot_id"],
+                    x["block_number"],
+                    x["ts"],
+                    x["pilot_id"],
+                    r["material_id"],
+                    x["maker"],
+                    r["grams"],
+                    x["recycled_bp"],
+                    "transform",
+                ),
+            )
+        )
     for r in conn.execute(select(t["transfer"])).mappings():
         op: LotOp = (
             (HOLD, r["lot_id"], r["recipient"])
             if r["received_lot"] == r["lot_id"]
-            else (SPLIT, r["lot_id"], r["received_lot"], r["block_number"], r["ts"], r["recipient"], r["grams"])
-        )  # fmt: skip
+            else (
+                SPLIT,
+                r["lot_id"],
+                r["received_lot"],
+                r["block_number"],
+                r["ts"],
+                r["recipient"],
+                r["grams"],
+            )
+        )
         keyed.append((r["block_number"], r["log_index"], 0, op))
     for r in conn.execute(select(t["dispatch"])).mappings():
         keyed.append((r["block_number"], r["log_index"], 0, (DRAW, r["lot_id"], r["grams"])))
@@ -212,9 +253,28 @@ def rollback(
         rebuild_lots(conn, store)
         _rebuild_lot_counts(conn, store)
         _rebuild_rewards(conn, store)
-        store.insert_ignore(conn, "block", [{"number": ancestor.number, "hash": ancestor.hash,
-                                             "parent_hash": ancestor.parent_hash, "ts": ancestor.ts}])  # fmt: skip
+        store.insert_ignore(
+            conn,
+            "block",
+            [
+                {
+                    "number": ancestor.number,
+                    "hash": ancestor.hash,
+                    "parent_hash": ancestor.parent_hash,
+                    "ts": ancestor.ts,
+                }
+            ],
+        )
         store.set_checkpoint(conn, chain_id, genesis, ancestor.number, ancestor.hash)
-        conn.execute(insert(store.tables["reorg"]), [{"detected_at": now, "old_head": old_head,
-                                                      "common_ancestor": ancestor.number, "rows_removed": removed}])  # fmt: skip
+        conn.execute(
+            insert(store.tables["reorg"]),
+            [
+                {
+                    "detected_at": now,
+                    "old_head": old_head,
+                    "common_ancestor": ancestor.number,
+                    "rows_removed": removed,
+                }
+            ],
+        )
     return removed

@@ -116,8 +116,14 @@ class Indexer:
     def _prepare_here(self, first: int, head: int) -> Prepared:
         while True:
             try:
-                return prepare(self.source, self.decoder, self.addresses, first,
-                               min(first + self.ranges.size - 1, head), COLUMNS)  # fmt: skip
+                return prepare(
+                    self.source,
+                    self.decoder,
+                    self.addresses,
+                    first,
+                    min(first + self.ranges.size - 1, head),
+                    COLUMNS,
+                )
             except (RangeTooLarge, TransientRpcError) as exc:
                 self.ranges.shrink(exc)
 
@@ -129,9 +135,15 @@ class Indexer:
             if not (self.pipeline or (self.pipeline is None and dense)):
                 return False
             source = self.source
-            self._worker = PrepareWorker(source.url, self.decoder.abis, self.addresses, COLUMNS,
-                                         timeout=source.timeout, retries=source.retries,
-                                         ranges=self.ranges)  # fmt: skip
+            self._worker = PrepareWorker(
+                source.url,
+                self.decoder.abis,
+                self.addresses,
+                COLUMNS,
+                timeout=source.timeout,
+                retries=source.retries,
+                ranges=self.ranges,
+            )
         return self._worker.poll_ready(wait=self.pipeline is True)
 
     def _prepare_ahead(self, first: int, head: int) -> Prepared:
@@ -163,8 +175,14 @@ class Indexer:
                 if self._worker is not None:
                     self._worker.run = None  # what it prepares is from the old branch
                 ancestor = self._common_ancestor(min(cursor.number, chain_head))
-                rollback(self.store, ancestor, chain_id=self.chain_id, genesis=self.genesis,
-                         old_head=cursor.number, now=int(time.time()))  # fmt: skip
+                rollback(
+                    self.store,
+                    ancestor,
+                    chain_id=self.chain_id,
+                    genesis=self.genesis,
+                    old_head=cursor.number,
+                    now=int(time.time()),
+                )
                 self.last_block = ancestor.number
                 return Progress(ancestor.number, ancestor.number, 0, 0, reorg_to=ancestor.number)
         last = cursor.number if cursor else self.start_block - 1

@@ -33,13 +33,32 @@ COPY_ROWS = 200
 
 #: Tables filled from logs, in the order rows are inserted (parents first).
 EVENT_TABLES: tuple[str, ...] = (
-    "pilot", "role_change", "material_class", "pause_change", "intake", "transformation",
-    "transformation_input", "transformation_output", "transfer", "dispatch", "contribution",
-    "token_award", "award_budget", "reward", "reward_update", "redemption", "fulfilment",
+    "pilot",
+    "role_change",
+    "material_class",
+    "pause_change",
+    "intake",
+    "transformation",
+    "transformation_input",
+    "transformation_output",
+    "transfer",
+    "dispatch",
+    "contribution",
+    "token_award",
+    "award_budget",
+    "reward",
+    "reward_update",
+    "redemption",
+    "fulfilment",
     "malformed_log",
-    "community_event", "attendance", "skill_credential", "hold_period", "drop_off_hold",
-    "hold_void", "hold_release",
-)  # fmt: skip
+    "community_event",
+    "attendance",
+    "skill_credential",
+    "hold_period",
+    "drop_off_hold",
+    "hold_void",
+    "hold_release",
+)
 #: ChallengeBoard tables, after the others.
 EVENT_TABLES += ("challenge", "proposal", "proposal_step")
 
@@ -144,9 +163,12 @@ class Store:
             )
         else:
             queries = [
-                (f'SELECT {names} FROM "lot" WHERE "lot_id" IN ({", ".join("?" * len(chunk))})', tuple(chunk))
+                (
+                    f'SELECT {names} FROM "lot" WHERE "lot_id" IN ({", ".join("?" * len(chunk))})',
+                    tuple(chunk),
+                )
                 for chunk in (ids[i : i + 900] for i in range(0, len(ids), 900))
-            ]  # fmt: skip
+            ]
         found: dict[int, dict[str, Any]] = {}
         for sql, params in queries:
             for row in conn.exec_driver_sql(sql, params):

@@ -141,8 +141,12 @@ def _richest_member(system: System, pilot_id: int, cost: int) -> str:
 def test_member_redeems_a_reward_with_a_receipt(system: System, page: Any) -> None:
     reward = min(system.get("/api/pilots/LEU/rewards?available=true"), key=lambda r: r["cost"])
     member = _richest_member(system, 1, reward["cost"])
-    key = subprocess.run([*LOOPLEDGER, "keys", "issue", member, "--data-dir", str(system.data)],
-                         capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    key = subprocess.run(
+        [*LOOPLEDGER, "keys", "issue", member, "--data-dir", str(system.data)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     before = system.get(f"/api/accounts/{member}/wallet")["balance"]
     page.goto(f"{system.base}/wallet#key={key}")
     page.wait_for_selector("#who:has-text('signed in as')", timeout=30_000)

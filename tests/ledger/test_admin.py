@@ -25,8 +25,10 @@ NEWCOMER = "0x" + "ab" * 20
 
 def test_planner_names_every_reason() -> None:
     with pytest.raises(AdminRejected) as caught:
-        plan_admin(AdminAction("grant", LEU, account="0x12", role="king"),
-                   CallerView(caller_roles=Role.MAKER, caller_is_operator=False))  # fmt: skip
+        plan_admin(
+            AdminAction("grant", LEU, account="0x12", role="king"),
+            CallerView(caller_roles=Role.MAKER, caller_is_operator=False),
+        )
     assert [where for where, _ in caught.value.reasons] == ["caller", "account", "role"]
     with pytest.raises(AdminRejected, match="not a maker"):
         plan_admin(AdminAction("suspend", LEU, account=NEWCOMER), ADMIN_VIEW)
@@ -85,8 +87,17 @@ def test_staff_onboard_suspend_and_reactivate_a_maker(anvil_suite: Suite) -> Non
 def test_admin_commands_and_the_keys_add_hint(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
     env.update({"LOOPLEDGER_DATA_DIR": str(tmp_path), "LOOPLEDGER_ANVIL_PORT": str(free_port())})
-    run = lambda *args, stdin="": subprocess.run([str(Path(sys.executable).parent / "loopledger"), *args],  # noqa: E731
-                                                 input=stdin, capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "loopledger"), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+
     key = Account.create()
     added = run("keys", "add", "newmaker", "--import", stdin=key.key.hex() + "\n")
     assert added.returncode == 0, added.stderr

@@ -92,8 +92,14 @@ def test_anvil_keeps_its_genesis_over_many_restarts(tmp_path: Path) -> None:
     operator = chain.operator
     try:
         for restart in range(8):
-            tx = {"to": chain.accounts[1].address, "value": 1, "gas": 21_000,
-                  "gasPrice": 2 * 10**9, "nonce": restart, "chainId": chain.chain_id}  # fmt: skip
+            tx = {
+                "to": chain.accounts[1].address,
+                "value": 1,
+                "gas": 21_000,
+                "gasPrice": 2 * 10**9,
+                "nonce": restart,
+                "chainId": chain.chain_id,
+            }
             raw = operator.sign_transaction(tx).raw_transaction
             chain.w3.eth.wait_for_transaction_receipt(chain.w3.eth.send_raw_transaction(raw))
             head = int(chain.w3.eth.block_number)

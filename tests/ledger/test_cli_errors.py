@@ -59,10 +59,22 @@ CASES: list[tuple[list[str], str, str]] = [
 def _run(args: list[str], stdin: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
     # Should a case reach for a chain after all, it gets a port of its own, not 8545.
-    env.update({"LOOPLEDGER_DATA_DIR": str(cwd / "data"), "LOOPLEDGER_ANVIL_PORT": str(free_port()),
-                "COLUMNS": "200"})  # fmt: skip
-    return subprocess.run([str(BIN), *args], input=stdin, capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=120)  # fmt: skip
+    env.update(
+        {
+            "LOOPLEDGER_DATA_DIR": str(cwd / "data"),
+            "LOOPLEDGER_ANVIL_PORT": str(free_port()),
+            "COLUMNS": "200",
+        }
+    )
+    return subprocess.run(
+        [str(BIN), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_every_command_answers_bad_input_with_one_line(tmp_path: Path) -> None:

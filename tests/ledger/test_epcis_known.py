@@ -23,8 +23,13 @@ def test_own_export_is_recognised_and_new_events_are_not(gw: Gateway, pilots: li
     exported = _export(gw.suite, gw.store, pilots, maker=gw.alice.address)
     assert exported, "the gateway's story holds records of alice"
     codes = {v: k for k, v in gw.suite.manifest.materials.items()}
-    on_chain = chain_event_ids(gw.store, pilot=LEUVEN, chain_id=gw.suite.manifest.chain_id,
-                               pilot_codes={p.id: p.code for p in pilots}, material_codes=codes)  # fmt: skip
+    on_chain = chain_event_ids(
+        gw.store,
+        pilot=LEUVEN,
+        chain_id=gw.suite.manifest.chain_id,
+        pilot_codes={p.id: p.code for p in pilots},
+        material_codes=codes,
+    )
     doc = document([*exported, PALLETS])
     found = split_known(doc["epcisBody"]["eventList"], on_chain)
     assert [i for i, _ in found.known] == list(range(len(exported)))

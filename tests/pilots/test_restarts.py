@@ -49,8 +49,14 @@ def _writes_until_killed(url: str, anvil_pid: int) -> int:
     def send() -> None:
         nonlocal sent
         for i in range(200):
-            tx = {"to": receiver.address, "value": 1, "gas": 21_000, "gasPrice": 3 * 10**9,
-                  "nonce": nonce + i, "chainId": 31337}  # fmt: skip
+            tx = {
+                "to": receiver.address,
+                "value": 1,
+                "gas": 21_000,
+                "gasPrice": 3 * 10**9,
+                "nonce": nonce + i,
+                "chainId": 31337,
+            }
             try:
                 w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
             except Exception:

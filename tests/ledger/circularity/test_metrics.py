@@ -176,8 +176,16 @@ def test_metrics_do_not_depend_on_row_order(seed: int, actions: int) -> None:
     )
     for period in (Period.everything(), Period.parse("2023-11")):
         g1, g2 = build_flow_graph(records, period), build_flow_graph(shuffled, period)
-        for fn in (metrics.inflow, metrics.outflow, metrics.circular_inflow_rate, metrics.circular_outflow_rate,
-                   metrics.stock_held, metrics.diversion, metrics.mass_balance_residuals, metrics.exchange_links):  # fmt: skip
+        for fn in (
+            metrics.inflow,
+            metrics.outflow,
+            metrics.circular_inflow_rate,
+            metrics.circular_outflow_rate,
+            metrics.stock_held,
+            metrics.diversion,
+            metrics.mass_balance_residuals,
+            metrics.exchange_links,
+        ):
             assert fn(g1) == fn(g2)
 
 
@@ -227,8 +235,15 @@ def test_mci_composting_counts_only_for_biological_products() -> None:
 
 #: Each fate's expected share of circular outflow (CTI: reuse, repair, recycling, composting) and
 #: of diversion from disposal (everything but incineration and landfill), written out by hand.
-FATE_VALUES = {1: (0.0, 1_000), 2: (1.0, 1_000), 3: (1.0, 1_000), 4: (1.0, 1_000),
-               5: (1.0, 1_000), 6: (0.0, 0), 7: (0.0, 0)}  # fmt: skip
+FATE_VALUES = {
+    1: (0.0, 1_000),
+    2: (1.0, 1_000),
+    3: (1.0, 1_000),
+    4: (1.0, 1_000),
+    5: (1.0, 1_000),
+    6: (0.0, 0),
+    7: (0.0, 0),
+}
 
 
 @pytest.mark.parametrize("fate", sorted(FATE_VALUES))
