@@ -1,5 +1,6 @@
 # LoopLedger: `make run` starts the embedded system, `make test` runs every check.
-# Both work from a fresh clone with only Python 3.11, Node.js and npm on the machine.
+# `make run` needs Python 3.11, Node.js and npm; `make test` also installs Debian's chromium and
+# postgresql-15 when they are missing (apt-get, as root or through sudo).
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -9,8 +10,9 @@ FORGE := node_modules/@foundry-rs/forge-linux-amd64/bin/forge
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 BROWSER_STAMP := $(VENV)/.browser
+PG_BIN := /usr/lib/postgresql/15/bin
 
-.PHONY: setup browser run test lint typecheck forge-test slither pytest gas snapshot clean
+.PHONY: setup browser postgres run test lint typecheck forge-test slither pytest gas snapshot clean
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -27,7 +29,7 @@ $(NPM_STAMP): package.json package-lock.json
 run: setup
 	$(BIN)/loopledger up
 
-test: setup browser lint typecheck forge-test slither pytest
+test: setup browser postgres lint typecheck forge-test slither pytest
 
 # Browser tests drive Debian's Chromium through Playwright (no browser download: only package
 # registries are reachable). Installed once from Debian's packages when it is missing.
@@ -42,9 +44,20 @@ $(BROWSER_STAMP): $(PY_STAMP)
 	@chromium --version
 	@touch $@
 
+# The store tests start a throwaway PostgreSQL 15 cluster from its binaries (no server runs).
+postgres:
+	@if [ ! -x $(PG_BIN)/initdb ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "installing Debian's postgresql-15 for the store tests"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql-15 >/dev/null; \
+	fi
+	@$(PG_BIN)/postgres --version
+
 lint: $(PY_STAMP)
-	$(BIN)/ruff check ledger api pilots scripts tests
-	$(BIN)/ruff format --check ledger api pilots scripts tests
+	$(BIN)/ruff check ledger api pilots scripts tests loopledger
+	$(BIN)/ruff format --check ledger api pilots scripts tests loopledger
+	@! grep -rnE '#[[:space:]]*fmt:[[:space:]]*(skip|off)' --include='*.py' ledger api pilots scripts tests loopledger \
+		|| { echo "the formatter stays on: remove the fmt directives above"; exit 1; }
 
 typecheck: $(PY_STAMP)
 	$(BIN)/mypy
@@ -65,7 +78,7 @@ $(SLITHER_STAMP):
 slither: $(SLITHER_STAMP) $(NPM_STAMP) $(PY_STAMP)
 	$(BIN)/python scripts/slither_check.py --slither $(SLITHER_VENV)/bin/slither
 
-pytest: setup browser
+pytest: setup browser postgres
 	$(BIN)/pytest -q
 
 gas: setup

@@ -1,8 +1,9 @@
 """Who is calling: Sign-In with Ethereum (EIP-4361) sessions and API keys.
 
 Both name an account (an address); what that account may do is read from the chain's roles,
-never from the gateway's own tables. Sessions are stateless HMAC tokens, so any gateway process
-that shares the secret accepts them; sign-in nonces are single-use.
+never from the gateway's own tables. Sessions are HMAC tokens, so any gateway process that
+shares the secret accepts them; sign-in nonces (single-use) and signed-out sessions are rows of
+the SQL store, which every worker shares.
 
 The EIP-4361 message is parsed and checked here rather than with the ``siwe`` package, whose
 releases pin web3 < 8. The grammar is the ABNF of https://eips.ethereum.org/EIPS/eip-4361, read
@@ -16,8 +17,8 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -25,13 +26,14 @@ from urllib.parse import urlsplit
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import is_checksum_address, to_checksum_address
-from sqlalchemy import insert
+from sqlalchemy import delete, func, insert, select
 
 from ledger.store.db import Store
 
 __all__ = [
     "AuthError",
     "NonceBook",
+    "RevokedSessions",
     "SessionSigner",
     "SiweMessage",
     "hash_api_key",
@@ -44,6 +46,7 @@ __all__ = [
 
 SESSION_TTL = 8 * 3600
 NONCE_TTL = 600
+MAX_NONCES = 100_000
 CLOCK_SKEW = 300
 #: A sign-in message older than this (by its Issued At) is refused: nonces live no longer.
 ISSUED_AT_MAX_AGE = NONCE_TTL
@@ -200,24 +203,66 @@ def origin_of(uri: str) -> str:
 
 
 class NonceBook:
-    """Sign-in nonces this gateway issued; each is accepted once, within NONCE_TTL."""
+    """Sign-in nonces in the SQL store, so that any gateway worker accepts a nonce another one
+    issued. Each is accepted once, within NONCE_TTL; expired ones are dropped as new ones are
+    issued, and at most MAX_NONCES may be outstanding (each costs a row until it expires)."""
 
-    def __init__(self) -> None:
-        self._issued: dict[str, float] = {}
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        store: Store,
+        *,
+        ttl: float = NONCE_TTL,
+        limit: int = MAX_NONCES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._table = store.tables["signin_nonce"]
+        self._engine = store.engine
+        self.ttl, self.limit, self.clock = ttl, limit, clock
 
     def issue(self) -> str:
+        """A new nonce; raises AuthError when too many are outstanding."""
         nonce = secrets.token_hex(12)
-        now = time.monotonic()
-        with self._lock:
-            self._issued = {n: t for n, t in self._issued.items() if now - t < NONCE_TTL}
-            self._issued[nonce] = now
+        now, table = self.clock(), self._table
+        with self._engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.expires_at <= now))
+            pending = conn.execute(select(func.count()).select_from(table)).scalar_one()
+            if pending >= self.limit:
+                raise AuthError("too many sign-ins are pending: try again in a few minutes")
+            conn.execute(insert(table).values(nonce=nonce, expires_at=now + self.ttl))
         return nonce
 
     def consume(self, nonce: str) -> bool:
-        with self._lock:
-            issued = self._issued.pop(nonce, None)
-        return issued is not None and time.monotonic() - issued < NONCE_TTL
+        """Spend `nonce`: True once if it was issued and has not expired (atomic across workers)."""
+        table = self._table
+        with self._engine.begin() as conn:
+            gone = conn.execute(
+                delete(table).where(table.c.nonce == nonce, table.c.expires_at > self.clock())
+            )
+        return gone.rowcount == 1
+
+
+class RevokedSessions:
+    """Session tokens signed out before they expire, by SHA-256, kept until their expiry (so the
+    table holds at most the sessions revoked within SESSION_TTL)."""
+
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+        self._table = store.tables["revoked_session"]
+        self._engine = store.engine
+        self.clock = clock
+
+    def revoke(self, token: str, expires_at: float) -> None:
+        table, digest = self._table, hashlib.sha256(token.encode()).hexdigest()
+        with self._engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.expires_at <= self.clock()))
+            if conn.execute(select(table.c.token_hash).where(table.c.token_hash == digest)).first():
+                return
+            conn.execute(insert(table).values(token_hash=digest, expires_at=expires_at))
+
+    def revoked(self, token: str) -> bool:
+        table, digest = self._table, hashlib.sha256(token.encode()).hexdigest()
+        with self._engine.connect() as conn:
+            found = conn.execute(select(table.c.token_hash).where(table.c.token_hash == digest))
+            return found.first() is not None
 
 
 def verify_siwe(
@@ -262,7 +307,8 @@ def verify_siwe(
 
 
 class SessionSigner:
-    """Stateless session tokens: ``v1.<address>.<expiry>.<hmac>``."""
+    """Session tokens: ``v1.<address>.<expiry>.<session id>.<hmac>``; signed-out ones are
+    listed in :class:`RevokedSessions`."""
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 32:
@@ -274,19 +320,26 @@ class SessionSigner:
 
     def issue(self, address: str, ttl: int = SESSION_TTL) -> tuple[str, int]:
         expires = int(time.time()) + ttl
-        body = f"v1.{address}.{expires}"
+        # A random session id: two sign-ins in the same second are two sessions, so signing
+        # out of one leaves the other.
+        body = f"v1.{address}.{expires}.{secrets.token_hex(8)}"
         return f"{body}.{self._mac(body)}", expires
 
     def verify(self, token: str) -> str:
         parts = token.split(".")
-        if len(parts) != 4 or parts[0] != "v1":
+        if len(parts) != 5 or parts[0] != "v1" or not parts[2].isdigit():
             raise AuthError("malformed session token: sign in again")
-        body = ".".join(parts[:3])
-        if not hmac.compare_digest(self._mac(body), parts[3]):
+        body = ".".join(parts[:4])
+        if not hmac.compare_digest(self._mac(body), parts[4]):
             raise AuthError("invalid session token: sign in again")
         if int(parts[2]) <= time.time():
             raise AuthError("the session has expired: sign in again")
         return parts[1]
+
+    @staticmethod
+    def expires_at(token: str) -> int:
+        """The expiry of a token that `verify` accepted."""
+        return int(token.split(".")[2])
 
 
 def new_api_key() -> str:
@@ -301,7 +354,13 @@ def issue_api_key(store: Store, address: str, label: str) -> str:
     """A new API key for `address`; only its hash is stored, so show the key once."""
     key = new_api_key()
     with store.engine.begin() as conn:
-        conn.execute(insert(store.tables["api_key"]).values(
-            key_hash=hash_api_key(key), address=to_checksum_address(address), label=label[:100],
-            created_at=int(time.time()), revoked=False))  # fmt: skip
+        conn.execute(
+            insert(store.tables["api_key"]).values(
+                key_hash=hash_api_key(key),
+                address=to_checksum_address(address),
+                label=label[:100],
+                created_at=int(time.time()),
+                revoked=False,
+            )
+        )
     return key

@@ -99,9 +99,14 @@ def _account(
         if scheme.lower() != "bearer" or not token:
             raise HTTPException(status_code=401, detail=UNAUTHORIZED)
         try:
-            return writes.sessions.verify(token.strip())
+            address = writes.sessions.verify(token.strip())
         except AuthError as exc:
             raise HTTPException(status_code=401, detail=str(exc)) from exc
+        if state.revoked.revoked(token.strip()):
+            raise HTTPException(
+                status_code=401, detail="this session was signed out: sign in again"
+            )
+        return address
     if session and state.passkeys is not None:
         # A cookie rides along with any request the browser makes: a write must come from
         # the gateway's own pages (SameSite=Strict already keeps other sites' requests out).

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
+from api.health import Health, health_of
 from api.routes import (
     audit,
     auth,
@@ -38,9 +42,6 @@ from ledger.write.rpc import redact
 __all__ = ["create_app"]
 
 STATIC = Path(__file__).resolve().parent / "static"
-#: The documentation pages may load nothing from outside the gateway (ReDoc would fetch its
-#: makers' logo from a CDN otherwise).
-DOCS_CSP = "default-src 'self' 'unsafe-inline' blob: data:"
 #: Swagger UI and ReDoc come from the pinned npm packages, so /docs works without internet.
 DOC_ASSETS = {
     "swagger": project_root() / "node_modules" / "swagger-ui-dist",
@@ -61,9 +62,17 @@ PAGES = {
     "/exchange": "exchange.html",
     "/challenges": "challenges.html",
 }
-CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-         405: "method_not_allowed", 409: "conflict", 422: "invalid_input", 429: "rate_limited",
-         503: "unavailable"}  # fmt: skip
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    422: "invalid_input",
+    429: "rate_limited",
+    503: "unavailable",
+}
 
 
 def _error(
@@ -117,7 +126,6 @@ def _docs(app: FastAPI) -> None:
             swagger_css_url="/static/swagger/swagger-ui.css",
             swagger_favicon_url="/static/swagger/favicon-32x32.png",
         )
-        page.headers["Content-Security-Policy"] = DOCS_CSP
         return page
 
     @app.get("/redoc", include_in_schema=False)
@@ -131,16 +139,20 @@ def _docs(app: FastAPI) -> None:
             redoc_favicon_url="/static/swagger/favicon-32x32.png",
             with_google_fonts=False,
         )
-        page.headers["Content-Security-Policy"] = DOCS_CSP
         return page
 
 
-def create_app(state: GatewayState) -> FastAPI:
+def create_app(state: GatewayState, *, on_close: Callable[[], None] = lambda: None) -> FastAPI:
+    """The gateway over `state`; `on_close` runs when it shuts down (after the write service)."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        if state.writes is not None:
-            state.writes.close()
+        try:
+            if state.writes is not None:
+                state.writes.close()
+        finally:
+            on_close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -180,12 +192,23 @@ def create_app(state: GatewayState) -> FastAPI:
     async def epcis_problem(_: Request, exc: EpcisProblem) -> JSONResponse:
         return problem(exc.status, exc.detail, exc.kind)
 
+    # Starlette's HTTPException (FastAPI's is a subclass): routing's own 404 and 405 come this way too.
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if under_epcis(request):
             return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
-        return _error(exc.status_code, CODES.get(exc.status_code, "http_error"), str(exc.detail),
-                      headers=dict(exc.headers or {}))  # fmt: skip
+        message = {
+            404: f"nothing at {request.url.path}: see /docs for the API's paths",
+            405: f"{request.method} is not allowed on {request.url.path}: see /docs",
+        }
+        default = exc.detail == HTTPStatus(exc.status_code).phrase
+        text = message.get(exc.status_code, str(exc.detail)) if default else str(exc.detail)
+        return _error(
+            exc.status_code,
+            CODES.get(exc.status_code, "http_error"),
+            text,
+            headers=dict(exc.headers or {}),
+        )
 
     @app.exception_handler(WriteRejected)
     async def write_rejected(request: Request, exc: WriteRejected) -> JSONResponse:
@@ -222,8 +245,20 @@ def create_app(state: GatewayState) -> FastAPI:
     for route, page in PAGES.items():
         app.add_api_route(route, _page(page), include_in_schema=False, methods=["GET"])
 
-    @app.get("/api/health", tags=["health"], summary="Liveness and the indexed block")
-    def health() -> dict[str, object]:
-        return {"status": "ok", "indexed_block": state.indexed_block()}
+    @app.get(
+        "/api/health",
+        tags=["health"],
+        response_model=Health,
+        responses={503: {"description": "the index lags or its follower is down"}},
+        summary="Chain head, indexed block, lag and follower state (503 when behind)",
+    )
+    def health() -> JSONResponse:
+        store = state.store
+        report = health_of(store.checkpoint(), store.follower_state(), time.time(), state.health)
+        body: dict[str, object] = report.model_dump()
+        if report.status == "ok":
+            return JSONResponse(body)
+        body["error"] = {"code": "unavailable", "message": "; ".join(report.reasons)}
+        return JSONResponse(body, status_code=503)
 
     return app

@@ -24,7 +24,7 @@ from eth_utils import is_address, to_checksum_address
 from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.auth import NonceBook, SessionSigner
+from api.auth import SessionSigner
 from ledger.clients import Suite
 from ledger.custody import Custody
 from ledger.errors import LedgerError
@@ -224,10 +224,7 @@ class WriteService:
     queue: Queue
     custody: Custody
     sessions: SessionSigner
-    nonces: NonceBook = field(default_factory=NonceBook)
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(rate=20.0, burst=60))
-    #: the sign-in domain; None takes the Host header of the request
-    domain: str | None = None
     role_ttl: float = 5.0
     #: how long ``?wait=`` holds a request before answering 202 (seconds)
     wait_timeout: float = 30.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sys
 import time
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -61,10 +62,58 @@ def _settings(chain: str | None = None, data_dir: Path | None = None, **extra: A
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
+        if settings.data_path.exists() and not settings.data_path.is_dir():
+            raise LedgerError(
+                f"the data directory {settings.data_path} is a file: choose a directory with --data-dir or LOOPLEDGER_DATA_DIR"
+            )
+        return settings.model_copy(update=_running_system(settings))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise LedgerError(f"Invalid settings: {problems}") from exc
+
+
+def _running_system(settings: Settings) -> dict[str, Any]:
+    """The chain and store of a system running on this data directory, for what was not named.
+
+    `loopledger up` publishes them in the run file; a setting given on the command line or in
+    the environment wins."""
+    from ledger.runfile import pid_alive, read_run
+
+    info = read_run(settings.data_path)
+    if info is None or not pid_alive(info.owner_pid):
+        return {}
+    given = settings.model_fields_set
+    update: dict[str, Any] = {}
+    if "chain" not in given:
+        update["chain"] = info.chain
+        if info.chain not in ("memory", "anvil"):
+            update["chain_id"] = info.chain_id
+    if "database_url" not in given and info.database_url is not None:
+        update["database_url"] = info.database_url
+    return update
+
+
+def _serving(settings: Settings) -> int | None:
+    """The pid of a `loopledger up` serving on this data directory, if one runs."""
+    from ledger.runfile import pid_alive, read_run
+
+    info = read_run(settings.data_path)
+    if info is not None and info.api_url is not None and pid_alive(info.owner_pid):
+        return info.owner_pid
+    return None
+
+
+def _refuse_if_serving(settings: Settings, what: str) -> None:
+    """Stop a command that must not run beside a `loopledger up` on the same data directory."""
+    from ledger.runfile import read_run
+
+    info = read_run(settings.data_path)
+    if info is not None and _serving(settings) is not None:
+        raise LedgerError(
+            f"LoopLedger is running on {settings.data_path} (pid {info.owner_pid}, {info.api_url}); stop it "
+            f"with Ctrl-C before you {what}, or use another --data-dir."
+        )
 
 
 def _pilot_of(pilots: Sequence[Pilot], code: str) -> Pilot:
@@ -83,10 +132,61 @@ def friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LedgerError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=1) from None
+            _fail(str(exc))
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            _fail(f"cannot use{where}: {exc.strerror or exc}; check the path and its permissions")
+        except (typer.Exit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # the last guard: a user never gets a traceback
+            _fail(
+                f"unexpected {type(exc).__name__}: {exc} (a fault of LoopLedger: please report it "
+                "with the command you ran)"
+            )
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    console.print(
+        f"[bold red]error:[/] {' '.join(message.split())}", highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(code=code)
+
+
+def _output_file(out: Path | None) -> None:
+    """Refuse an output file whose directory is missing before any work is done."""
+    if out is not None and not out.parent.is_dir():
+        raise LedgerError(
+            f"the directory {out.parent} of --out {out} does not exist: create it or choose another --out"
+        )
+
+
+def _block_range(from_block: int | None, to_block: int | None) -> None:
+    if from_block is not None and to_block is not None and from_block > to_block:
+        raise LedgerError(
+            f"--from-block {from_block} is after --to-block {to_block}: give a range that runs forward"
+        )
+
+
+def _private_key(line: str) -> bytes:
+    """The private key a user piped in (64 hex digits, 0x optional), or a clear error."""
+    text = line.strip().removeprefix("0x")
+    if not text:
+        raise LedgerError(
+            "no private key on standard input: pipe in 64 hex digits, e.g. `echo $KEY | loopledger keys add NAME --import`"
+        )
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise LedgerError(
+            "the private key on standard input is not hex: give 64 hex digits (0x optional)"
+        ) from None
+    if len(key) != 32 or not any(key):
+        raise LedgerError(
+            f"the private key on standard input has {len(key)} bytes: a key is 32 bytes (64 hex digits), not all zero"
+        )
+    return key
 
 
 def _stop_on_sigterm() -> None:
@@ -128,8 +228,11 @@ def deploy(
     Run again on the same chain, it reports the existing deployment and changes nothing.
     """
     from ledger.runtime import open_runtime
+    from ledger.store.db import Store
 
     settings = _settings(chain, data_dir)
+    if fresh:
+        _refuse_if_serving(settings, "deploy anew")
     with (
         console.status("deploying") as status,
         open_runtime(settings, fresh=fresh, progress=status.update) as rt,
@@ -139,6 +242,15 @@ def deploy(
         for name, address in rt.manifest.addresses.items():
             console.print(f"  {name:<20} {address}")
         console.print(f"  manifest             {settings.manifest_path}")
+        if fresh and rt.newly_deployed:
+            # The index holds the previous deployment's records: served on, they would mix
+            # with the new deployment's figures. They stay on chain, so nothing is lost.
+            Store.open(settings.effective_database_url).clear()
+            console.print(
+                f"  the index {settings.effective_database_url} was emptied: run `loopledger index`",
+                soft_wrap=True,
+                highlight=False,
+            )
 
 
 @app.command()
@@ -170,7 +282,11 @@ def index(
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
     follow: Annotated[
-        bool, typer.Option("--follow", help="keep following the head until Ctrl-C")
+        bool,
+        typer.Option(
+            "--follow",
+            help="keep following the head until Ctrl-C, retrying through RPC and database faults",
+        ),
     ] = False,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="drop the indexed rows and index from the deployment")
@@ -180,12 +296,37 @@ def index(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ledger.indexer import indexer_for
+    from ledger.indexer.follow import Follower
     from ledger.store.db import Store
 
     settings = _settings(chain, data_dir, database_url=database_url)
     _stop_on_sigterm()
+    if rebuild:
+        _refuse_if_serving(settings, "rebuild its index")
+    serving = _serving(settings)
     with _runtime_when_reachable(settings) as rt:
         store = Store.open(settings.effective_database_url)
+        if serving is not None:
+            # One writer per store: the running system's indexer follows the head already.
+            head = int(rt.chain.w3.eth.block_number) - settings.confirmations
+            deadline = time.monotonic() + 120
+            with console.status(
+                f"the running system (pid {serving}) indexes this store; waiting for block {head:,}"
+            ):
+                while (c := store.checkpoint()) is None or c.block_number < head:
+                    if time.monotonic() > deadline:
+                        raise LedgerError(
+                            f"the running system (pid {serving}) has not indexed block {head:,} "
+                            "within 120 s: see its output"
+                        )
+                    time.sleep(0.2)
+            console.print(
+                f"indexed to block {c.block_number:,} by the running system (pid {serving}) into "
+                f"{settings.effective_database_url}",
+                soft_wrap=True,
+                highlight=False,
+            )
+            return
         if rebuild:
             store.clear()
         indexer = indexer_for(
@@ -197,9 +338,14 @@ def index(
             pipeline=settings.index_pipeline,
         )
         started, total = time.monotonic(), 0
-        columns = (TextColumn("[bold]indexing"), BarColumn(), TextColumn("block {task.completed:,.0f}/{task.total:,.0f}"),
-                   TextColumn("{task.fields[events]:,} events"), TextColumn("{task.fields[rate]:,.0f} events/s"),
-                   TimeElapsedColumn())  # fmt: skip
+        columns = (
+            TextColumn("[bold]indexing"),
+            BarColumn(),
+            TextColumn("block {task.completed:,.0f}/{task.total:,.0f}"),
+            TextColumn("{task.fields[events]:,} events"),
+            TextColumn("{task.fields[rate]:,.0f} events/s"),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=console) as bar:
             task = bar.add_task("index", total=1, events=0, rate=0.0)
 
@@ -219,11 +365,23 @@ def index(
                         "stored raw in table malformed_log, indexing goes on"
                     )
 
+            def retrying(exc: BaseException, wait: float) -> None:
+                console.print(
+                    f"[yellow]retrying in {wait:.1f} s[/]: {type(exc).__name__}: {exc}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+
             with contextlib.suppress(KeyboardInterrupt):
-                indexer.run(follow=follow, on_progress=show)
+                if follow:
+                    Follower(indexer).run(on_progress=show, on_retry=retrying)
+                else:
+                    indexer.run(on_progress=show)
         checkpoint = store.checkpoint()
-        console.print(f"indexed to block {checkpoint.block_number if checkpoint else '-'}: {total:,} events this run "
-                      f"into {settings.effective_database_url}")  # fmt: skip
+        console.print(
+            f"indexed to block {checkpoint.block_number if checkpoint else '-'}: {total:,} events this run "
+            f"into {settings.effective_database_url}"
+        )
 
 
 @app.command()
@@ -251,7 +409,7 @@ def metrics(
     """Circularity metrics per pilot and period from the index store (run `loopledger index` first)."""
     from ledger.circularity.period import Period
     from ledger.circularity.records import load_records
-    from ledger.circularity.report import export, metric_table
+    from ledger.circularity.report import export, metric_table, within_data
     from ledger.store.db import Store
     from pilots.model import load_pilots
 
@@ -260,12 +418,11 @@ def metrics(
         raise LedgerError(f"unknown --format {fmt!r}: use csv, parquet or json")
     if fmt == "parquet" and out is None:
         raise LedgerError("--format parquet needs --out FILE")
+    _output_file(out)
     try:
         periods = [Period.parse(p) for p in period]
     except ValueError as exc:
         raise LedgerError(str(exc)) from exc
-    if monthly:
-        periods = [m for p in periods for m in p.months()]
     known = {p.code: p.id for p in load_pilots()} | {str(p.id): p.id for p in load_pilots()}
     unknown = [p for p in pilot if p.upper() not in known and p not in known]
     if unknown:
@@ -276,7 +433,21 @@ def metrics(
         set(known.values())
     )
     store = Store.open(settings.effective_database_url)
-    table = metric_table(load_records(store.engine), ids, periods)
+    records = load_records(store.engine)
+    # 'all' is the data's extent (as in the API), so --monthly gives the data's months.
+    periods = [within_data(p, records) for p in periods]
+    if monthly:
+        periods = [m for p in periods for m in p.months() if p.start < p.end]
+    codes = {p.id: p.code for p in load_pilots() if p.id in ids}
+    with console.status("computing metrics") as status:
+        table = metric_table(
+            records,
+            codes,
+            periods,
+            progress=lambda done, total: status.update(
+                f"computing metrics: {done:,}/{total:,} rows"
+            ),
+        )
     text = export(table, out, fmt)
     if text is not None:
         typer.echo(text, nl=False)
@@ -310,16 +481,22 @@ def up(
     from api.assemble import custody_of, relayer_for, write_service
     from api.demo import demo_access
     from api.demo_exchange import seed_exchange
+    from api.health import HealthPolicy
     from api.main import create_app
     from api.passkeys import PasskeyService
     from api.state import GatewayState
-    from ledger.chain import _port_free
+    from ledger.chain import AnvilChain, _port_free, bring_clock_to_present
     from ledger.indexer import indexer_for
+    from ledger.indexer.follow import Follower
+    from ledger.runfile import RunInfo, remove_run, write_run
     from ledger.runtime import open_runtime, relayer_account
     from ledger.store.db import Store
-    from pilots.seed import DemoCustody, seed_declarations, seed_scenario
+    from ledger.vocabulary import Role
+    from pilots.seed import DemoCustody, demo_account, seed_declarations, seed_scenario
 
     settings = _settings(chain, data_dir, database_url=database_url, api_port=port)
+    _refuse_if_serving(settings, "start another gateway")
+    _stop_on_sigterm()
     if not _port_free(settings.api_host, settings.api_port):
         raise LedgerError(
             f"Port {settings.api_port} on {settings.api_host} is in use, so the gateway cannot start: stop the "
@@ -330,15 +507,23 @@ def up(
         if demo if demo is not None else local:
             with console.status("seeding the demo scenario") as status:
                 report = seed_scenario(
-                    rt.suite, rt.pilots, seed=settings.demo_seed, scale=settings.demo_scale,
-                    progress=lambda done, total: status.update(f"seeding the demo scenario: {done:,}/{total:,} actions"),
-                )  # fmt: skip
+                    rt.suite,
+                    rt.pilots,
+                    seed=settings.demo_seed,
+                    scale=settings.demo_scale,
+                    progress=lambda done, total: status.update(
+                        f"seeding the demo scenario: {done:,}/{total:,} actions"
+                    ),
+                )
             if report is None:
                 console.print("demo scenario: already on the chain")
             else:
                 console.print(
                     f"demo scenario: {report.actions:,} actions in {report.seconds:.0f} s"
                 )
+        if settings.chain == "anvil":
+            # A new local chain starts its clock in the past (room for the demo's history).
+            bring_clock_to_present(rt.chain.w3)
         store = Store.open(settings.effective_database_url)
         with console.status("indexing"):
             indexer_for(rt.suite, store, confirmations=settings.confirmations).run()
@@ -346,10 +531,11 @@ def up(
             # Consented target-group declarations live off chain, in the store.
             seed_declarations(store, rt.pilots, seed=settings.demo_seed)
         stop = threading.Event()
-        follower = indexer_for(rt.suite, store, confirmations=settings.confirmations)
-        thread = threading.Thread(
-            target=follower.run, kwargs={"follow": True, "stop": stop, "poll": 0.2}, daemon=True
+        # The embedded shape: the supervised follower in a thread of this process.
+        follower = Follower(
+            indexer_for(rt.suite, store, confirmations=settings.confirmations), poll=0.2
         )
+        thread = threading.Thread(target=follower.run, kwargs={"stop": stop}, daemon=True)
         thread.start()
         demo_keys = [DemoCustody(settings.demo_seed, rt.pilots)] if local else []
         custody = custody_of(settings.data_path, settings.keystore_secret(), *demo_keys)
@@ -375,6 +561,11 @@ def up(
             company_prefix=settings.gs1_company_prefix,
             public_url=settings.effective_public_url,
             public_origin=settings.effective_public_origin,
+            health=HealthPolicy(
+                max_lag_blocks=settings.max_lag_blocks,
+                confirmations=settings.confirmations,
+                stale_seconds=settings.follower_stale_seconds,
+            ),
         )
         if local and (demo if demo is not None else local):
             with console.status("seeding the exchange and challenges of the demo"):
@@ -386,14 +577,19 @@ def up(
                 )
         app = create_app(gateway)
         base = settings.effective_public_url
-        lines = [f"[green]LoopLedger is up[/] on {rt.chain.label}",
-                 f"  municipalities  {base}/?pilot=LEU   (dashboard per pilot, comparison, CSV)"]  # fmt: skip
-        if local:
+        lines = [
+            f"[green]LoopLedger is up[/] on {rt.chain.label}",
+            f"  municipalities  {base}/?pilot=LEU   (dashboard per pilot, comparison, CSV)",
+        ]
+        leuven = rt.pilots[0]
+        demo_maker = demo_account(settings.demo_seed, leuven, "maker", 0).address
+        demo_ready = local and bool(rt.suite.registry.roles_of(leuven.id, demo_maker) & Role.MAKER)
+        if demo_ready:
             access = demo_access(settings.data_path, store, rt.pilots, settings.demo_seed)
             maker, member = access["LEU"]["maker"], access["LEU"]["member"]
             admin = rt.suite.chain.accounts[0].address
-            maker_code = passkeys.issue_code(maker["address"], 1, admin)
-            member_code = passkeys.issue_code(member["address"], 1, admin)
+            maker_code = passkeys.issue_code(maker["address"], leuven.id, admin)
+            member_code = passkeys.issue_code(member["address"], leuven.id, admin)
             lines += [
                 f"  makers          {base}/enrol?code={maker_code}   (a Leuven maker: make a passkey)",
                 f"  members         {base}/enrol?code={member_code}   (a Leuven member: make a passkey)",
@@ -401,21 +597,41 @@ def up(
             ]
         else:
             lines += [
-                f"  makers          {base}/maker   (sign in with a passkey; staff enrol people)",
-                f"  members         {base}/wallet",
+                f"  makers          {base}/maker   (sign in with a passkey: staff enrol people; "
+                "loopledger admin grant ADDRESS maker --pilot LEU gives the role)",
+                f"  members         {base}/wallet   (sign in with a passkey from an enrolment code)",
             ]
         lines += [
             f"  impact          {base}/impact?pilot=LEU   (KPIs against targets, the seven pilots compared)",
             f"  staff           {base}/events   (events and QR check-in; staff sign in with a passkey)",
         ]
-        lines += [f"  auditors        {base}/audit   (provenance, trail; verification when signed in)",
-                  f"  apps            {base}/docs   (JSON API and OpenAPI)"]  # fmt: skip
+        lines += [
+            f"  auditors        {base}/audit   (provenance, trail; verification when signed in)",
+            f"  apps            {base}/docs   (JSON API and OpenAPI)",
+        ]
         for line in lines:
             console.print(line, soft_wrap=True, highlight=False)
         console.print("Ctrl-C stops everything; the next start finds the same data.")
         server = uvicorn.Server(
             uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning")
         )
+        # Other commands on this data directory find the chain, store and gateway here.
+        owns_chain = not isinstance(rt.chain, AnvilChain) or rt.chain.owned
+        if settings.chain != "memory" and owns_chain:
+            anvil_pid = rt.chain.pid if isinstance(rt.chain, AnvilChain) else None
+            chain_url = rt.chain.url if isinstance(rt.chain, AnvilChain) else settings.chain
+            write_run(
+                settings.data_path,
+                RunInfo(
+                    owner_pid=os.getpid(),
+                    chain=settings.chain,
+                    chain_url=chain_url,
+                    chain_id=rt.chain.chain_id,
+                    anvil_pid=anvil_pid,
+                    api_url=base,
+                    database_url=settings.effective_database_url,
+                ),
+            )
         try:
             # uvicorn shuts down on Ctrl-C, then raises the signal again: that is the clean path.
             with contextlib.suppress(KeyboardInterrupt):
@@ -424,6 +640,8 @@ def up(
             stop.set()
             thread.join(timeout=10)
             relaying.join(timeout=10)
+            if settings.chain not in ("memory", "anvil"):
+                remove_run(settings.data_path, os.getpid())
     console.print("stopped cleanly.")
 
 
@@ -511,12 +729,15 @@ def keys_add(
     from ledger.keystore import Keystore
 
     settings = _settings(data_dir=data_dir)
-    private = bytes.fromhex(sys.stdin.readline().strip().removeprefix("0x")) if import_key else None
+    private = _private_key(sys.stdin.readline()) if import_key else None
     account = Keystore(settings.data_path / "keys", settings.keystore_secret()).create(
         name, private
     )
     console.print(
-        f"key {name!r}: {account.address} (grant it a role with the pilot admin, then issue an API key)"
+        f"key {name!r}: {account.address}; next: `loopledger admin grant {account.address} maker --pilot CODE` "
+        f"(pilot staff), then `loopledger keys issue {account.address}` for an API key",
+        soft_wrap=True,
+        highlight=False,
     )
 
 
@@ -628,10 +849,10 @@ def keys_revoke(
 def audit_verify(
     pilot: Annotated[str | None, typer.Option("--pilot", help="pilot code (default: all)")] = None,
     from_block: Annotated[
-        int | None, typer.Option("--from-block", help="default: the deployment block")
+        int | None, typer.Option("--from-block", min=0, help="default: the deployment block")
     ] = None,
     to_block: Annotated[
-        int | None, typer.Option("--to-block", help="default: the indexed block")
+        int | None, typer.Option("--to-block", min=0, help="default: the indexed block")
     ] = None,
     gateway: Annotated[
         str | None,
@@ -651,11 +872,19 @@ def audit_verify(
     from ledger.audit.verify import verify
     from ledger.runtime import open_runtime
     from ledger.store.db import Store
+    from pilots.model import load_pilots
 
+    _block_range(from_block, to_block)
+    pilot_id = _pilot_of(load_pilots(), pilot).id if pilot is not None else None
     settings = _settings(chain, data_dir, database_url=database_url)
     with open_runtime(settings) as rt:
         known = {p.code: p.id for p in rt.pilots}
-        pilot_id = _pilot_of(rt.pilots, pilot).id if pilot is not None else None
+        head = int(rt.chain.w3.eth.block_number)
+        for option, value in (("--from-block", from_block), ("--to-block", to_block)):
+            if value is not None and value > head:
+                raise LedgerError(
+                    f"{option} {value} is beyond the chain's head, block {head}: give {head} or less"
+                )
         published = None
         if gateway is not None:
             try:
@@ -669,9 +898,16 @@ def audit_verify(
             published = {int(p["id"]): p["metrics"] for p in body["data"]}
         store = Store.open(settings.effective_database_url)
         with console.status("reading the chain") as status:
-            report = verify(rt.suite, store, from_block=from_block, to_block=to_block, pilot=pilot_id,
-                            pilot_ids=list(known.values()), published=published,
-                            progress=lambda b: status.update(f"reading the chain: block {b:,}"))  # fmt: skip
+            report = verify(
+                rt.suite,
+                store,
+                from_block=from_block,
+                to_block=to_block,
+                pilot=pilot_id,
+                pilot_ids=list(known.values()),
+                published=published,
+                progress=lambda b: status.update(f"reading the chain: block {b:,}"),
+            )
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2, default=str))
     else:
@@ -686,8 +922,10 @@ def audit_verify(
             if report.ok
             else f"[red]{len(report.mismatches)} mismatches[/]"
         )
-        console.print(f"blocks {report.from_block:,}..{report.to_block:,}: {report.events:,} events, "
-                      f"{report.rows_checked:,} rows{lots}{figures} checked: {verdict}")  # fmt: skip
+        console.print(
+            f"blocks {report.from_block:,}..{report.to_block:,}: {report.events:,} events, "
+            f"{report.rows_checked:,} rows{lots}{figures} checked: {verdict}"
+        )
     if not report.ok:
         raise typer.Exit(code=1)
 
@@ -723,14 +961,16 @@ def audit_report(
     from ledger.impact.inputs import community_records, impact_inputs
     from ledger.runtime import open_runtime
     from ledger.store.db import Store
+    from pilots.model import load_pilots
 
-    settings = _settings(chain, data_dir, database_url=database_url)
     try:
         span = Period.parse(period)
     except ValueError as exc:
         raise LedgerError(str(exc)) from exc
+    found = _pilot_of(load_pilots(), pilot)
+    _output_file(out)
+    settings = _settings(chain, data_dir, database_url=database_url)
     with open_runtime(settings) as rt:
-        found = _pilot_of(rt.pilots, pilot)
         store = Store.open(settings.effective_database_url)
         checkpoint = store.checkpoint()
         if checkpoint is None:
@@ -751,11 +991,22 @@ def audit_report(
         kpis = evaluate(
             found, impact_inputs(records.for_pilot(found.id), community, found, year), year
         )
-        text = render_report(pilot_id=found.id, pilot_name=f"{found.city} ({found.code})", period=span, records=records,
-                             rows=store_tables(store, pilot=found.id), material_codes=codes,
-                             chain={"chain_id": checkpoint.chain_id, "genesis_hash": checkpoint.genesis_hash,
-                                    "indexed_block": checkpoint.block_number}, verification=verification,
-                             impact=(year, kpis))  # fmt: skip
+        text = render_report(
+            pilot_id=found.id,
+            pilot_name=f"{found.city} ({found.code})",
+            period=span,
+            records=records,
+            rows=store_tables(store, pilot=found.id),
+            material_codes=codes,
+            chain={
+                "chain_id": checkpoint.chain_id,
+                "genesis_hash": checkpoint.genesis_hash,
+                "indexed_block": checkpoint.block_number,
+            },
+            verification=verification,
+            impact=(year, kpis),
+            material_names=_material_names(rt.pilots),
+        )
     target = out or Path(f"audit-{found.code}-{span.label.replace('..', '_')}.html")
     tmp = target.with_suffix(".tmp")
     tmp.write_text(text)
@@ -763,8 +1014,11 @@ def audit_report(
     console.print(f"wrote {target}")
     if pdf:
         converter = to_pdf(target, target.with_suffix(".pdf"))
-        console.print(f"wrote {target.with_suffix('.pdf')} ({converter})" if converter
-                      else "no PDF: neither chromium nor libreoffice is installed")  # fmt: skip
+        console.print(
+            f"wrote {target.with_suffix('.pdf')} ({converter})"
+            if converter
+            else "no PDF: neither chromium nor libreoffice is installed"
+        )
     if verification is not None and not verification.ok:
         console.print(
             f"[red]the index differs from the chain in {len(verification.mismatches)} places: see section 1[/]"
@@ -796,7 +1050,8 @@ def evidence_check(
     file: Annotated[Path, typer.Argument(help="the evidence file")],
     tx: Annotated[str, typer.Option("--tx", help="transaction of the record")],
     log: Annotated[
-        int | None, typer.Option("--log", help="log index of the record in the transaction")
+        int | None,
+        typer.Option("--log", min=0, help="log index of the record in the transaction"),
     ] = None,
     chain: ChainOption = None,
     data_dir: DataDirOption = None,
@@ -805,6 +1060,10 @@ def evidence_check(
     from ledger.audit.evidence import check_file
     from ledger.runtime import open_runtime
 
+    if not file.is_file():
+        raise LedgerError(f"no such file: {file}")
+    if re.fullmatch(r"0x[0-9a-fA-F]{64}", tx) is None:
+        raise LedgerError(f"--tx {tx!r} is not a transaction hash: give 0x and 64 hex digits")
     settings = _settings(chain, data_dir)
     with open_runtime(settings) as rt:
         result = check_file(rt.suite, file, tx, log)
@@ -838,18 +1097,23 @@ def epcis_export(
     from ledger.store.db import Store
     from pilots.model import load_pilots
 
-    settings = _settings(data_dir=data_dir, database_url=database_url)
     pilots = load_pilots()
     found = _pilot_of(pilots, pilot)
+    _output_file(out)
+    settings = _settings(data_dir=data_dir, database_url=database_url)
     store = Store.open(settings.effective_database_url)
     checkpoint = store.checkpoint()
     if checkpoint is None:
         raise LedgerError("nothing is indexed yet: run `loopledger index` first")
     materials = load_records(store.engine).materials
     codes = dict(zip(materials["material_id"].astype(int), materials["code"], strict=True))
-    events = export_events(store_tables(store, pilot=found.id, maker=maker), chain_id=checkpoint.chain_id,
-                           pilot_codes={p.id: p.code for p in pilots}, material_codes=codes,
-                           company_prefix=settings.gs1_company_prefix)  # fmt: skip
+    events = export_events(
+        store_tables(store, pilot=found.id, maker=maker),
+        chain_id=checkpoint.chain_id,
+        pilot_codes={p.id: p.code for p in pilots},
+        material_codes=codes,
+        company_prefix=settings.gs1_company_prefix,
+    )
     text = json.dumps(document(events), indent=2)
     if out is None:
         typer.echo(text)
@@ -864,25 +1128,50 @@ def epcis_import(
     file: Annotated[Path, typer.Argument(help="an EPCIS 2.0 JSON-LD document")],
     pilot: Annotated[str, typer.Option("--pilot", help="pilot code")],
     key: Annotated[str, typer.Option("--key", help="name of the maker's key in the keystore")],
+    skip_known: Annotated[
+        bool,
+        typer.Option("--skip-known", help="leave out events already on this chain (by event id)"),
+    ] = False,
     chain: ChainOption = None,
     data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Record a document's events as the maker, relayed in one all-or-nothing transaction."""
+    """Record a document's events as the maker, relayed in one all-or-nothing transaction.
+
+    Events already on this chain (their event id among the pilot's indexed records) are refused,
+    or left out with --skip-known."""
     import json
 
     from ledger.audit.epcis import plan_import, schema_path
     from ledger.keystore import Keystore
     from ledger.runtime import open_runtime
+    from ledger.store.db import Store
     from ledger.write.shell import Writer
+    from pilots.model import load_pilots
 
-    settings = _settings(chain, data_dir)
+    settings = _settings(chain, data_dir, database_url=database_url)
     try:
         doc = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise LedgerError(f"cannot read {file} as JSON: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(
+        (doc.get("epcisBody") or {}).get("eventList"), list
+    ):
+        raise LedgerError(f"{file} is not an EPCIS document: it needs epcisBody.eventList")
+    found = _pilot_of(load_pilots(), pilot)
     maker = Keystore(settings.data_path / "keys", settings.keystore_secret()).load(key)
     with open_runtime(settings) as rt:
-        found = _pilot_of(rt.pilots, pilot)
+        doc = _leave_out_known(
+            doc,
+            Store.open(settings.effective_database_url),
+            rt.pilots,
+            found.id,
+            rt.manifest.chain_id,
+            skip=skip_known,
+        )
+        if not doc["epcisBody"]["eventList"]:
+            console.print("nothing to import: every event of the document is already on this chain")
+            return
         plan = plan_import(
             doc,
             schema=schema_path(settings.root),
@@ -902,14 +1191,266 @@ def epcis_import(
         console.print(f"  {uri} -> lot {lot}", soft_wrap=True, highlight=False)
 
 
+def _material_names(pilots: Sequence[Pilot]) -> dict[str, str]:
+    """Names of the material classes the pilots' files give (streams and products)."""
+    streams = {s.ewc: s.name for p in pilots for s in p.streams}
+    return streams | {pr.product: pr.product_name for p in pilots for pr in p.processes}
+
+
+def _leave_out_known(
+    doc: dict[str, Any],
+    store: Any,
+    pilots: Sequence[Pilot],
+    pilot: int,
+    chain_id: int,
+    *,
+    skip: bool,
+) -> dict[str, Any]:
+    """The document without events already on this chain (--skip-known), or a refusal naming them."""
+    from ledger.audit.epcis_known import chain_event_ids, split_known, without_events
+    from ledger.circularity.records import load_records
+
+    materials = load_records(store.engine).materials
+    codes = dict(zip(materials["material_id"].astype(int), materials["code"], strict=True))
+    on_chain = chain_event_ids(
+        store,
+        pilot=pilot,
+        chain_id=chain_id,
+        pilot_codes={p.id: p.code for p in pilots},
+        material_codes=codes,
+    )
+    events = doc["epcisBody"]["eventList"]
+    found = split_known(events, on_chain)
+    if not found.known:
+        return doc
+    if not skip:
+        raise LedgerError(
+            f"{found.describe(len(events))}: importing them would record them twice; "
+            "leave them out with --skip-known"
+        )
+    console.print(f"left out {len(found.known)} events already on this chain", highlight=False)
+    return without_events(doc, found.new)
+
+
+admin_app = typer.Typer(
+    help="Pilot administration by its staff: roles, makers, product classes, rewards, budgets.",
+    no_args_is_help=True,
+)
+app.add_typer(admin_app, name="admin")
+PilotOption = Annotated[str, typer.Option("--pilot", help="pilot code, e.g. LEU")]
+StaffKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        help="staff key in the keystore (default on the local chain: the pilot's admin account)",
+    ),
+]
+
+
+def _admin(
+    action_of: Callable[[int], Any],
+    pilot: str,
+    key: str | None,
+    chain: str | None,
+    data_dir: Path | None,
+) -> None:
+    """Plan one admin action against the caller's on-chain roles, then send it."""
+    from ledger.admin import plan_admin, read_view, send_admin
+    from ledger.keystore import Keystore
+    from ledger.runtime import dev_admins, open_runtime
+    from pilots.model import load_pilots
+
+    found = _pilot_of(load_pilots(), pilot)
+    action = action_of(found.id)
+    settings = _settings(chain, data_dir)
+    staff = (
+        Keystore(settings.data_path / "keys", settings.keystore_password).load(key) if key else None
+    )
+    with open_runtime(settings) as rt:
+        if staff is None:
+            staff = (
+                dev_admins(rt.chain, rt.pilots).get(found.id) if settings.chain == "anvil" else None
+            )
+            if staff is None:
+                raise LedgerError(
+                    "give --key NAME: the staff key in the keystore that signs the action"
+                )
+        plan = plan_admin(action, read_view(rt.suite, action, staff.address, int(time.time())))
+        send_admin(rt.suite, staff, plan)
+    console.print(f"[green]done[/]: {plan.summary}", highlight=False, soft_wrap=True)
+
+
+def _date(text: str) -> int:
+    from datetime import UTC, datetime
+
+    try:
+        return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        raise LedgerError(f"{text!r} is not a date: give YYYY-MM-DD") from None
+
+
+@admin_app.command("grant")
+@friendly
+def admin_grant(
+    account: Annotated[str, typer.Argument(help="the account (0x...)")],
+    role: Annotated[str, typer.Argument(help="maker, partner or issuer")],
+    pilot: PilotOption,
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Grant a role of the pilot to an account (pilot admin or operator)."""
+    from ledger.admin import AdminAction
+
+    _admin(
+        lambda p: AdminAction("grant", p, account=account, role=role), pilot, key, chain, data_dir
+    )
+
+
+@admin_app.command("revoke")
+@friendly
+def admin_revoke(
+    account: Annotated[str, typer.Argument(help="the account (0x...)")],
+    role: Annotated[str, typer.Argument(help="maker, partner or issuer")],
+    pilot: PilotOption,
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Revoke a role of the pilot from an account."""
+    from ledger.admin import AdminAction
+
+    _admin(
+        lambda p: AdminAction("revoke", p, account=account, role=role), pilot, key, chain, data_dir
+    )
+
+
+@admin_app.command("suspend")
+@friendly
+def admin_suspend(
+    account: Annotated[str, typer.Argument(help="the maker (0x...)")],
+    pilot: PilotOption,
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Suspend a maker: its records are refused until it is reactivated."""
+    from ledger.admin import AdminAction
+
+    _admin(lambda p: AdminAction("suspend", p, account=account), pilot, key, chain, data_dir)
+
+
+@admin_app.command("reactivate")
+@friendly
+def admin_reactivate(
+    account: Annotated[str, typer.Argument(help="the maker (0x...)")],
+    pilot: PilotOption,
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Reactivate a suspended maker."""
+    from ledger.admin import AdminAction
+
+    _admin(lambda p: AdminAction("reactivate", p, account=account), pilot, key, chain, data_dir)
+
+
+@admin_app.command("product")
+@friendly
+def admin_product(
+    code: Annotated[str, typer.Argument(help="product class code, e.g. P-BENCH")],
+    pilot: PilotOption,
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Register a product class in the pilot."""
+    from ledger.admin import AdminAction
+
+    _admin(lambda p: AdminAction("product", p, code=code), pilot, key, chain, data_dir)
+
+
+@admin_app.command("reward")
+@friendly
+def admin_reward(
+    pilot: PilotOption,
+    partner: Annotated[str, typer.Option("--partner", help="the reward partner (0x...)")],
+    cost: Annotated[int, typer.Option("--cost", help="points it costs")],
+    stock: Annotated[int, typer.Option("--stock", help="how many can be redeemed")],
+    expires: Annotated[str, typer.Option("--expires", help="YYYY-MM-DD")],
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List a reward in the pilot's catalogue."""
+    from ledger.admin import AdminAction
+
+    expiry = _date(expires)
+    _admin(
+        lambda p: AdminAction("reward", p, account=partner, cost=cost, stock=stock, expiry=expiry),
+        pilot,
+        key,
+        chain,
+        data_dir,
+    )
+
+
+@admin_app.command("update-reward")
+@friendly
+def admin_update_reward(
+    reward_id: Annotated[int, typer.Argument(help="the reward's id")],
+    pilot: PilotOption,
+    stock: Annotated[int, typer.Option("--stock", help="how many can be redeemed")],
+    expires: Annotated[str, typer.Option("--expires", help="YYYY-MM-DD")],
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Change a reward's stock and expiry."""
+    from ledger.admin import AdminAction
+
+    expiry = _date(expires)
+    _admin(
+        lambda p: AdminAction("update-reward", p, reward_id=reward_id, stock=stock, expiry=expiry),
+        pilot,
+        key,
+        chain,
+        data_dir,
+    )
+
+
+@admin_app.command("budget")
+@friendly
+def admin_budget(
+    points: Annotated[int, typer.Argument(help="the pilot's award budget in points")],
+    pilot: PilotOption,
+    key: StaffKeyOption = None,
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Set the pilot's award budget."""
+    from ledger.admin import AdminAction
+
+    _admin(lambda p: AdminAction("budget", p, budget=points), pilot, key, chain, data_dir)
+
+
 def main() -> None:
     # Everything LoopLedger (and the anvil it starts) creates is owner-only: keys, the index,
     # the manifest, the chain and its log.
     os.umask(PRIVATE_UMASK)
     try:
-        app()
+        code = app(standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
+    except typer.Abort:
+        sys.exit(1)
+    except typer.TyperException as exc:  # usage: an unknown command, a missing or bad option
+        context = getattr(exc, "ctx", None)
+        hint = f" (see `{context.command_path} --help`)" if context is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        console.print(f"[bold red]error:[/] {message}{hint}", highlight=False, soft_wrap=True)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ __all__ = [
     "NotDeployed",
     "PortInUse",
     "StaleManifest",
+    "StateLost",
     "ToolchainError",
     "TransactionFailed",
 ]
@@ -47,6 +48,10 @@ class ChainIdMismatch(ChainError):
 
 class PortInUse(ChainError):
     """A port LoopLedger wants to listen on is taken."""
+
+
+class StateLost(ChainError):
+    """The local chain's state file cannot be read; it was set aside with what depended on it."""
 
 
 class DeploymentError(LedgerError):

@@ -171,8 +171,12 @@ def _compile_hex_decoder(spec: EventSpec) -> Callable[..., DecodedEvent | None] 
         "                        int(log['blockNumber'], 16), log['blockHash'], log['transactionHash'],\n"
         f"                        int(log['logIndex'], 16), {{{args}}})\n"
     )
-    namespace: dict[str, Any] = {"DecodedEvent": DecodedEvent, "_checksum_hex": _checksum_hex,
-                                 "_checksum_text": _checksum_text, "_signed_hex": _signed_hex}  # fmt: skip
+    namespace: dict[str, Any] = {
+        "DecodedEvent": DecodedEvent,
+        "_checksum_hex": _checksum_hex,
+        "_checksum_text": _checksum_text,
+        "_signed_hex": _signed_hex,
+    }
     exec(compile(source, f"<decoder of {spec.contract}.{spec.name}>", "exec"), namespace)
     decode: Callable[..., DecodedEvent | None] = namespace["decode"]
     return decode

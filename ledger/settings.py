@@ -93,6 +93,18 @@ class Settings(BaseSettings):
         description="read and decode ranges in a worker process while the loader writes: true, "
         "false, or unset to do so for long, dense backfills",
     )
+    max_lag_blocks: int = Field(
+        default=10,
+        ge=0,
+        description="/api/health answers 503 when the index is further than this behind the "
+        "confirmed head",
+    )
+    follower_stale_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="/api/health takes the follower as down when it has said nothing for this long",
+    )
+    api_workers: int = Field(default=1, ge=1, le=64, description="gateway worker processes")
     demo_seed: int = Field(default=2026, description="seed of the demo scenario")
     demo_scale: float = Field(
         default=0.3, gt=0, le=10, description="size of the demo scenario (1.0: a lively year)"

@@ -263,10 +263,15 @@ class Transactor:
             self._domain = keccak(
                 encode(
                     ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-                    [EIP712_DOMAIN_TYPEHASH, keccak(text="LoopLedger"), keccak(text="1"),
-                     self._chain_id, to_checksum_address(self.forwarder.address)],
+                    [
+                        EIP712_DOMAIN_TYPEHASH,
+                        keccak(text="LoopLedger"),
+                        keccak(text="1"),
+                        self._chain_id,
+                        to_checksum_address(self.forwarder.address),
+                    ],
                 )
-            )  # fmt: skip
+            )
         return self._domain
 
     def relay(self, signer: LocalAccount, call: Call, *, ttl: int = 3600) -> Receipt:

@@ -6,12 +6,16 @@ from enum import IntEnum, IntFlag
 
 __all__ = [
     "CIRCULAR_FATES",
+    "FATE_NODES",
+    "LOSS_NODE",
+    "SOURCE_NODES",
     "AwardReason",
     "ContributionKind",
     "EventKind",
     "Fate",
     "Role",
     "Source",
+    "maker_node",
 ]
 
 
@@ -40,6 +44,17 @@ class Fate(IntEnum):
 #: Fates that keep material in the loop (WBCSD CTI circular outflow: reuse, repair, recycling,
 #: composting). Products sold into use are outflow, but not circular outflow.
 CIRCULAR_FATES = frozenset({Fate.REUSED, Fate.REPAIRED, Fate.RECYCLED, Fate.COMPOSTED})
+
+
+#: Node names of the flow graph (``ledger.circularity.graph``), also the edge ends of the
+#: indexer's flow aggregates.
+SOURCE_NODES = {s.value: f"source:{s.name.lower()}" for s in Source}
+FATE_NODES = {f.value: f"fate:{f.name.lower()}" for f in Fate}
+LOSS_NODE = "loss"
+
+
+def maker_node(address: str) -> str:
+    return f"maker:{address}"
 
 
 class ContributionKind(IntEnum):

@@ -158,7 +158,7 @@ KpiMetric = Literal[
     "target_group_share",
     "kg_diverted",
     "co2e_avoided_kg",
-    "percent_circularity",
+    "circularity_rate",
     "mci",
 ]
 

@@ -71,11 +71,29 @@ def plan_pilot(
             maker = rng.randrange(makers)
             h = handle()
             lots[h] = {"maker": maker, "code": stream.ewc, "grams": grams}
-            actions.append(Action(next(clock), pilot.id, "intake", maker,
-                                  {"code": stream.ewc, "source": int(SOURCES[source]), "grams": grams}, (h,)))  # fmt: skip
+            actions.append(
+                Action(
+                    next(clock),
+                    pilot.id,
+                    "intake",
+                    maker,
+                    {"code": stream.ewc, "source": int(SOURCES[source]), "grams": grams},
+                    (h,),
+                )
+            )
             if source == "municipal_collection" and rng.random() < 0.5:
-                actions.append(Action(next(clock), pilot.id, "award", rng.randrange(pilot.scenario.members),
-                                      {"amount": max(1, pilot.earning.drop_off_per_kg * grams // 1000), "reason": 1}))  # fmt: skip
+                actions.append(
+                    Action(
+                        next(clock),
+                        pilot.id,
+                        "award",
+                        rng.randrange(pilot.scenario.members),
+                        {
+                            "amount": max(1, pilot.earning.drop_off_per_kg * grams // 1000),
+                            "reason": 1,
+                        },
+                    )
+                )
         # Hand-overs between makers.
         for h in sorted(lots):
             state = lots[h]
@@ -85,13 +103,26 @@ def plan_pilot(
                 new = handle()
                 state["grams"] = int(state["grams"]) - part
                 lots[new] = {"maker": to, "code": state["code"], "grams": part}
-                actions.append(Action(next(clock), pilot.id, "transfer", int(state["maker"]),
-                                      {"lot": h, "to": to, "grams": part}, (new,)))  # fmt: skip
+                actions.append(
+                    Action(
+                        next(clock),
+                        pilot.id,
+                        "transfer",
+                        int(state["maker"]),
+                        {"lot": h, "to": to, "grams": part},
+                        (new,),
+                    )
+                )
         # Transformations: each process takes a maker's lots of its inputs.
         for process in pilot.processes:
             for maker in range(makers):
-                mine = [h for h, s in sorted(lots.items())
-                        if s["maker"] == maker and s["code"] in process.inputs and int(s["grams"]) >= 1_000]  # fmt: skip
+                mine = [
+                    h
+                    for h, s in sorted(lots.items())
+                    if s["maker"] == maker
+                    and s["code"] in process.inputs
+                    and int(s["grams"]) >= 1_000
+                ]
                 if not mine or rng.random() < 0.4:
                     continue
                 taken = mine[: rng.randint(1, min(2, len(mine)))]
@@ -100,22 +131,45 @@ def plan_pilot(
                 product_grams = int(total * process.product_yield)
                 residue_grams = int(total * process.residue_share)
                 loss = total - product_grams - residue_grams
-                outputs = [(process.product, product_grams)] + ([(process.residue, residue_grams)] if residue_grams and process.residue else [])  # fmt: skip
+                outputs = [(process.product, product_grams)] + (
+                    [(process.residue, residue_grams)] if residue_grams and process.residue else []
+                )
                 created = tuple(handle() for _ in outputs)
                 for h, _ in inputs:
                     lots[h]["grams"] = 0
                 for h, (code, grams) in zip(created, outputs, strict=True):
-                    lots[h] = {"maker": maker, "code": code, "grams": grams,
-                               "fates": process.product_fates if code == process.product else process.residue_fates}  # fmt: skip
-                actions.append(Action(next(clock), pilot.id, "transform", maker,
-                                      {"inputs": inputs, "outputs": outputs, "loss": loss}, created))  # fmt: skip
+                    lots[h] = {
+                        "maker": maker,
+                        "code": code,
+                        "grams": grams,
+                        "fates": process.product_fates
+                        if code == process.product
+                        else process.residue_fates,
+                    }
+                actions.append(
+                    Action(
+                        next(clock),
+                        pilot.id,
+                        "transform",
+                        maker,
+                        {"inputs": inputs, "outputs": outputs, "loss": loss},
+                        created,
+                    )
+                )
         # Dispatch of products and residues (some stay in stock).
         for h, state in sorted(lots.items()):
             fates = state.get("fates")
             if fates and int(state["grams"]) > 0 and rng.random() < 0.8:
                 fate = _weighted(rng, fates)
-                actions.append(Action(next(clock), pilot.id, "dispatch", int(state["maker"]),
-                                      {"lot": h, "grams": int(state["grams"]), "fate": int(FATES[fate])}))  # fmt: skip
+                actions.append(
+                    Action(
+                        next(clock),
+                        pilot.id,
+                        "dispatch",
+                        int(state["maker"]),
+                        {"lot": h, "grams": int(state["grams"]), "fate": int(FATES[fate])},
+                    )
+                )
                 state["grams"] = 0
         # Contributions and engagement.
         for _ in range(rng.randint(1, 3)):
@@ -123,19 +177,40 @@ def plan_pilot(
             amount = (
                 rng.randint(5, 40) if kind is ContributionKind.WORKSHOP else rng.randint(30, 480)
             )
-            actions.append(Action(next(clock), pilot.id, "contribution", rng.randrange(makers),
-                                  {"kind": int(kind), "amount": amount}))  # fmt: skip
+            actions.append(
+                Action(
+                    next(clock),
+                    pilot.id,
+                    "contribution",
+                    rng.randrange(makers),
+                    {"kind": int(kind), "amount": amount},
+                )
+            )
             points = (
                 pilot.earning.workshop
                 if kind is ContributionKind.WORKSHOP
                 else pilot.earning.repair_cafe
             )
             for _ in range(rng.randint(2, 6)):
-                actions.append(Action(next(clock), pilot.id, "award", rng.randrange(pilot.scenario.members),
-                                      {"amount": points, "reason": 2 + int(kind)}))  # fmt: skip
+                actions.append(
+                    Action(
+                        next(clock),
+                        pilot.id,
+                        "award",
+                        rng.randrange(pilot.scenario.members),
+                        {"amount": points, "reason": 2 + int(kind)},
+                    )
+                )
         for _ in range(rng.randint(0, 3)):
-            actions.append(Action(next(clock), pilot.id, "redeem", rng.randrange(pilot.scenario.members),
-                                  {"reward": rng.randrange(len(pilot.rewards))}))  # fmt: skip
+            actions.append(
+                Action(
+                    next(clock),
+                    pilot.id,
+                    "redeem",
+                    rng.randrange(pilot.scenario.members),
+                    {"reward": rng.randrange(len(pilot.rewards))},
+                )
+            )
         lots = {h: s for h, s in lots.items() if int(s["grams"]) > 0}
     actions += plan_community(pilot, seed=seed, start_ts=start_ts, months=months, scale=scale)
     actions.sort(key=lambda a: a.ts)

@@ -11,6 +11,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from sqlmodel import Session
 
+from ledger.chain import bring_clock_to_present
 from ledger.clients import Suite
 from ledger.errors import LedgerError
 from ledger.impact.declarations import declare
@@ -94,12 +95,22 @@ def seed_scenario(
             raise LedgerError(
                 f"the chain cannot set block times for the demo scenario: {exc}"
             ) from exc
-        if not _execute(suite, action, by_id[action.pilot], makers[action.pilot], members[action.pilot],
-                        rewards[action.pilot], handles, material):  # fmt: skip
+        if not _execute(
+            suite,
+            action,
+            by_id[action.pilot],
+            makers[action.pilot],
+            members[action.pilot],
+            rewards[action.pilot],
+            handles,
+            material,
+        ):
             skipped += 1
             w3.provider.make_request("evm_setNextBlockTimestamp", [last_ts])  # type: ignore[arg-type]
         if done % 50 == 0 or done == len(actions):
             progress(done, len(actions))
+    # History ends in the past; what is written after it must be dated today.
+    bring_clock_to_present(w3)
     return SeedReport(len(actions) - skipped, skipped, time.monotonic() - started)
 
 
@@ -117,8 +128,15 @@ def _execute(
     a = action.args
     evidence = keccak(text=f"{action.pilot}:{action.ts}:{action.kind}:{action.creates}")
     if action.kind == "intake":
-        result = suite.materials.intake(makers[action.actor], pilot.id, material[str(a["code"])],
-                                        Source(int(a["source"])), int(a["grams"]), evidence, relay=True)  # fmt: skip
+        result = suite.materials.intake(
+            makers[action.actor],
+            pilot.id,
+            material[str(a["code"])],
+            Source(int(a["source"])),
+            int(a["grams"]),
+            evidence,
+            relay=True,
+        )
         handles[action.creates[0]] = result.lot_id
     elif action.kind == "transform":
         inputs = [(handles[h], g) for h, g in a["inputs"]]
@@ -128,15 +146,33 @@ def _execute(
         )
         handles.update(zip(action.creates, made.output_lots, strict=True))
     elif action.kind == "transfer":
-        moved = suite.materials.transfer(makers[action.actor], handles[str(a["lot"])], makers[int(a["to"])].address,
-                                         int(a["grams"]), evidence, relay=True)  # fmt: skip
+        moved = suite.materials.transfer(
+            makers[action.actor],
+            handles[str(a["lot"])],
+            makers[int(a["to"])].address,
+            int(a["grams"]),
+            evidence,
+            relay=True,
+        )
         handles[action.creates[0]] = moved.received_lot
     elif action.kind == "dispatch":
-        suite.materials.dispatch(makers[action.actor], handles[str(a["lot"])], int(a["grams"]),
-                                 Fate(int(a["fate"])), evidence, relay=True)  # fmt: skip
+        suite.materials.dispatch(
+            makers[action.actor],
+            handles[str(a["lot"])],
+            int(a["grams"]),
+            Fate(int(a["fate"])),
+            evidence,
+            relay=True,
+        )
     elif action.kind == "contribution":
-        suite.contributions.record(makers[action.actor], pilot.id, ContributionKind(int(a["kind"])),
-                                   int(a["amount"]), evidence, relay=True)  # fmt: skip
+        suite.contributions.record(
+            makers[action.actor],
+            pilot.id,
+            ContributionKind(int(a["kind"])),
+            int(a["amount"]),
+            evidence,
+            relay=True,
+        )
     elif action.kind == "award":
         admin = suite.chain.accounts[pilot.id]
         amount = int(a["amount"])

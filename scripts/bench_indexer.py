@@ -99,8 +99,14 @@ def _backfill(
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     worker = indexer.worker_peak_rss_mb  # 0 when no worker process ran
-    queue.put({"events": total, "seconds": seconds, "peak_rss_mb": round(peak, 1),
-               "worker_peak_rss_mb": round(worker, 1)})  # fmt: skip
+    queue.put(
+        {
+            "events": total,
+            "seconds": seconds,
+            "peak_rss_mb": round(peak, 1),
+            "worker_peak_rss_mb": round(worker, 1),
+        }
+    )
 
 
 def backfill_in_child(
@@ -172,9 +178,18 @@ def main() -> None:
             ("sqlite_single_process", single),
         ):
             rates[store] = result["events"] / result["seconds"]
-            print(json.dumps({"store": store, "events": result["events"], "events_per_s": round(rates[store], 1),
-                              "peak_rss_mb": result["peak_rss_mb"],
-                              "worker_peak_rss_mb": result["worker_peak_rss_mb"]}), flush=True)  # fmt: skip
+            print(
+                json.dumps(
+                    {
+                        "store": store,
+                        "events": result["events"],
+                        "events_per_s": round(rates[store], 1),
+                        "peak_rss_mb": result["peak_rss_mb"],
+                        "worker_peak_rss_mb": result["worker_peak_rss_mb"],
+                    }
+                ),
+                flush=True,
+            )
         base = baseline(suite, manifest.deploy_block, head)
         print(json.dumps({"baseline": "web3_get_logs", **base}), flush=True)
         print(

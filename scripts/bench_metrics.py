@@ -68,26 +68,97 @@ def synthetic(records: int, seed: int = 7) -> FlowRecords:
     product = rng.integers(3, 5, chains)
     base = {"pilot_id": pilot}
     frames = {
-        "intakes": pd.DataFrame({**base, "ts": ts, "maker": maker, "lot_id": intake_lot, "material_id": material,
-                                 "source": source, "grams": grams, "recycled_bp": bp}),
-        "transforms": pd.DataFrame({**base, "ts": ts + 3_600, "maker": maker, "transform_id": product_lot,
-                                    "input_grams": grams, "output_grams": made, "loss": loss}),
-        "inputs": pd.DataFrame({**base, "ts": ts + 3_600, "maker": maker, "transform_id": product_lot,
-                                "lot_id": intake_lot, "grams": grams}),
-        "outputs": pd.DataFrame({**base, "ts": ts + 3_600, "maker": maker, "transform_id": product_lot,
-                                 "lot_id": product_lot, "material_id": product, "grams": made, "recycled_bp": bp}),
-        "transfers": pd.DataFrame({**base, "ts": ts + 7_200, "sender": maker, "recipient": other,
-                                   "lot_id": product_lot, "received_lot": split_lot, "grams": handed}),
-        "dispatches": pd.concat([
-            pd.DataFrame({**base, "ts": ts + 10_800, "maker": maker, "lot_id": product_lot, "grams": rest,
-                          "fate": rng.integers(1, 8, chains)}),
-            pd.DataFrame({**base, "ts": ts + 14_400, "maker": other, "lot_id": split_lot, "grams": handed,
-                          "fate": rng.integers(1, 8, chains)}),
-        ], ignore_index=True),
-        "awards": pd.DataFrame({**base, "ts": ts, "member": np.char.add("0x", rng.integers(0, 500, chains).astype(str)),
-                                "amount": rng.integers(1, 50, chains)}),
+        "intakes": pd.DataFrame(
+            {
+                **base,
+                "ts": ts,
+                "maker": maker,
+                "lot_id": intake_lot,
+                "material_id": material,
+                "source": source,
+                "grams": grams,
+                "recycled_bp": bp,
+            }
+        ),
+        "transforms": pd.DataFrame(
+            {
+                **base,
+                "ts": ts + 3_600,
+                "maker": maker,
+                "transform_id": product_lot,
+                "input_grams": grams,
+                "output_grams": made,
+                "loss": loss,
+            }
+        ),
+        "inputs": pd.DataFrame(
+            {
+                **base,
+                "ts": ts + 3_600,
+                "maker": maker,
+                "transform_id": product_lot,
+                "lot_id": intake_lot,
+                "grams": grams,
+            }
+        ),
+        "outputs": pd.DataFrame(
+            {
+                **base,
+                "ts": ts + 3_600,
+                "maker": maker,
+                "transform_id": product_lot,
+                "lot_id": product_lot,
+                "material_id": product,
+                "grams": made,
+                "recycled_bp": bp,
+            }
+        ),
+        "transfers": pd.DataFrame(
+            {
+                **base,
+                "ts": ts + 7_200,
+                "sender": maker,
+                "recipient": other,
+                "lot_id": product_lot,
+                "received_lot": split_lot,
+                "grams": handed,
+            }
+        ),
+        "dispatches": pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        **base,
+                        "ts": ts + 10_800,
+                        "maker": maker,
+                        "lot_id": product_lot,
+                        "grams": rest,
+                        "fate": rng.integers(1, 8, chains),
+                    }
+                ),
+                pd.DataFrame(
+                    {
+                        **base,
+                        "ts": ts + 14_400,
+                        "maker": other,
+                        "lot_id": split_lot,
+                        "grams": handed,
+                        "fate": rng.integers(1, 8, chains),
+                    }
+                ),
+            ],
+            ignore_index=True,
+        ),
+        "awards": pd.DataFrame(
+            {
+                **base,
+                "ts": ts,
+                "member": np.char.add("0x", rng.integers(0, 500, chains).astype(str)),
+                "amount": rng.integers(1, 50, chains),
+            }
+        ),
         "materials": MATERIALS,
-    }  # fmt: skip
+    }
     return FlowRecords.from_frames(**frames)
 
 
@@ -96,7 +167,7 @@ def every_metric(records: FlowRecords) -> int:
     checked = 0
     for pilot in range(1, PILOTS + 1):
         graph = build_flow_graph(records.for_pilot(pilot), period, pilot=pilot)
-        metrics.inflow(graph), metrics.outflow(graph), metrics.percent_circularity(graph)
+        metrics.inflow(graph), metrics.outflow(graph), metrics.circularity_rate(graph)
         metrics.circular_inflow_rate(graph), metrics.circular_outflow_rate(graph)
         residuals = metrics.mass_balance_residuals(graph)
         assert set(residuals.values()) <= {0}, f"pilot {pilot}: mass-balance findings {residuals}"

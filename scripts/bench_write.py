@@ -60,14 +60,31 @@ def _client(base: str, key: str, rounds: int, out: list[tuple[int, int, float]])
     headers = {"X-API-Key": key}
     with httpx.Client(base_url=base, headers=headers, timeout=300) as http:
         for _ in range(rounds):
-            intake = {"records": [{"material": "15 01 03", "source": "municipal_collection",
-                                   "quantity": 2_000 + i, "unit": "g"} for i in range(INTAKES_PER_REQUEST)]}  # fmt: skip
+            intake = {
+                "records": [
+                    {
+                        "material": "15 01 03",
+                        "source": "municipal_collection",
+                        "quantity": 2_000 + i,
+                        "unit": "g",
+                    }
+                    for i in range(INTAKES_PER_REQUEST)
+                ]
+            }
             reply = http.post("/api/pilots/LEU/intakes?wait=confirmed", json=intake)
             reply.raise_for_status()
             lots = reply.json()["lots"]
-            transforms = {"records": [{"inputs": [{"lot_id": lot, "quantity": 2_000}],
-                                       "outputs": [{"material": "P-FURNITURE", "quantity": 1_800}],
-                                       "loss": 200, "unit": "g"} for lot in lots[:TRANSFORMS_PER_REQUEST]]}  # fmt: skip
+            transforms = {
+                "records": [
+                    {
+                        "inputs": [{"lot_id": lot, "quantity": 2_000}],
+                        "outputs": [{"material": "P-FURNITURE", "quantity": 1_800}],
+                        "loss": 200,
+                        "unit": "g",
+                    }
+                    for lot in lots[:TRANSFORMS_PER_REQUEST]
+                ]
+            }
             made = http.post("/api/pilots/LEU/transformations?wait=confirmed", json=transforms)
             made.raise_for_status()
             out.append((len(intake["records"]), len(transforms["records"]), time.monotonic()))
@@ -100,8 +117,14 @@ def _index_follower(suite: Suite, data: Path, db: Path) -> subprocess.Popen[byte
     data.mkdir(parents=True)
     (data / "deployment-rpc.json").write_text(suite.manifest.model_dump_json())
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
-    env.update({"LOOPLEDGER_CHAIN": getattr(suite.chain, "url", ""), "LOOPLEDGER_CHAIN_ID": str(suite.manifest.chain_id),
-                "LOOPLEDGER_DATA_DIR": str(data), "LOOPLEDGER_DATABASE_URL": f"sqlite:///{db}"})  # fmt: skip
+    env.update(
+        {
+            "LOOPLEDGER_CHAIN": getattr(suite.chain, "url", ""),
+            "LOOPLEDGER_CHAIN_ID": str(suite.manifest.chain_id),
+            "LOOPLEDGER_DATA_DIR": str(data),
+            "LOOPLEDGER_DATABASE_URL": f"sqlite:///{db}",
+        }
+    )
     command = [str(Path(sys.executable).parent / "loopledger"), "index", "--follow"]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -164,11 +187,16 @@ def gateway_mode(suite: Suite, clients: int, records: int, tmp: Path) -> dict[st
         intakes = conn.execute(
             select(func.count()).select_from(t["intake"]).where(t["intake"].c.maker.in_(addresses))
         ).scalar_one()
-        transforms = conn.execute(select(func.count()).select_from(t["transformation"])
-                                  .where(t["transformation"].c.maker.in_(addresses))).scalar_one()  # fmt: skip
+        transforms = conn.execute(
+            select(func.count())
+            .select_from(t["transformation"])
+            .where(t["transformation"].c.maker.in_(addresses))
+        ).scalar_one()
     if (intakes, transforms) != (result["intakes"], result["transforms"]):
-        raise SystemExit(f"the store holds {intakes} intakes and {transforms} transformations of the makers, "
-                         f"{result['intakes']} and {result['transforms']} were confirmed")  # fmt: skip
+        raise SystemExit(
+            f"the store holds {intakes} intakes and {transforms} transformations of the makers, "
+            f"{result['intakes']} and {result['transforms']} were confirmed"
+        )
     server.should_exit = True
     serving.join(timeout=10)
     follower.send_signal(signal.SIGINT)
@@ -176,10 +204,16 @@ def gateway_mode(suite: Suite, clients: int, records: int, tmp: Path) -> dict[st
     stop.set()
     relaying.join(timeout=10)
     writes.close()
-    return {"mode": "gateway_queued", "records": confirmed, "clients": clients,
-            "records_per_s": round(confirmed / result["seconds"], 1), "seconds": round(result["seconds"], 2),
-            "transactions": relayer.batches - batches_before, "indexed": True,
-            "index_lag_s": round(index_lag, 2)}  # fmt: skip
+    return {
+        "mode": "gateway_queued",
+        "records": confirmed,
+        "clients": clients,
+        "records_per_s": round(confirmed / result["seconds"], 1),
+        "seconds": round(result["seconds"], 2),
+        "transactions": relayer.batches - batches_before,
+        "indexed": True,
+        "index_lag_s": round(index_lag, 2),
+    }
 
 
 def baseline_mode(suite: Suite, clients: int, records: int) -> dict[str, Any]:
@@ -189,8 +223,9 @@ def baseline_mode(suite: Suite, clients: int, records: int) -> dict[str, Any]:
     senders: list[LocalAccount] = [Account.create() for _ in range(clients)]
     for sender in senders:
         suite.registry.set_pilot_role(admin, 1, sender.address, Role.MAKER)
-        w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction(
-            {"from": funder.address, "to": sender.address, "value": 10**19}))  # fmt: skip
+        w3.eth.wait_for_transaction_receipt(
+            w3.eth.send_transaction({"from": funder.address, "to": sender.address, "value": 10**19})
+        )
     ledger = w3.eth.contract(
         address=suite.materials.contract.address, abi=suite.materials.contract.abi
     )
@@ -200,8 +235,11 @@ def baseline_mode(suite: Suite, clients: int, records: int) -> dict[str, Any]:
     def send(sender: LocalAccount) -> None:
         nonce = w3.eth.get_transaction_count(sender.address)
         for i in range(per_sender):
-            tx = ledger.functions.intake(1, material, int(Source.MUNICIPAL_COLLECTION), 2_000 + i, b"\0" * 32).build_transaction(
-                {"from": sender.address, "nonce": nonce + i, "chainId": w3.eth.chain_id})  # fmt: skip
+            tx = ledger.functions.intake(
+                1, material, int(Source.MUNICIPAL_COLLECTION), 2_000 + i, b"\0" * 32
+            ).build_transaction(
+                {"from": sender.address, "nonce": nonce + i, "chainId": w3.eth.chain_id}
+            )
             tx_hash = w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
             w3.eth.wait_for_transaction_receipt(tx_hash)
 
@@ -213,8 +251,13 @@ def baseline_mode(suite: Suite, clients: int, records: int) -> dict[str, Any]:
         t.join()
     seconds = time.monotonic() - started
     done = per_sender * clients
-    return {"mode": "one_tx_per_record", "records": done, "clients": clients,
-            "records_per_s": round(done / seconds, 1), "seconds": round(seconds, 2)}  # fmt: skip
+    return {
+        "mode": "one_tx_per_record",
+        "records": done,
+        "clients": clients,
+        "records_per_s": round(done / seconds, 1),
+        "seconds": round(seconds, 2),
+    }
 
 
 def main() -> None:
@@ -232,8 +275,15 @@ def main() -> None:
         print(json.dumps(gateway), flush=True)
         baseline = baseline_mode(suite, args.clients, args.baseline_records)
         print(json.dumps(baseline), flush=True)
-        print(json.dumps({"ratio": round(gateway["records_per_s"] / baseline["records_per_s"], 1),
-                          "goal_records_per_s": 1000, "goal_met": gateway["records_per_s"] >= 1000}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "ratio": round(gateway["records_per_s"] / baseline["records_per_s"], 1),
+                    "goal_records_per_s": 1000,
+                    "goal_met": gateway["records_per_s"] >= 1000,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,18 @@ class RecordBuilder:
     def intake(self, ts: int, maker: str, material: int, grams: int, source: int = 2) -> int:
         bp = 0 if source == 5 else 10_000
         lot = self._new_lot(maker, material, grams, bp)
-        self.rows["intakes"].append({"ts": ts, "pilot_id": self.pilot, "maker": maker, "lot_id": lot,
-                                     "material_id": material, "source": source, "grams": grams, "recycled_bp": bp})  # fmt: skip
+        self.rows["intakes"].append(
+            {
+                "ts": ts,
+                "pilot_id": self.pilot,
+                "maker": maker,
+                "lot_id": lot,
+                "material_id": material,
+                "source": source,
+                "grams": grams,
+                "recycled_bp": bp,
+            }
+        )
         return lot
 
     def transform(
@@ -53,14 +63,41 @@ class RecordBuilder:
             self.lots[lot]["grams"] -= grams
         first = self.next_lot
         created = [self._new_lot(maker, m, g, bp) for m, g in outputs]
-        self.rows["transforms"].append({"ts": ts, "pilot_id": self.pilot, "maker": maker, "transform_id": first,
-                                        "input_grams": total, "output_grams": total - loss, "loss": loss})  # fmt: skip
+        self.rows["transforms"].append(
+            {
+                "ts": ts,
+                "pilot_id": self.pilot,
+                "maker": maker,
+                "transform_id": first,
+                "input_grams": total,
+                "output_grams": total - loss,
+                "loss": loss,
+            }
+        )
         for lot, grams in inputs:
-            self.rows["inputs"].append({"ts": ts, "pilot_id": self.pilot, "maker": maker, "transform_id": first,
-                                        "lot_id": lot, "grams": grams})  # fmt: skip
+            self.rows["inputs"].append(
+                {
+                    "ts": ts,
+                    "pilot_id": self.pilot,
+                    "maker": maker,
+                    "transform_id": first,
+                    "lot_id": lot,
+                    "grams": grams,
+                }
+            )
         for lot, (material, grams) in zip(created, outputs, strict=True):
-            self.rows["outputs"].append({"ts": ts, "pilot_id": self.pilot, "maker": maker, "transform_id": first,
-                                         "lot_id": lot, "material_id": material, "grams": grams, "recycled_bp": bp})  # fmt: skip
+            self.rows["outputs"].append(
+                {
+                    "ts": ts,
+                    "pilot_id": self.pilot,
+                    "maker": maker,
+                    "transform_id": first,
+                    "lot_id": lot,
+                    "material_id": material,
+                    "grams": grams,
+                    "recycled_bp": bp,
+                }
+            )
         return created
 
     def transfer(self, ts: int, lot: int, to: str, grams: int) -> int:
@@ -73,16 +110,33 @@ class RecordBuilder:
         else:
             state["grams"] -= grams
             received = self._new_lot(to, state["material"], grams, state["bp"])
-        self.rows["transfers"].append({"ts": ts, "pilot_id": self.pilot, "sender": sender, "recipient": to,
-                                       "lot_id": lot, "received_lot": received, "grams": grams})  # fmt: skip
+        self.rows["transfers"].append(
+            {
+                "ts": ts,
+                "pilot_id": self.pilot,
+                "sender": sender,
+                "recipient": to,
+                "lot_id": lot,
+                "received_lot": received,
+                "grams": grams,
+            }
+        )
         return received
 
     def dispatch(self, ts: int, lot: int, grams: int, fate: int) -> None:
         state = self.lots[lot]
         assert state["grams"] >= grams > 0
         state["grams"] -= grams
-        self.rows["dispatches"].append({"ts": ts, "pilot_id": self.pilot, "maker": state["holder"], "lot_id": lot,
-                                        "grams": grams, "fate": fate})  # fmt: skip
+        self.rows["dispatches"].append(
+            {
+                "ts": ts,
+                "pilot_id": self.pilot,
+                "maker": state["holder"],
+                "lot_id": lot,
+                "grams": grams,
+                "fate": fate,
+            }
+        )
 
     def award(self, ts: int, member: str, amount: int) -> None:
         self.rows["awards"].append(

@@ -139,14 +139,24 @@ def trail(state: StateDep, lot_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dic
             select(t["intake"]).where(t["intake"].c.lot_id == lot_id)
         ).mappings():
             steps.append({"action": "intake", **row})
-        made = select(t["transformation"]).join(
-            t["transformation_output"], t["transformation_output"].c.transform_id == t["transformation"].c.transform_id
-        ).where(t["transformation_output"].c.lot_id == lot_id)  # fmt: skip
+        made = (
+            select(t["transformation"])
+            .join(
+                t["transformation_output"],
+                t["transformation_output"].c.transform_id == t["transformation"].c.transform_id,
+            )
+            .where(t["transformation_output"].c.lot_id == lot_id)
+        )
         for row in conn.execute(made).mappings():
             steps.append({"action": "produced_by_transformation", **row})
-        used = select(t["transformation"], t["transformation_input"].c.grams.label("grams_drawn")).join(
-            t["transformation_input"], t["transformation_input"].c.transform_id == t["transformation"].c.transform_id
-        ).where(t["transformation_input"].c.lot_id == lot_id)  # fmt: skip
+        used = (
+            select(t["transformation"], t["transformation_input"].c.grams.label("grams_drawn"))
+            .join(
+                t["transformation_input"],
+                t["transformation_input"].c.transform_id == t["transformation"].c.transform_id,
+            )
+            .where(t["transformation_input"].c.lot_id == lot_id)
+        )
         for row in conn.execute(used).mappings():
             steps.append({"action": "consumed_by_transformation", **row})
         moved = select(t["transfer"]).where(

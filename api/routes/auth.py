@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Header, HTTPException, Response
 from pydantic import BaseModel, Field
 
 from api.auth import AuthError, verify_siwe
@@ -43,8 +44,12 @@ class MeOut(BaseModel):
 @router.get("/nonce", response_model=NonceOut, summary="A single-use nonce for a sign-in message")
 def nonce(writes: WritesDep, state: StateDep) -> NonceOut:
     origin = state.public_origin
+    try:
+        issued = state.nonces.issue()
+    except AuthError as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from exc
     return NonceOut(
-        nonce=writes.nonces.issue(),
+        nonce=issued,
         domain=urlsplit(origin).netloc,
         uri=origin,
         chain_id=writes.chain_id,
@@ -62,12 +67,32 @@ def siwe(body: SiweIn, writes: WritesDep, state: StateDep) -> SessionOut:
             body.signature,
             origin=state.public_origin,
             chain_id=writes.chain_id,
-            nonces=writes.nonces,
+            nonces=state.nonces,
         )
     except AuthError as exc:
         raise HTTPException(status_code=401, detail=str(exc)) from exc
     token, expires = writes.sessions.issue(message.address)
     return SessionOut(token=token, address=message.address, expires_at=expires)
+
+
+@router.post("/logout", status_code=204, summary="Sign out: the session token stops working")
+def logout(
+    state: StateDep,
+    writes: WritesDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(
+            status_code=401, detail="send the session as 'Authorization: Bearer <token>'"
+        )
+    try:
+        writes.sessions.verify(token)
+    except AuthError as exc:
+        raise HTTPException(status_code=401, detail=str(exc)) from exc
+    state.revoked.revoke(token, writes.sessions.expires_at(token))
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=MeOut, summary="The signed-in account and its on-chain roles")

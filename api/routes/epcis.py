@@ -19,14 +19,32 @@ from ledger.write.plan import WriteRejected
 
 router = APIRouter(tags=["epcis"])
 
-EXAMPLE = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"ll": "https://loopledger.eu/epcis/"}],
-           "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-11-22T09:00:00Z",
-           "epcisBody": {"eventList": [{"type": "ObjectEvent", "eventTime": "2026-11-22T08:30:00Z",
-                                        "eventTimeZoneOffset": "+01:00", "action": "ADD", "bizStep": "receiving",
-                                        "quantityList": [{"epcClass": "urn:example:pallets:2026-11-22", "quantity": 120,
-                                                          "uom": "KGM"}],
-                                        "bizLocation": {"id": "urn:loopledger:pilot:LEU"},
-                                        "ll:material": "15 01 03", "ll:source": "industrial_surplus"}]}}  # fmt: skip
+EXAMPLE = {
+    "@context": [
+        "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+        {"ll": "https://loopledger.eu/epcis/"},
+    ],
+    "type": "EPCISDocument",
+    "schemaVersion": "2.0",
+    "creationDate": "2026-11-22T09:00:00Z",
+    "epcisBody": {
+        "eventList": [
+            {
+                "type": "ObjectEvent",
+                "eventTime": "2026-11-22T08:30:00Z",
+                "eventTimeZoneOffset": "+01:00",
+                "action": "ADD",
+                "bizStep": "receiving",
+                "quantityList": [
+                    {"epcClass": "urn:example:pallets:2026-11-22", "quantity": 120, "uom": "KGM"}
+                ],
+                "bizLocation": {"id": "urn:loopledger:pilot:LEU"},
+                "ll:material": "15 01 03",
+                "ll:source": "industrial_surplus",
+            }
+        ]
+    },
+}
 
 
 @router.get(
@@ -44,9 +62,13 @@ def export(
     checkpoint = state.store.checkpoint()
     if checkpoint is None:
         raise HTTPException(status_code=404, detail="nothing is indexed yet")
-    events = export_events(store_tables(state.store, pilot=pilot.id, maker=maker), chain_id=checkpoint.chain_id,
-                           pilot_codes={p.id: p.code for p in state.pilots}, material_codes=codes,
-                           company_prefix=state.company_prefix)  # fmt: skip
+    events = export_events(
+        store_tables(state.store, pilot=pilot.id, maker=maker),
+        chain_id=checkpoint.chain_id,
+        pilot_codes={p.id: p.code for p in state.pilots},
+        material_codes=codes,
+        company_prefix=state.company_prefix,
+    )
     return document(events)
 
 

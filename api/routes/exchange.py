@@ -20,6 +20,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, CursorResult, RowMapping
+from sqlalchemy.exc import IntegrityError
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
 from api.handover import HandOverPending, hand_over
@@ -629,6 +630,32 @@ def post_listing(
                 ]
             )
     table = state.store.tables["listing"]
+    try:
+        listing_id = _insert_listing(
+            state, table, pilot, account, body, terms, material, grams, created, chain_id, signature
+        )
+    except IntegrityError:
+        raise HTTPException(
+            status_code=409,
+            detail="this signed listing is recorded already: sign new terms (another nonce) to "
+            "list again",
+        ) from None
+    return get_listing(state, listing_id)
+
+
+def _insert_listing(
+    state: Any,
+    table: Any,
+    pilot: Any,
+    account: str,
+    body: Any,
+    terms: Any,
+    material: str,
+    grams: int,
+    created: int,
+    chain_id: int,
+    signature: str,
+) -> int:
     with state.store.engine.begin() as conn:
         listing_id = _new_id(
             conn.execute(
@@ -653,7 +680,7 @@ def post_listing(
                 )
             )
         )
-    return get_listing(state, listing_id)
+    return listing_id
 
 
 def match_record(row: RowMapping, available: RowMapping, wanted: RowMapping) -> bytes:

@@ -29,11 +29,24 @@ def lot_provenance(
     sources = []
     for source, share in sorted(shares.items()):
         row = intakes[source]
-        sources.append({"lot_id": source, "share": float(share), "maker": row["maker"], "pilot_id": int(row["pilot_id"]),
-                        "material_id": int(row["material_id"]), "source": int(row["source"]), "grams": int(row["grams"]),
-                        "ts": int(row["ts"])})  # fmt: skip
-    return {"lot_id": lot_id, "sources": sources, "share_total": float(sum(shares.values())),
-            "tree": _tree(graph, lot_id)}  # fmt: skip
+        sources.append(
+            {
+                "lot_id": source,
+                "share": float(share),
+                "maker": row["maker"],
+                "pilot_id": int(row["pilot_id"]),
+                "material_id": int(row["material_id"]),
+                "source": int(row["source"]),
+                "grams": int(row["grams"]),
+                "ts": int(row["ts"]),
+            }
+        )
+    return {
+        "lot_id": lot_id,
+        "sources": sources,
+        "share_total": float(sum(shares.values())),
+        "tree": _tree(graph, lot_id),
+    }
 
 
 TREE_NODES = 500

@@ -11,13 +11,12 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import Engine, text
 
 from api.deps import PilotDep, StateDep
 from api.names import material_names
-from ledger.circularity.graph import build_flow_graph
 from ledger.circularity.period import Period
-from ledger.circularity.records import FlowRecords
-from ledger.circularity.report import export, headline, material_table, metric_table, sankey
+from ledger.circularity.report import export, headline, material_table, sankey
 from ledger.exchange.metrics import ExchangeFigures, load_rows
 
 router = APIRouter(prefix="/api/pilots", tags=["pilots"])
@@ -36,7 +35,7 @@ class Headline(BaseModel):
     outflow_kg: float
     circular_inflow_rate: float | None
     circular_outflow_rate: float | None
-    percent_circularity: float | None
+    circularity_rate: float | None
     diversion_kg: float
     stock_kg: float
     mass_balance_findings: int
@@ -77,18 +76,22 @@ class PilotsPublic(BaseModel):
     extent: Extent | None = None
 
 
-def _extent(records: FlowRecords) -> Extent | None:
-    stamps = [
-        frame["ts"]
-        for frame in (records.intakes, records.dispatches, records.awards)
-        if not frame.empty
-    ]
+#: The tables whose rows date the flows a dashboard shows; each has an index on `ts`.
+_DATED = ("intake", "transformation", "transfer", "dispatch", "token_award", "redemption")
+
+
+def _extent(engine: Engine) -> Extent | None:
+    """The first and last day with indexed records: one indexed MIN and MAX per table."""
+    with engine.connect() as conn:
+        spans = [
+            conn.execute(text(f"SELECT MIN(ts), MAX(ts) FROM {table}")).one() for table in _DATED
+        ]
+    stamps = [(int(low), int(high)) for low, high in spans if low is not None]
     if not stamps:
         return None
-    first, last = min(int(s.min()) for s in stamps), max(int(s.max()) for s in stamps)
     return Extent(
-        first=datetime.fromtimestamp(first, UTC).date(),
-        last=datetime.fromtimestamp(last, UTC).date(),
+        first=datetime.fromtimestamp(min(low for low, _ in stamps), UTC).date(),
+        last=datetime.fromtimestamp(max(high for _, high in stamps), UTC).date(),
     )
 
 
@@ -110,20 +113,30 @@ async def list_pilots(state: StateDep, period: PeriodQuery = "all") -> PilotsPub
 
 
 def _list_pilots(state: Any, span: Period) -> PilotsPublic:
-    records = state.records()
     data = []
     for pilot in state.pilots:
-        graph = build_flow_graph(records.for_pilot(pilot.id), span, pilot=pilot.id)
-        data.append(PilotPublic(id=pilot.id, code=pilot.code, city=pilot.city, country=pilot.country,
-                                municipality=pilot.municipality, language=pilot.language, lat=pilot.coordinates.lat, lon=pilot.coordinates.lon,
-                                illustrative=pilot.illustrative, summary=pilot.summary,
-                                metrics=Headline(**headline(graph))))  # fmt: skip
+        graph = state.graph(pilot.id, span)
+        data.append(
+            PilotPublic(
+                id=pilot.id,
+                code=pilot.code,
+                city=pilot.city,
+                country=pilot.country,
+                municipality=pilot.municipality,
+                language=pilot.language,
+                lat=pilot.coordinates.lat,
+                lon=pilot.coordinates.lon,
+                illustrative=pilot.illustrative,
+                summary=pilot.summary,
+                metrics=Headline(**headline(graph)),
+            )
+        )
     return PilotsPublic(
         data=data,
         count=len(data),
         period=span.label,
         indexed_block=state.indexed_block(),
-        extent=_extent(records),
+        extent=_extent(state.store.engine),
     )
 
 
@@ -138,18 +151,16 @@ async def summary(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all")
         return cast(Headline, found)
 
     def compute() -> Headline:
-        graph = build_flow_graph(state.records().for_pilot(pilot.id), span, pilot=pilot.id)
-        return Headline(**headline(graph))
+        return Headline(**headline(state.graph(pilot.id, span)))
 
-    # Computed once per pilot, period and indexed block (off the event loop); every later
-    # request reads the memo.
+    # Computed once per pilot, period and indexed block from the aggregates (off the event
+    # loop); every later request reads the memo.
     return cast(Headline, await run_in_threadpool(state.memo, key, compute))
 
 
 @router.get("/{pilot}/sankey", summary="Sankey nodes and links (kg) of one pilot and period")
 def pilot_sankey(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> dict[str, Any]:
-    records = state.records()
-    graph = build_flow_graph(records.for_pilot(pilot.id), _period(period), pilot=pilot.id)
+    graph = state.graph(pilot.id, _period(period))
     makers = sorted(n for n in graph.nodes if n.startswith("maker:"))
     labels = {n: f"maker {i + 1}" for i, n in enumerate(makers)}
     return sankey(graph, labels)
@@ -158,24 +169,23 @@ def pilot_sankey(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") 
 @router.get("/{pilot}/trend", summary="Monthly headline metrics of one pilot")
 def trend(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -> list[dict[str, Any]]:
     span = _period(period)
-    records = state.records()
     if span.label == "all":
-        ts = records.for_pilot(pilot.id).intakes["ts"]
-        if ts.empty:
+        active = state.active_months(pilot.id)
+        if active is None:
             return []
-        span = Period(int(ts.min()), int(ts.max()) + 1, "all")
-    table = metric_table(records, [pilot.id], span.months())
-    clean = table.astype(object).where(table.notna(), None)
-    return cast(list[dict[str, Any]], clean.to_dict(orient="records"))
+        span = active
+    return [
+        {"pilot": pilot.code, "period": month.label, **headline(state.graph(pilot.id, month))}
+        for month in span.months()
+    ]
 
 
 @router.get("/{pilot}/materials", summary="Per-material flows (kg) of one pilot and period")
 def materials(
     state: StateDep, pilot: PilotDep, period: PeriodQuery = "all"
 ) -> list[dict[str, Any]]:
-    records = state.records()
-    graph = build_flow_graph(records.for_pilot(pilot.id), _period(period), pilot=pilot.id)
-    codes = dict(zip(records.materials["material_id"], records.materials["code"], strict=True))
+    graph = state.graph(pilot.id, _period(period))
+    codes = {m.material_id: m.code for m in state.materials()}
     table = material_table(graph, codes)
     rows = cast(list[dict[str, Any]], table.to_dict(orient="records"))
     names = material_names(state.pilots, prefer=pilot.id)
@@ -195,11 +205,10 @@ class MaterialName(BaseModel):
     summary="Every registered material with its name in this pilot",
 )
 def pilot_material_names(state: StateDep, pilot: PilotDep) -> list[MaterialName]:
-    frame = state.records().materials.sort_values("material_id")
     names = material_names(state.pilots, prefer=pilot.id)
     return [
-        MaterialName(material_id=int(m), code=str(c), kind=int(k), name=names.get(str(c)))
-        for m, c, k in zip(frame["material_id"], frame["code"], frame["kind"], strict=True)
+        MaterialName(material_id=m.material_id, code=m.code, kind=m.kind, name=names.get(m.code))
+        for m in state.materials()
     ]
 
 
@@ -225,8 +234,11 @@ def metrics_csv(state: StateDep, pilot: PilotDep, period: PeriodQuery = "all") -
     import pandas as pd
 
     text = export(pd.DataFrame(rows), None, "csv") or ""
-    return PlainTextResponse(text, media_type="text/csv",
-                             headers={"content-disposition": f'attachment; filename="{pilot.code}-metrics.csv"'})  # fmt: skip
+    return PlainTextResponse(
+        text,
+        media_type="text/csv",
+        headers={"content-disposition": f'attachment; filename="{pilot.code}-metrics.csv"'},
+    )
 
 
 @router.get(

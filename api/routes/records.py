@@ -378,8 +378,12 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="rows per page")]
 Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
 
 
-@router.get("/api/pilots/{pilot}/lots", response_model=Page, tags=["lots"],
-            summary="Lots of a pilot, filtered by holder and material, newest first")  # fmt: skip
+@router.get(
+    "/api/pilots/{pilot}/lots",
+    response_model=Page,
+    tags=["lots"],
+    summary="Lots of a pilot, filtered by holder and material, newest first",
+)
 def list_lots(
     state: StateDep,
     pilot: PilotDep,
@@ -393,18 +397,23 @@ def list_lots(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page:
-    table = state.store.tables["lot"]
+    table, counts = state.store.tables["lot"], state.store.tables["agg_lot"]
     where = table.c.pilot_id == pilot.id
+    counted = counts.c.pilot_id == pilot.id
     if holder:
         where &= func.lower(table.c.holder) == holder.lower()
+        counted &= func.lower(counts.c.holder) == holder.lower()
     if material:
-        records = state.records()
-        ids = records.materials.loc[records.materials["code"] == material, "material_id"].tolist()
-        where &= table.c.material_id.in_([int(i) for i in ids])
+        ids = [m.material_id for m in state.materials() if m.code == material]
+        where &= table.c.material_id.in_(ids)
+        counted &= counts.c.material_id.in_(ids)
     if open_only:
         where &= table.c.grams > 0
+    # The count comes from the indexer's lot counts per holder and material, not from
+    # counting a pilot's lots.
+    total = func.coalesce(func.sum(counts.c.open_lots if open_only else counts.c.lots), 0)
     with state.store.engine.connect() as conn:
-        count = int(conn.execute(select(func.count()).select_from(table).where(where)).scalar_one())
+        count = int(conn.execute(select(total).where(counted)).scalar_one())
         rows = conn.execute(
             select(table).where(where).order_by(table.c.lot_id.desc()).limit(limit).offset(offset)
         )
@@ -414,6 +423,6 @@ def list_lots(
 
 @router.get("/api/materials", tags=["lots"], summary="Material classes (codes) known to the ledger")
 def materials(state: StateDep) -> list[dict[str, Any]]:
-    frame = state.records().materials.sort_values("material_id")
-    return [{"material_id": int(m), "code": str(c), "kind": int(k)}
-            for m, c, k in zip(frame["material_id"], frame["code"], frame["kind"], strict=True)]  # fmt: skip
+    return [
+        {"material_id": m.material_id, "code": m.code, "kind": m.kind} for m in state.materials()
+    ]

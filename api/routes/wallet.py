@@ -9,7 +9,7 @@ from eth_utils import is_address, to_checksum_address
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import func, literal, select
 
 from api.claims import claim_matches, forget_claim, issue_claim
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
@@ -67,8 +67,11 @@ class WalletOut(BaseModel):
     history: Page
 
 
-@router.get("/api/accounts/{address}/wallet", response_model=WalletOut,
-            summary="Points balance and history of a member (newest first)")  # fmt: skip
+@router.get(
+    "/api/accounts/{address}/wallet",
+    response_model=WalletOut,
+    summary="Points balance and history of a member (newest first)",
+)
 def wallet(
     state: StateDep,
     address: Annotated[str, Path(examples=["0x" + "ab" * 20])],
@@ -78,52 +81,58 @@ def wallet(
 ) -> WalletOut:
     member = _address(address)
     awards, redemptions = state.store.tables["token_award"], state.store.tables["redemption"]
+    agg = state.store.tables["agg_member"]
     where_a, where_r = awards.c.member == member, redemptions.c.member == member
+    where_m = agg.c.member == member
     if pilot is not None:
         found = state.pilot(pilot)
         if found is None:
             raise HTTPException(status_code=404, detail=f"unknown pilot {pilot!r}")
         where_a &= awards.c.pilot_id == found.id
         where_r &= redemptions.c.pilot_id == found.id
-    history = union_all(
-        select(literal("award").label("kind"), awards.c.pilot_id, awards.c.amount.label("points"),
-               awards.c.reason.label("detail"), awards.c.block_number, awards.c.tx_hash, awards.c.log_index,
-               awards.c.ts).where(where_a),
-        select(literal("redemption").label("kind"), redemptions.c.pilot_id, (-redemptions.c.cost).label("points"),
-               redemptions.c.redemption_id.label("detail"), redemptions.c.block_number, redemptions.c.tx_hash,
-               redemptions.c.log_index, redemptions.c.ts).where(where_r),
-    ).subquery()  # fmt: skip
+        where_m &= agg.c.pilot_id == found.id
+    # Totals and the history's length come from the indexer's per-member aggregates; a page
+    # takes the newest `offset + limit` rows of each table along their (member, block, log)
+    # indexes and merges them, so it never sorts a member's whole history.
+    totals = ("awarded", "redeemed", "awards", "redemptions")
+    sums = select(*(func.coalesce(func.sum(agg.c[c]), 0) for c in totals)).where(where_m)
+    pages = (
+        select(
+            literal("award").label("kind"),
+            awards.c.pilot_id,
+            awards.c.amount.label("points"),
+            awards.c.reason.label("detail"),
+            awards.c.block_number,
+            awards.c.tx_hash,
+            awards.c.log_index,
+            awards.c.ts,
+        )
+        .where(where_a)
+        .order_by(awards.c.block_number.desc(), awards.c.log_index.desc()),
+        select(
+            literal("redemption").label("kind"),
+            redemptions.c.pilot_id,
+            (-redemptions.c.cost).label("points"),
+            redemptions.c.redemption_id.label("detail"),
+            redemptions.c.block_number,
+            redemptions.c.tx_hash,
+            redemptions.c.log_index,
+            redemptions.c.ts,
+        )
+        .where(where_r)
+        .order_by(redemptions.c.block_number.desc(), redemptions.c.log_index.desc()),
+    )
     with state.store.engine.connect() as conn:
-        awarded = int(
-            conn.execute(
-                select(func.coalesce(func.sum(awards.c.amount), 0)).where(where_a)
-            ).scalar_one()
-        )
-        redeemed = int(
-            conn.execute(
-                select(func.coalesce(func.sum(redemptions.c.cost), 0)).where(where_r)
-            ).scalar_one()
-        )
-        per_pilot: dict[int, int] = {}
-        for pilot_id, points in conn.execute(
-            select(awards.c.pilot_id, func.sum(awards.c.amount))
-            .where(where_a)
-            .group_by(awards.c.pilot_id)
-        ).all():
-            per_pilot[int(pilot_id)] = int(points)
-        for pilot_id, points in conn.execute(
-            select(redemptions.c.pilot_id, func.sum(redemptions.c.cost))
-            .where(where_r)
-            .group_by(redemptions.c.pilot_id)
-        ).all():
-            per_pilot[int(pilot_id)] = per_pilot.get(int(pilot_id), 0) - int(points)
-        codes = {p.id: p.code for p in state.pilots}
-        balances = {codes.get(i, str(i)): points for i, points in sorted(per_pilot.items())}
-        count = int(conn.execute(select(func.count()).select_from(history)).scalar_one())
-        rows = conn.execute(select(history).order_by(history.c.block_number.desc(), history.c.log_index.desc())
-                            .limit(limit).offset(offset)).mappings()  # fmt: skip
-        positions = _positions(state)
-        data = [_described(state, dict(r), positions) for r in rows]
+        awarded, redeemed, n_awards, n_redemptions = (int(v) for v in conn.execute(sums).one())
+        newest = [dict(r) for q in pages for r in conn.execute(q.limit(offset + limit)).mappings()]
+        by_pilot = select(agg.c.pilot_id, agg.c.awarded - agg.c.redeemed).where(where_m)
+        per_pilot = {int(p): int(points) for p, points in conn.execute(by_pilot).all()}
+    newest.sort(key=lambda r: (r["block_number"], r["log_index"]), reverse=True)
+    positions = _positions(state)
+    data = [_described(state, r, positions) for r in newest[offset : offset + limit]]
+    count = n_awards + n_redemptions
+    codes = {p.id: p.code for p in state.pilots}
+    balances = {codes.get(i, str(i)): points for i, points in sorted(per_pilot.items())}
     return WalletOut(
         address=member,
         balance=awarded - redeemed,
@@ -165,51 +174,34 @@ def _reward_names(state: Any, pilot_id: int, position: int) -> dict[str, Any]:
 
 
 def rewards_of(state: Any, pilot_id: int) -> list[RewardOut]:
-    store = state.store
-    listed, updates, redemptions = (
-        store.tables[n] for n in ("reward", "reward_update", "redemption")
-    )
-    with store.engine.connect() as conn:
-        rewards = [dict(r) for r in conn.execute(select(listed).where(listed.c.pilot_id == pilot_id)
-                                                  .order_by(listed.c.reward_id)).mappings()]  # fmt: skip
-        changes = [
-            dict(r)
-            for r in conn.execute(select(updates).where(updates.c.pilot_id == pilot_id)).mappings()
-        ]
-        redeemed = [dict(r) for r in conn.execute(select(redemptions).where(redemptions.c.pilot_id == pilot_id)).mappings()]  # fmt: skip
+    """The pilot's rewards with their stock, from the indexer's reward read model (the last
+    stock set by a listing or update, less the redemptions since)."""
+    table = state.store.tables["agg_reward"]
+    query = select(table).where(table.c.pilot_id == pilot_id).order_by(table.c.reward_id)
+    with state.store.engine.connect() as conn:
+        rewards = conn.execute(query).mappings().all()
     now = int(time.time())
-    out = []
-    for position, reward in enumerate(rewards, start=1):
-        # Stock: the last value set (listing or update), less the redemptions made after it.
-        last = reward
-        for change in changes:
-            if change["reward_id"] == reward["reward_id"] and (change["block_number"], change["log_index"]) > (
-                last["block_number"], last["log_index"]):  # fmt: skip
-                last = change
-        mine = [r for r in redeemed if r["reward_id"] == reward["reward_id"]]
-        after = sum(
-            1
-            for r in mine
-            if (r["block_number"], r["log_index"]) > (last["block_number"], last["log_index"])
+    return [
+        RewardOut(
+            reward_id=r["reward_id"],
+            pilot_id=pilot_id,
+            partner=r["partner"],
+            cost=r["cost"],
+            stock=max(0, r["stock_set"] - r["redeemed_since_set"]),
+            expiry=r["expiry"],
+            expired=r["expiry"] <= now,
+            redemptions=r["redemptions"],
+            **_reward_names(state, pilot_id, position),
         )
-        out.append(
-            RewardOut(
-                reward_id=reward["reward_id"],
-                pilot_id=pilot_id,
-                partner=reward["partner"],
-                cost=reward["cost"],
-                stock=max(0, last["stock"] - after),
-                expiry=last["expiry"],
-                expired=last["expiry"] <= now,
-                redemptions=len(mine),
-                **_reward_names(state, pilot_id, position),
-            )
-        )
-    return out
+        for position, r in enumerate(rewards, start=1)
+    ]
 
 
-@router.get("/api/pilots/{pilot}/rewards", response_model=list[RewardOut],
-            summary="The pilot's reward catalogue with current stock")  # fmt: skip
+@router.get(
+    "/api/pilots/{pilot}/rewards",
+    response_model=list[RewardOut],
+    summary="The pilot's reward catalogue with current stock",
+)
 def rewards(state: StateDep, pilot: PilotDep, available: bool = False) -> list[RewardOut]:
     listed = rewards_of(state, pilot.id)
     return [r for r in listed if r.stock > 0 and not r.expired] if available else listed
@@ -277,8 +269,11 @@ def redeem(
     return answer(state, writes, job, wait, 1, replayed, amend=receipt)
 
 
-@router.get("/api/redemptions/{redemption_id}", response_model=ReceiptOut,
-            summary="A redemption receipt, for the reward partner to verify")  # fmt: skip
+@router.get(
+    "/api/redemptions/{redemption_id}",
+    response_model=ReceiptOut,
+    summary="A redemption receipt, for the reward partner to verify",
+)
 def receipt(state: StateDep, redemption_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> ReceiptOut:
     redemptions, fulfilments = state.store.tables["redemption"], state.store.tables["fulfilment"]
     with state.store.engine.connect() as conn:
@@ -294,14 +289,22 @@ def receipt(state: StateDep, redemption_id: Annotated[int, Path(ge=1, le=2**63 -
         )
     if row is None:
         raise HTTPException(status_code=404, detail=f"no redemption {redemption_id} is indexed")
-    receipt = ReceiptOut(redemption_id=str(row["redemption_id"]), reward_id=str(row["reward_id"]), pilot_id=row["pilot_id"],
-                      member=row["member"], cost=row["cost"], block_number=row["block_number"], tx_hash=row["tx_hash"],
-                      log_index=row["log_index"], ts=row["ts"], fulfilled=done is not None,
-                      fulfilment_tx=done["tx_hash"] if done else None)  # fmt: skip
     pilot = state.pilot(str(row["pilot_id"]))
     text = reward_text(pilot, _positions(state).get(int(row["reward_id"]), 0)) if pilot else None
-    receipt.reward_name = text.name if text else None
-    return receipt
+    return ReceiptOut(
+        redemption_id=str(row["redemption_id"]),
+        reward_id=str(row["reward_id"]),
+        pilot_id=row["pilot_id"],
+        member=row["member"],
+        cost=row["cost"],
+        block_number=row["block_number"],
+        tx_hash=row["tx_hash"],
+        log_index=row["log_index"],
+        ts=row["ts"],
+        fulfilled=done is not None,
+        fulfilment_tx=done["tx_hash"] if done else None,
+        reward_name=text.name if text else None,
+    )
 
 
 class ClaimOut(BaseModel):

@@ -11,7 +11,7 @@ const label = (key, fallback) => (key in catalogue ? t(key) : fallback);
 function headline(m) {
   const cards = [
     ["metric.inflow", "Inflow", kgOf(m.inflow_kg)], ["metric.circular_inflow", "Circular inflow", pct(m.circular_inflow_rate)],
-    ["metric.circular_outflow", "Circular outflow", pct(m.circular_outflow_rate)], ["metric.circularity", "Circularity", pct(m.percent_circularity)],
+    ["metric.circular_outflow", "Circular outflow", pct(m.circular_outflow_rate)], ["metric.circularity", "Circularity", pct(m.circularity_rate)],
     ["metric.diversion", "Diverted", kgOf(m.diversion_kg)], ["metric.stock", "Stock", kgOf(m.stock_kg)],
     ["metric.points_awarded", "Points awarded", num(m.points_awarded)], ["metric.points_redeemed", "Points redeemed", num(m.points_redeemed)],
     ["metric.active_members", "Active members", num(m.active_members)], ["metric.findings", "Findings", num(m.mass_balance_findings)],
@@ -92,8 +92,8 @@ function trend(rows) {
     svg.append(h("rect", { x: 50 + i * bw, y: height - 30 - size, width: bw * 0.7, height: size, fill: "#9fd1b0", "data-inflow": r.inflow_kg }));
     if (rows.length <= 18 || i % 2 === 0) svg.append(h("text", { x: 50 + i * bw, y: height - 14 }, month.format(new Date(r.period + "-01T00:00:00Z"))));
   });
-  const points = rows.map((r, i) => [r, i]).filter(([r]) => r.percent_circularity !== null)
-    .map(([r, i]) => `${50 + i * bw + bw * 0.35},${height - 30 - (height - 50) * r.percent_circularity}`);
+  const points = rows.map((r, i) => [r, i]).filter(([r]) => r.circularity_rate !== null)
+    .map(([r, i]) => `${50 + i * bw + bw * 0.35},${height - 30 - (height - 50) * r.circularity_rate}`);
   svg.append(h("polyline", { points: points.join(" "), fill: "none", stroke: "#1f6f43", "stroke-width": 2 }));
   svg.append(h("text", { x: 50, y: 12 }, t("dash.trendlegend", { max: kgOf(max) })));
 }
@@ -164,7 +164,7 @@ async function show() {
     renderTable($("compare"), all.data, [
       [t("col.pilot"), (r) => r.city + (r.illustrative ? ` (${t("pilot.illustrative")})` : "")],
       [t("metric.inflow"), (r) => kgOf(r.metrics.inflow_kg), "num"], [t("metric.circular_inflow"), (r) => pct(r.metrics.circular_inflow_rate), "num"],
-      [t("metric.circular_outflow"), (r) => pct(r.metrics.circular_outflow_rate), "num"], [t("metric.circularity"), (r) => pct(r.metrics.percent_circularity), "num"],
+      [t("metric.circular_outflow"), (r) => pct(r.metrics.circular_outflow_rate), "num"], [t("metric.circularity"), (r) => pct(r.metrics.circularity_rate), "num"],
       [t("metric.points_awarded"), (r) => num(r.metrics.points_awarded), "num"], [t("metric.points_redeemed"), (r) => num(r.metrics.points_redeemed), "num"],
     ]);
     exchange(await api("GET", `/api/pilots/${pilot}/exchange?period=${span}`));

@@ -1,7 +1,7 @@
 // Impact view: a pilot's KPIs against baseline and target, grouped; the seven pilots side by side.
 "use strict";
 
-const METRICS = ["participants", "attendance", "training_hours", "credentials_issued", "maker_space_users", "new_prototypes", "kg_diverted", "percent_circularity", "mci"];
+const METRICS = ["participants", "attendance", "training_hours", "credentials_issued", "maker_space_users", "new_prototypes", "kg_diverted", "circularity_rate", "mci"];
 const value = (v, unit) => (unit === "share" || unit === "index" ? num(v, 2) : num(v, v !== null && v !== undefined && !Number.isInteger(v) ? 1 : 0));
 
 function bar(p) {

@@ -33,7 +33,7 @@ contract InvariantsTest is Fixture {
             stranger
         );
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](7);
+        bytes4[] memory selectors = new bytes4[](8);
         selectors[0] = LedgerHandler.intake.selector;
         selectors[1] = LedgerHandler.transform.selector;
         selectors[2] = LedgerHandler.transfer.selector;
@@ -41,6 +41,7 @@ contract InvariantsTest is Fixture {
         selectors[4] = LedgerHandler.award.selector;
         selectors[5] = LedgerHandler.redeem.selector;
         selectors[6] = LedgerHandler.strangerActs.selector;
+        selectors[7] = LedgerHandler.unbalancedTransform.selector;
         targetSelector(FuzzSelector(address(handler), selectors));
     }
 
@@ -96,6 +97,11 @@ contract InvariantsTest is Fixture {
             );
         }
         assertEq(handler.crossPilotSuccesses(), 0, "a reward was paid with another pilot's points");
+    }
+
+    /// @notice A transformation that does not balance (outputs + loss != inputs) is never accepted.
+    function invariant_unbalancedTransformationIsAlwaysRefused() public view {
+        assertEq(handler.unbalancedAccepted(), 0, "an unbalanced transformation was accepted");
     }
 
     /// @notice An account without a role never changes state.

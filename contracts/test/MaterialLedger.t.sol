@@ -351,6 +351,22 @@ contract MaterialLedgerTest is Fixture {
         assertEq(ledger.lotOf(received).recycledBp, 0, "recycled content kept");
     }
 
+    function test_transfer_partOfRecycledLotKeepsItsRecycledContent() public {
+        uint256 secondary = _intake(alice, wood, COLLECTION, 1_000);
+        uint256 virgin = _intake(alice, wood, VIRGIN, 3_000);
+        vm.prank(alice);
+        uint256 mixed = ledger.transform(_pair(secondary, virgin), _pair48(1_000, 3_000), _outputs(chair, 3_900, wood, 100), 0, EVIDENCE);
+        assertEq(ledger.lotOf(mixed).recycledBp, 2_500, "a quarter secondary");
+        vm.prank(alice);
+        uint256 part = ledger.transfer(mixed, bob, 1_000, EVIDENCE);
+        assertEq(ledger.lotOf(part).recycledBp, 2_500, "the split part keeps the share");
+        assertEq(ledger.lotOf(mixed).recycledBp, 2_500, "the rest keeps the share");
+        uint256 whole = _intake(alice, wood, COLLECTION, 500);
+        vm.prank(alice);
+        uint256 half = ledger.transfer(whole, bob, 250, EVIDENCE);
+        assertEq(ledger.lotOf(half).recycledBp, 10_000, "a part of a fully secondary lot");
+    }
+
     function testRevert_transfer_toSelf() public {
         uint256 a = _intake(alice, wood, COLLECTION, 1_000);
         vm.prank(alice);

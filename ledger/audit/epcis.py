@@ -73,9 +73,15 @@ NS = "https://loopledger.eu/epcis/"
 CONTEXT: list[Any] = [EPCIS_CONTEXT, {"ll": NS}]
 #: Extension fields that say where a record sits on chain: not part of the event's identity.
 CHAIN_REFS = ("ll:block", "ll:tx", "ll:log")
-FATE_DISPOSITION = {Fate.IN_USE: "retail_sold", Fate.REUSED: "active", Fate.REPAIRED: "active",
-                    Fate.RECYCLED: "disposed", Fate.COMPOSTED: "disposed", Fate.INCINERATED: "destroyed",
-                    Fate.LANDFILLED: "disposed"}  # fmt: skip
+FATE_DISPOSITION = {
+    Fate.IN_USE: "retail_sold",
+    Fate.REUSED: "active",
+    Fate.REPAIRED: "active",
+    Fate.RECYCLED: "disposed",
+    Fate.COMPOSTED: "disposed",
+    Fate.INCINERATED: "destroyed",
+    Fate.LANDFILLED: "disposed",
+}
 LOT_URI = re.compile(r"^urn:loopledger:(\d+):lot:(\d+)$")
 PARTY_URI = re.compile(r"^urn:loopledger:party:(0x[0-9a-fA-F]{40})$")
 PILOT_URI = re.compile(r"^urn:loopledger:pilot:([A-Z0-9]+)$")
@@ -129,15 +135,24 @@ def strip_chain_refs(event: Mapping[str, Any]) -> dict[str, Any]:
 def event_hash(event: Mapping[str, Any]) -> str:
     """The CBV 2.0 event hash of `event` as published (the algorithm itself leaves eventID out)."""
     body = {k: v for k, v in event.items() if k != "eventID"}
-    doc = {"@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
-           "creationDate": "2000-01-01T00:00:00Z", "epcisBody": {"eventList": [json.loads(json.dumps(body))]}}  # fmt: skip
+    doc = {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2000-01-01T00:00:00Z",
+        "epcisBody": {"eventList": [json.loads(json.dumps(body))]},
+    }
     return str(epcis_hashes_from_events(event_list_from_epcis_document_json(doc))[0])
 
 
 def document(events: Sequence[Mapping[str, Any]], *, created: int | None = None) -> dict[str, Any]:
-    return {"@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
-            "creationDate": _time(created or int(datetime.now(UTC).timestamp())),
-            "epcisBody": {"eventList": list(events)}}  # fmt: skip
+    return {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": _time(created or int(datetime.now(UTC).timestamp())),
+        "epcisBody": {"eventList": list(events)},
+    }
 
 
 def export_events(
@@ -182,37 +197,73 @@ def export_events(
         }
 
     def refs(row: Mapping[str, Any]) -> dict[str, Any]:
-        return {"ll:evidence": row["evidence"], "ll:block": row["block_number"], "ll:tx": row["tx_hash"],
-                "ll:log": row["log_index"]}  # fmt: skip
+        return {
+            "ll:evidence": row["evidence"],
+            "ll:block": row["block_number"],
+            "ll:tx": row["tx_hash"],
+            "ll:log": row["log_index"],
+        }
 
     for row in tables.get("intake", []):
-        event = {**base(row, "ObjectEvent", row["maker"]), "action": "ADD", "bizStep": "receiving", "disposition": "active",
-                 "quantityList": [{"epcClass": lot(row["lot_id"]), **_grams(row["grams"])}],
-                 "ll:maker": row["maker"], "ll:material": material_codes[row["material_id"]],
-                 "ll:source": Source(row["source"]).name.lower(), **refs(row)}  # fmt: skip
+        event = {
+            **base(row, "ObjectEvent", row["maker"]),
+            "action": "ADD",
+            "bizStep": "receiving",
+            "disposition": "active",
+            "quantityList": [{"epcClass": lot(row["lot_id"]), **_grams(row["grams"])}],
+            "ll:maker": row["maker"],
+            "ll:material": material_codes[row["material_id"]],
+            "ll:source": Source(row["source"]).name.lower(),
+            **refs(row),
+        }
         events.append(((row["block_number"], row["log_index"]), event))
     for row in tables.get("transformation", []):
         ins = sorted(inputs.get(row["transform_id"], []), key=lambda r: r["position"])
         outs = sorted(outputs.get(row["transform_id"], []), key=lambda r: r["position"])
-        event = {**base(row, "TransformationEvent", row["maker"]), "bizStep": "creating_class_instance", "disposition": "active",
-                 "inputQuantityList": [{"epcClass": lot(r["lot_id"]), **_grams(r["grams"])} for r in ins],
-                 "outputQuantityList": [{"epcClass": lot(r["lot_id"]), **_grams(r["grams"])} for r in outs],
-                 "ll:maker": row["maker"], "ll:outputMaterials": [material_codes[r["material_id"]] for r in outs],
-                 "ll:loss": int(row["loss"]), **refs(row)}  # fmt: skip
+        event = {
+            **base(row, "TransformationEvent", row["maker"]),
+            "bizStep": "creating_class_instance",
+            "disposition": "active",
+            "inputQuantityList": [
+                {"epcClass": lot(r["lot_id"]), **_grams(r["grams"])} for r in ins
+            ],
+            "outputQuantityList": [
+                {"epcClass": lot(r["lot_id"]), **_grams(r["grams"])} for r in outs
+            ],
+            "ll:maker": row["maker"],
+            "ll:outputMaterials": [material_codes[r["material_id"]] for r in outs],
+            "ll:loss": int(row["loss"]),
+            **refs(row),
+        }
         events.append(((row["block_number"], row["log_index"]), event))
     for row in tables.get("transfer", []):
-        event = {**base(row, "ObjectEvent", row["sender"]), "action": "OBSERVE", "bizStep": "shipping", "disposition": "active",
-                 "quantityList": [{"epcClass": lot(row["lot_id"]), **_grams(row["grams"])}],
-                 "sourceList": [{"type": "owning_party", "source": ids.party(row["sender"])}],
-                 "destinationList": [{"type": "owning_party", "destination": ids.party(row["recipient"])}],
-                 "ll:maker": row["sender"], "ll:receivedLot": lot(row["received_lot"]), **refs(row)}  # fmt: skip
+        event = {
+            **base(row, "ObjectEvent", row["sender"]),
+            "action": "OBSERVE",
+            "bizStep": "shipping",
+            "disposition": "active",
+            "quantityList": [{"epcClass": lot(row["lot_id"]), **_grams(row["grams"])}],
+            "sourceList": [{"type": "owning_party", "source": ids.party(row["sender"])}],
+            "destinationList": [
+                {"type": "owning_party", "destination": ids.party(row["recipient"])}
+            ],
+            "ll:maker": row["sender"],
+            "ll:receivedLot": lot(row["received_lot"]),
+            **refs(row),
+        }
         events.append(((row["block_number"], row["log_index"]), event))
     for row in tables.get("dispatch", []):
         fate = Fate(row["fate"])
-        event = {**base(row, "ObjectEvent", row["maker"]), "action": "DELETE", "bizStep": "decommissioning",
-                 "disposition": FATE_DISPOSITION[fate],
-                 "quantityList": [{"epcClass": lot(row["lot_id"]), **_grams(row["grams"])}],
-                 "ll:maker": row["maker"], "ll:fate": fate.name.lower(), **refs(row)}  # fmt: skip
+        event = {
+            **base(row, "ObjectEvent", row["maker"]),
+            "action": "DELETE",
+            "bizStep": "decommissioning",
+            "disposition": FATE_DISPOSITION[fate],
+            "quantityList": [{"epcClass": lot(row["lot_id"]), **_grams(row["grams"])}],
+            "ll:maker": row["maker"],
+            "ll:fate": fate.name.lower(),
+            **refs(row),
+        }
         events.append(((row["block_number"], row["log_index"]), event))
     events.sort(key=lambda pair: pair[0])
     ordered = [event for _, event in events]

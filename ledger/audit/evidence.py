@@ -69,5 +69,12 @@ def check_file(
     event = candidates[0]
     raw = event.args["evidence"]
     recorded = raw if isinstance(raw, str) else "0x" + bytes(raw).hex()
-    return EvidenceCheck(recorded.lower() == file_hash, file_hash, recorded, event.name, event.block_number,
-                         event.tx_hash, event.log_index)  # fmt: skip
+    return EvidenceCheck(
+        recorded.lower() == file_hash,
+        file_hash,
+        recorded,
+        event.name,
+        event.block_number,
+        event.tx_hash,
+        event.log_index,
+    )

@@ -63,9 +63,16 @@ class Mismatch:
         return f"{self.table} {self.key} ({where}): {changes}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "table": self.table, "key": self.key, "block_number": self.block_number,
-                "tx_hash": self.tx_hash, "log_index": self.log_index, "fields": self.fields,
-                "message": self.describe()}  # fmt: skip
+        return {
+            "kind": self.kind,
+            "table": self.table,
+            "key": self.key,
+            "block_number": self.block_number,
+            "tx_hash": self.tx_hash,
+            "log_index": self.log_index,
+            "fields": self.fields,
+            "message": self.describe(),
+        }
 
 
 @dataclass
@@ -84,10 +91,17 @@ class VerifyReport:
         return not self.mismatches
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "from_block": self.from_block, "to_block": self.to_block, "events": self.events,
-                "rows_checked": self.rows_checked, "lots_checked": self.lots_checked,
-                "metrics_checked": self.metrics_checked, "tables": self.tables,
-                "mismatches": [m.as_dict() for m in self.mismatches]}  # fmt: skip
+        return {
+            "ok": self.ok,
+            "from_block": self.from_block,
+            "to_block": self.to_block,
+            "events": self.events,
+            "rows_checked": self.rows_checked,
+            "lots_checked": self.lots_checked,
+            "metrics_checked": self.metrics_checked,
+            "tables": self.tables,
+            "mismatches": [m.as_dict() for m in self.mismatches],
+        }
 
 
 def _source(suite: Suite) -> RpcSource:
@@ -164,8 +178,12 @@ def _pilot_filter(
     return keep
 
 
-def _compare(name: str, chain: Iterable[dict[str, Any]], stored: Iterable[dict[str, Any]],
-             report: VerifyReport) -> None:  # fmt: skip
+def _compare(
+    name: str,
+    chain: Iterable[dict[str, Any]],
+    stored: Iterable[dict[str, Any]],
+    report: VerifyReport,
+) -> None:
     on_chain = {_key(name, r): r for r in chain}
     in_store = {_key(name, r): r for r in stored}
     for key in sorted(on_chain.keys() | in_store.keys(), key=repr):
@@ -214,8 +232,11 @@ def compare_metrics(
                 Mismatch("missing", f"{where} metrics", f"pilot {pilot}", None, None, None)
             )
             continue
-        diff = {name: {"store" if where == "store" else "gateway": other.get(name), "chain": value}
-                for name, value in metrics.items() if not _same(value, other.get(name))}  # fmt: skip
+        diff = {
+            name: {"store" if where == "store" else "gateway": other.get(name), "chain": value}
+            for name, value in metrics.items()
+            if not _same(value, other.get(name))
+        }
         if diff:
             report.mismatches.append(
                 Mismatch("changed", f"{where} metrics", f"pilot {pilot}", None, None, None, diff)

@@ -17,17 +17,12 @@ import pandas as pd
 
 from ledger.circularity.period import Period
 from ledger.circularity.records import FlowRecords
-from ledger.vocabulary import Fate, Source
+from ledger.vocabulary import FATE_NODES, SOURCE_NODES, maker_node
 
 __all__ = ["FATE_NODES", "SOURCE_NODES", "build_flow_graph", "stock_at"]
 
-SOURCE_NODES = {s.value: f"source:{s.name.lower()}" for s in Source}
-FATE_NODES = {f.value: f"fate:{f.name.lower()}" for f in Fate}
 PRODUCT_KIND = 2
-
-
-def _maker(address: str) -> str:
-    return f"maker:{address}"
+_maker = maker_node
 
 
 def _in(frame: pd.DataFrame, period: Period) -> pd.DataFrame:

@@ -18,6 +18,7 @@ import networkx as nx
 __all__ = [
     "circular_inflow_rate",
     "circular_outflow_rate",
+    "circularity_rate",
     "closed_loops",
     "diversion",
     "engagement",
@@ -26,7 +27,6 @@ __all__ = [
     "mass_balance_residuals",
     "material_circularity_indicator",
     "outflow",
-    "percent_circularity",
     "process_yields",
     "stock_held",
 ]
@@ -85,7 +85,7 @@ def circular_outflow_rate(graph: nx.DiGraph) -> float | None:
     return circular / total
 
 
-def percent_circularity(graph: nx.DiGraph) -> float | None:
+def circularity_rate(graph: nx.DiGraph) -> float | None:
     """Mass-weighted mean of circular inflow and circular outflow rates (CTI % circularity).
 
     (r_in * inflow + r_out * outflow) / (inflow + outflow); a side without mass weighs nothing.

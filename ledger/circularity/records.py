@@ -90,6 +90,17 @@ class FlowRecords:
             values[f.name] = frame.reset_index(drop=True)
         return cls(**values)
 
+    def extent(self) -> tuple[int, int] | None:
+        """First and last record time (unix seconds), or None without records."""
+        times = [
+            frame["ts"]
+            for f in fields(self)
+            if "ts" in (frame := getattr(self, f.name)).columns and not frame.empty
+        ]
+        if not times:
+            return None
+        return min(int(t.min()) for t in times), max(int(t.max()) for t in times)
+
     def for_pilot(self, pilot_id: int) -> FlowRecords:
         values = {}
         for f in fields(self):
@@ -167,8 +178,15 @@ def records_from_rows(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> Flow
         out = []
         for row in tables.get(key, []):
             parent = transforms[row["transform_id"]]
-            out.append({**row, "ts": parent["ts"], "pilot_id": parent["pilot_id"], "maker": parent["maker"],
-                        "recycled_bp": parent["recycled_bp"]})  # fmt: skip
+            out.append(
+                {
+                    **row,
+                    "ts": parent["ts"],
+                    "pilot_id": parent["pilot_id"],
+                    "maker": parent["maker"],
+                    "recycled_bp": parent["recycled_bp"],
+                }
+            )
         return out
 
     frames = {

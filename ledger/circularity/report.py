@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,29 @@ from ledger.circularity.graph import build_flow_graph
 from ledger.circularity.period import Period
 from ledger.circularity.records import FlowRecords
 
-__all__ = ["export", "headline", "material_table", "metric_table", "sankey"]
+__all__ = ["export", "headline", "kg", "material_table", "metric_table", "sankey", "within_data"]
+
+
+def kg(grams: float) -> float:
+    """Kilograms from grams, rounded to the gram (no float noise such as 782.7059999999999).
+
+    >>> kg(782_706), kg(1)
+    (782.706, 0.001)
+    """
+    return round(grams / 1000, 3)
+
+
+def within_data(period: Period, records: FlowRecords) -> Period:
+    """'all' narrowed to the records' extent (first to last record; None-length without records).
+
+    The CLI and the API both report 'all' this way, so its months are the data's months.
+    """
+    if period.label != "all":
+        return period
+    extent = records.extent()
+    if extent is None:
+        return Period(period.start, period.start, "all")
+    return Period(extent[0], extent[1] + 1, "all")
 
 
 def headline(graph: nx.DiGraph) -> dict[str, Any]:
@@ -22,13 +44,13 @@ def headline(graph: nx.DiGraph) -> dict[str, Any]:
     engagement = metrics.engagement(graph)
     residuals = metrics.mass_balance_residuals(graph)
     return {
-        "inflow_kg": metrics.inflow(graph) / 1000,
-        "outflow_kg": metrics.outflow(graph) / 1000,
+        "inflow_kg": kg(metrics.inflow(graph)),
+        "outflow_kg": kg(metrics.outflow(graph)),
         "circular_inflow_rate": metrics.circular_inflow_rate(graph),
         "circular_outflow_rate": metrics.circular_outflow_rate(graph),
-        "percent_circularity": metrics.percent_circularity(graph),
-        "diversion_kg": metrics.diversion(graph) / 1000,
-        "stock_kg": metrics.stock_held(graph) / 1000,
+        "circularity_rate": metrics.circularity_rate(graph),
+        "diversion_kg": kg(metrics.diversion(graph)),
+        "stock_kg": kg(metrics.stock_held(graph)),
         "mass_balance_findings": sum(1 for r in residuals.values() if r != 0),
         "exchange_links": len(metrics.exchange_links(graph)),
         "closed_loops": len(metrics.closed_loops(graph)),
@@ -40,15 +62,21 @@ def headline(graph: nx.DiGraph) -> dict[str, Any]:
 
 
 def metric_table(
-    records: FlowRecords, pilots: Sequence[int], periods: Sequence[Period]
+    records: FlowRecords,
+    pilots: Mapping[int, str],
+    periods: Sequence[Period],
+    *,
+    progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> pd.DataFrame:
-    """One row per (pilot, period) with every headline metric."""
+    """One row per (pilot, period) with every headline metric; pilots by id -> code."""
     rows = []
-    for pilot in pilots:
+    total = len(pilots) * len(periods)
+    for pilot, code in pilots.items():
         subset = records.for_pilot(pilot)
         for period in periods:
             graph = build_flow_graph(subset, period, pilot=pilot)
-            rows.append({"pilot_id": pilot, "period": period.label, **headline(graph)})
+            rows.append({"pilot": code, "period": period.label, **headline(graph)})
+            progress(len(rows), total)
     return pd.DataFrame(rows)
 
 
@@ -57,17 +85,22 @@ def material_table(graph: nx.DiGraph, codes: dict[int, str]) -> pd.DataFrame:
     rows: dict[int, dict[str, float]] = {}
     for u, v, data in graph.edges(data=True):
         column = (
-            "inflow_kg" if u.startswith("source:") else
-            "exchanged_kg" if u.startswith("maker:") and v.startswith("maker:") else
-            v.split(":", 1)[1] + "_kg" if v.startswith("fate:") else
-            "stock_kg" if v == "stock:closing" else None
-        )  # fmt: skip
+            "inflow_kg"
+            if u.startswith("source:")
+            else "exchanged_kg"
+            if u.startswith("maker:") and v.startswith("maker:")
+            else v.split(":", 1)[1] + "_kg"
+            if v.startswith("fate:")
+            else "stock_kg"
+            if v == "stock:closing"
+            else None
+        )
         if column is None:
             continue
         for material, grams in data["by_material"].items():
             row = rows.setdefault(material, {})
-            row[column] = row.get(column, 0.0) + grams / 1000
-    frame = pd.DataFrame.from_dict(rows, orient="index").fillna(0.0)
+            row[column] = row.get(column, 0.0) + grams
+    frame = pd.DataFrame.from_dict(rows, orient="index").fillna(0.0).map(kg)
     frame.insert(0, "material", [codes.get(int(m), str(m)) for m in frame.index])
     return frame.reset_index(drop=True)
 
@@ -87,7 +120,7 @@ def sankey(graph: nx.DiGraph, labels: dict[str, str] | None = None) -> dict[str,
             for n in nodes
         ],
         "links": [
-            {"source": index[u], "target": index[v], "value": d["grams"] / 1000}
+            {"source": index[u], "target": index[v], "value": kg(d["grams"])}
             for u, v, d in sorted(graph.edges(data=True))
             if d["grams"] > 0
         ],

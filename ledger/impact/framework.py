@@ -38,7 +38,7 @@ METHODS: dict[str, str] = {
     "kg_diverted": "kg dispatched in the year to fates other than landfill and incineration",
     "co2e_avoided_kg": "kg per material and fate x published emission factor (factors.toml); "
     "mass without a factor is reported, not estimated",
-    "percent_circularity": "WBCSD CTI v4: mass-weighted mean of circular inflow and outflow rates",
+    "circularity_rate": "WBCSD CTI v4: mass-weighted mean of circular inflow and outflow rates",
     "mci": "Ellen MacArthur Foundation MCI (2019), mass-weighted over product classes, energy "
     "recovery only for biological materials",
 }
@@ -56,7 +56,7 @@ class ImpactInputs:
     declarations: Sequence[Declaration] = ()
     kg_diverted: float = 0.0
     kg_by_material_fate: Mapping[tuple[str, str], float] = field(default_factory=dict)
-    percent_circularity: float | None = None
+    circularity_rate: float | None = None
     mci: float | None = None
 
 
@@ -99,10 +99,10 @@ def _value(
         co2e = kpis.co2e_avoided(inputs.kg_by_material_fate, factors)
         uncovered = sum(co2e.uncovered_kg.values())
         return co2e.total_kg, f"{uncovered:.1f} kg without a published factor" if uncovered else ""
-    if metric == "percent_circularity":
+    if metric == "circularity_rate":
         return (
-            inputs.percent_circularity,
-            "" if inputs.percent_circularity is not None else "no flows",
+            inputs.circularity_rate,
+            "" if inputs.circularity_rate is not None else "no flows",
         )
     return inputs.mci, "" if inputs.mci is not None else "no products left the pilot"
 

@@ -123,6 +123,6 @@ def impact_inputs(
         declarations=community.declarations,
         kg_diverted=metrics.diversion(graph) / 1000,
         kg_by_material_fate=dict(kg),
-        percent_circularity=metrics.percent_circularity(graph),
+        circularity_rate=metrics.circularity_rate(graph),
         mci=product_mci(records, pilot, period),
     )

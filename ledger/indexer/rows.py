@@ -23,9 +23,18 @@ from typing import Any
 from ledger.events import DecodedEvent, text_of
 
 __all__ = [
-    "DRAW", "HOLD", "NEW", "SPLIT", "LotOp", "RowBatch", "apply_lot_ops",
-    "lots_created", "lots_needed", "malformed_row", "rows_of",
-]  # fmt: skip
+    "DRAW",
+    "HOLD",
+    "NEW",
+    "SPLIT",
+    "LotOp",
+    "RowBatch",
+    "apply_lot_ops",
+    "lots_created",
+    "lots_needed",
+    "malformed_row",
+    "rows_of",
+]
 
 NEW, SPLIT, DRAW, HOLD = 0, 1, 2, 3
 LotOp = tuple[Any, ...]
@@ -91,77 +100,221 @@ def _add_rows(
     ref = _ref(event, ts)
     name = event.name
     if name == "MaterialTakenIn":
-        tables["intake"].append({**ref, "lot_id": a["lotId"], "pilot_id": a["pilot"], "maker": a["maker"],
-                             "material_id": a["materialId"], "source": a["source"], "grams": a["grams"],
-                             "recycled_bp": a["recycledBp"], "evidence": a["evidence"]})  # fmt: skip
-        ops.append((NEW, a["lotId"], block, ts, a["pilot"], a["materialId"], a["maker"], a["grams"],
-                    a["recycledBp"], "intake"))  # fmt: skip
+        tables["intake"].append(
+            {
+                **ref,
+                "lot_id": a["lotId"],
+                "pilot_id": a["pilot"],
+                "maker": a["maker"],
+                "material_id": a["materialId"],
+                "source": a["source"],
+                "grams": a["grams"],
+                "recycled_bp": a["recycledBp"],
+                "evidence": a["evidence"],
+            }
+        )
+        ops.append(
+            (
+                NEW,
+                a["lotId"],
+                block,
+                ts,
+                a["pilot"],
+                a["materialId"],
+                a["maker"],
+                a["grams"],
+                a["recycledBp"],
+                "intake",
+            )
+        )
     elif name == "MaterialTransformed":
         first = a["firstOutputLot"]
         outputs = a["outputs"]
         out_grams = sum(g for _, g in outputs)
         inputs = list(zip(a["inputLots"], a["inputGrams"], strict=True))
-        tables["transformation"].append({**ref, "transform_id": first, "pilot_id": a["pilot"], "maker": a["maker"],
-                                     "input_grams": sum(a["inputGrams"]), "output_grams": out_grams,
-                                     "loss": a["loss"], "recycled_bp": a["recycledBp"],
-                                     "evidence": a["evidence"]})  # fmt: skip
+        tables["transformation"].append(
+            {
+                **ref,
+                "transform_id": first,
+                "pilot_id": a["pilot"],
+                "maker": a["maker"],
+                "input_grams": sum(a["inputGrams"]),
+                "output_grams": out_grams,
+                "loss": a["loss"],
+                "recycled_bp": a["recycledBp"],
+                "evidence": a["evidence"],
+            }
+        )
         for i, (lot, grams) in enumerate(inputs):
-            tables["transformation_input"].append({"transform_id": first, "position": i, "lot_id": lot,
-                                               "grams": grams, "block_number": block})  # fmt: skip
+            tables["transformation_input"].append(
+                {
+                    "transform_id": first,
+                    "position": i,
+                    "lot_id": lot,
+                    "grams": grams,
+                    "block_number": block,
+                }
+            )
             ops.append((DRAW, lot, grams))
         for i, (material, grams) in enumerate(outputs):
-            tables["transformation_output"].append({"transform_id": first, "position": i, "lot_id": first + i,
-                                                "material_id": material, "grams": grams,
-                                                "block_number": block})  # fmt: skip
-            ops.append((NEW, first + i, block, ts, a["pilot"], material, a["maker"], grams,
-                        a["recycledBp"], "transform"))  # fmt: skip
+            tables["transformation_output"].append(
+                {
+                    "transform_id": first,
+                    "position": i,
+                    "lot_id": first + i,
+                    "material_id": material,
+                    "grams": grams,
+                    "block_number": block,
+                }
+            )
+            ops.append(
+                (
+                    NEW,
+                    first + i,
+                    block,
+                    ts,
+                    a["pilot"],
+                    material,
+                    a["maker"],
+                    grams,
+                    a["recycledBp"],
+                    "transform",
+                )
+            )
     elif name == "LotTransferred":
-        tables["transfer"].append({**ref, "pilot_id": a["pilot"], "sender": a["from"], "recipient": a["to"],
-                               "lot_id": a["lotId"], "received_lot": a["receivedLot"], "grams": a["grams"],
-                               "evidence": a["evidence"]})  # fmt: skip
+        tables["transfer"].append(
+            {
+                **ref,
+                "pilot_id": a["pilot"],
+                "sender": a["from"],
+                "recipient": a["to"],
+                "lot_id": a["lotId"],
+                "received_lot": a["receivedLot"],
+                "grams": a["grams"],
+                "evidence": a["evidence"],
+            }
+        )
         if a["receivedLot"] == a["lotId"]:
             ops.append((HOLD, a["lotId"], a["to"]))
         else:
             ops.append((SPLIT, a["lotId"], a["receivedLot"], block, ts, a["to"], a["grams"]))
     elif name == "MaterialDispatched":
-        tables["dispatch"].append({**ref, "pilot_id": a["pilot"], "maker": a["maker"], "lot_id": a["lotId"],
-                               "grams": a["grams"], "fate": a["fate"], "evidence": a["evidence"]})  # fmt: skip
+        tables["dispatch"].append(
+            {
+                **ref,
+                "pilot_id": a["pilot"],
+                "maker": a["maker"],
+                "lot_id": a["lotId"],
+                "grams": a["grams"],
+                "fate": a["fate"],
+                "evidence": a["evidence"],
+            }
+        )
         ops.append((DRAW, a["lotId"], a["grams"]))
     elif name == "ContributionRecorded":
-        tables["contribution"].append({**ref, "contribution_id": a["contributionId"], "pilot_id": a["pilot"],
-                                   "maker": a["maker"], "kind": a["kind"], "amount": a["amount"],
-                                   "evidence": a["evidence"]})  # fmt: skip
+        tables["contribution"].append(
+            {
+                **ref,
+                "contribution_id": a["contributionId"],
+                "pilot_id": a["pilot"],
+                "maker": a["maker"],
+                "kind": a["kind"],
+                "amount": a["amount"],
+                "evidence": a["evidence"],
+            }
+        )
     elif name == "PointsAwarded":
-        tables["token_award"].append({**ref, "pilot_id": a["pilot"], "issuer": a["issuer"], "member": a["member"],
-                                  "amount": a["amount"], "reason": a["reason"],
-                                  "budget_left": a["budgetLeft"]})  # fmt: skip
+        tables["token_award"].append(
+            {
+                **ref,
+                "pilot_id": a["pilot"],
+                "issuer": a["issuer"],
+                "member": a["member"],
+                "amount": a["amount"],
+                "reason": a["reason"],
+                "budget_left": a["budgetLeft"],
+            }
+        )
     elif name == "AwardBudgetSet":
         tables["award_budget"].append(
             {**ref, "pilot_id": a["pilot"], "admin": a["admin"], "budget": a["budget"]},
         )
     elif name == "RewardListed":
-        tables["reward"].append({**ref, "reward_id": a["rewardId"], "pilot_id": a["pilot"], "partner": a["partner"],
-                             "cost": a["cost"], "stock": a["stock"], "expiry": a["expiry"]})  # fmt: skip
+        tables["reward"].append(
+            {
+                **ref,
+                "reward_id": a["rewardId"],
+                "pilot_id": a["pilot"],
+                "partner": a["partner"],
+                "cost": a["cost"],
+                "stock": a["stock"],
+                "expiry": a["expiry"],
+            }
+        )
     elif name == "RewardUpdated":
-        tables["reward_update"].append({**ref, "reward_id": a["rewardId"], "pilot_id": a["pilot"],
-                                    "stock": a["stock"], "expiry": a["expiry"]})  # fmt: skip
+        tables["reward_update"].append(
+            {
+                **ref,
+                "reward_id": a["rewardId"],
+                "pilot_id": a["pilot"],
+                "stock": a["stock"],
+                "expiry": a["expiry"],
+            }
+        )
     elif name == "RewardRedeemed":
-        tables["redemption"].append({**ref, "redemption_id": a["redemptionId"], "pilot_id": a["pilot"],
-                                 "member": a["member"], "reward_id": a["rewardId"], "cost": a["cost"]})  # fmt: skip
+        tables["redemption"].append(
+            {
+                **ref,
+                "redemption_id": a["redemptionId"],
+                "pilot_id": a["pilot"],
+                "member": a["member"],
+                "reward_id": a["rewardId"],
+                "cost": a["cost"],
+            }
+        )
     elif name == "RedemptionFulfilled":
-        tables["fulfilment"].append({**ref, "redemption_id": a["redemptionId"], "pilot_id": a["pilot"],
-                                 "partner": a["partner"]})  # fmt: skip
+        tables["fulfilment"].append(
+            {
+                **ref,
+                "redemption_id": a["redemptionId"],
+                "pilot_id": a["pilot"],
+                "partner": a["partner"],
+            }
+        )
     elif name == "PilotAdded":
-        tables["pilot"].append({**ref, "pilot_id": a["pilot"], "code": text_of(a["code"]),
-                            "code_raw": a["code"], "country": text_of(a["country"]), "name": a["name"],
-                            "admin": a["admin"]})  # fmt: skip
+        tables["pilot"].append(
+            {
+                **ref,
+                "pilot_id": a["pilot"],
+                "code": text_of(a["code"]),
+                "code_raw": a["code"],
+                "country": text_of(a["country"]),
+                "name": a["name"],
+                "admin": a["admin"],
+            }
+        )
     elif name == "RoleChanged":
-        tables["role_change"].append({**ref, "pilot_id": a["pilot"], "account": a["account"], "by": a["by"],
-                                  "previous": a["previous"], "current": a["current"]})  # fmt: skip
+        tables["role_change"].append(
+            {
+                **ref,
+                "pilot_id": a["pilot"],
+                "account": a["account"],
+                "by": a["by"],
+                "previous": a["previous"],
+                "current": a["current"],
+            }
+        )
     elif name == "MaterialRegistered":
-        tables["material_class"].append({**ref, "material_id": a["materialId"], "pilot_id": a["pilot"],
-                                     "code": text_of(a["code"]), "code_raw": a["code"],
-                                     "kind": a["kind"]})  # fmt: skip
+        tables["material_class"].append(
+            {
+                **ref,
+                "material_id": a["materialId"],
+                "pilot_id": a["pilot"],
+                "code": text_of(a["code"]),
+                "code_raw": a["code"],
+                "kind": a["kind"],
+            }
+        )
     elif name in _COMMUNITY:
         table, row = _COMMUNITY[name](a)
         tables[table].append({**ref, **row})
@@ -323,11 +476,31 @@ def _challenge_row(name: str, a: Mapping[str, Any], ref: dict[str, Any]) -> dict
     }
 
 
-def _lot_row(lot_id: int, block: int, ts: int, pilot: int, material: int, holder: str, grams: int,
-             recycled_bp: int, origin: str, parent: int | None) -> dict[str, Any]:  # fmt: skip
-    return {"lot_id": lot_id, "pilot_id": pilot, "material_id": material, "holder": holder, "grams": grams,
-            "initial_grams": grams, "recycled_bp": recycled_bp, "origin": origin, "parent_lot": parent,
-            "created_block": block, "created_ts": ts}  # fmt: skip
+def _lot_row(
+    lot_id: int,
+    block: int,
+    ts: int,
+    pilot: int,
+    material: int,
+    holder: str,
+    grams: int,
+    recycled_bp: int,
+    origin: str,
+    parent: int | None,
+) -> dict[str, Any]:
+    return {
+        "lot_id": lot_id,
+        "pilot_id": pilot,
+        "material_id": material,
+        "holder": holder,
+        "grams": grams,
+        "initial_grams": grams,
+        "recycled_bp": recycled_bp,
+        "origin": origin,
+        "parent_lot": parent,
+        "created_block": block,
+        "created_ts": ts,
+    }
 
 
 def apply_lot_ops(lots: MutableMapping[int, dict[str, Any]], ops: Iterable[LotOp]) -> set[int]:
@@ -340,8 +513,9 @@ def apply_lot_ops(lots: MutableMapping[int, dict[str, Any]], ops: Iterable[LotOp
         kind, lot_id = op[0], op[1]
         if kind == NEW:
             _, _, block, ts, pilot, material, holder, grams, recycled_bp, origin = op
-            lots[lot_id] = _lot_row(lot_id, block, ts, pilot, material, holder, grams, recycled_bp,
-                                    origin, None)  # fmt: skip
+            lots[lot_id] = _lot_row(
+                lot_id, block, ts, pilot, material, holder, grams, recycled_bp, origin, None
+            )
         elif kind == DRAW:
             lots[lot_id]["grams"] -= op[2]
         elif kind == HOLD:
@@ -350,8 +524,18 @@ def apply_lot_ops(lots: MutableMapping[int, dict[str, Any]], ops: Iterable[LotOp
             _, _, new_lot, block, ts, holder, grams = op
             parent = lots[lot_id]
             parent["grams"] -= grams
-            lots[new_lot] = _lot_row(new_lot, block, ts, parent["pilot_id"], parent["material_id"], holder,
-                                     grams, parent["recycled_bp"], "transfer", lot_id)  # fmt: skip
+            lots[new_lot] = _lot_row(
+                new_lot,
+                block,
+                ts,
+                parent["pilot_id"],
+                parent["material_id"],
+                holder,
+                grams,
+                parent["recycled_bp"],
+                "transfer",
+                lot_id,
+            )
             touched.add(new_lot)
         touched.add(lot_id)
     return touched

@@ -74,6 +74,9 @@ class Indexer:
         self.pipeline = pipeline if source.url != "in-process" else False
         self._worker: PrepareWorker | None = None
         self._last_logs = 0
+        #: The chain's head and the indexed block as the last step saw them (for the follower).
+        self.chain_head: int | None = None
+        self.last_block: int | None = None
         #: Largest peak memory of a worker process this indexer has run, in MB (benchmarks).
         self.worker_peak_rss_mb = 0.0
 
@@ -113,8 +116,14 @@ class Indexer:
     def _prepare_here(self, first: int, head: int) -> Prepared:
         while True:
             try:
-                return prepare(self.source, self.decoder, self.addresses, first,
-                               min(first + self.ranges.size - 1, head), COLUMNS)  # fmt: skip
+                return prepare(
+                    self.source,
+                    self.decoder,
+                    self.addresses,
+                    first,
+                    min(first + self.ranges.size - 1, head),
+                    COLUMNS,
+                )
             except (RangeTooLarge, TransientRpcError) as exc:
                 self.ranges.shrink(exc)
 
@@ -126,9 +135,15 @@ class Indexer:
             if not (self.pipeline or (self.pipeline is None and dense)):
                 return False
             source = self.source
-            self._worker = PrepareWorker(source.url, self.decoder.abis, self.addresses, COLUMNS,
-                                         timeout=source.timeout, retries=source.retries,
-                                         ranges=self.ranges)  # fmt: skip
+            self._worker = PrepareWorker(
+                source.url,
+                self.decoder.abis,
+                self.addresses,
+                COLUMNS,
+                timeout=source.timeout,
+                retries=source.retries,
+                ranges=self.ranges,
+            )
         return self._worker.poll_ready(wait=self.pipeline is True)
 
     def _prepare_ahead(self, first: int, head: int) -> Prepared:
@@ -149,7 +164,8 @@ class Indexer:
     def step(self) -> Progress | None:
         """Index the next batch; None when at the (confirmed) head."""
         cursor = self._cursor()
-        chain_head = self.source.head()
+        self.last_block = cursor.number if cursor else None
+        chain_head = self.chain_head = self.source.head()
         if cursor is not None:
             # A chain shorter than our checkpoint, or another hash at it, means a reorg.
             moved = cursor.number > chain_head
@@ -159,8 +175,15 @@ class Indexer:
                 if self._worker is not None:
                     self._worker.run = None  # what it prepares is from the old branch
                 ancestor = self._common_ancestor(min(cursor.number, chain_head))
-                rollback(self.store, ancestor, chain_id=self.chain_id, genesis=self.genesis,
-                         old_head=cursor.number, now=int(time.time()))  # fmt: skip
+                rollback(
+                    self.store,
+                    ancestor,
+                    chain_id=self.chain_id,
+                    genesis=self.genesis,
+                    old_head=cursor.number,
+                    now=int(time.time()),
+                )
+                self.last_block = ancestor.number
                 return Progress(ancestor.number, ancestor.number, 0, 0, reorg_to=ancestor.number)
         last = cursor.number if cursor else self.start_block - 1
         head = chain_head - self.confirmations
@@ -176,6 +199,7 @@ class Indexer:
                 self._worker.run = None
             return Progress(last, head, 0, 0)
         load_prepared(self.store, batch, chain_id=self.chain_id, genesis=self.genesis)
+        self.last_block = batch.to_block
         self._last_logs = batch.logs
         if not ahead:
             self.ranges.observe(batch.logs)  # the worker adapts the ranges it reads itself

@@ -90,16 +90,22 @@ class PrepareWorker:
             bufsize=0,
             env=env,
             start_new_session=True,  # Ctrl-C is the parent's to handle; the child follows its pipes
-        )  # fmt: skip
+        )
         assert self._process.stdin is not None and self._process.stdout is not None
         self._stdin, self._stdout = self._process.stdin, self._process.stdout
         with contextlib.suppress(OSError):
             import fcntl
 
             fcntl.fcntl(self._stdout.fileno(), _F_SETPIPE_SZ, 1 << 20)
-        config = {"url": url, "abis": {k: list(v) for k, v in abis.items()}, "addresses": list(addresses),
-                  "columns": {k: list(v) for k, v in columns.items()}, "timeout": timeout, "retries": retries,
-                  "limits": (ranges.minimum, ranges.maximum, ranges.target_logs)}  # fmt: skip
+        config = {
+            "url": url,
+            "abis": {k: list(v) for k, v in abis.items()},
+            "addresses": list(addresses),
+            "columns": {k: list(v) for k, v in columns.items()},
+            "timeout": timeout,
+            "retries": retries,
+            "limits": (ranges.minimum, ranges.maximum, ranges.target_logs),
+        }
         _write(self._stdin, config)
         self.ready = False
         self.epoch = 0

@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Table, delete, event, select
+from sqlalchemy import Engine, Table, delete, event, func, select
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel, create_engine
 
@@ -21,24 +21,57 @@ from ledger.files import private_file
 from ledger.store import models
 from ledger.store.rowtuples import tuples_of
 
-__all__ = ["COLUMNS", "COPY_ROWS", "EVENT_TABLES", "Store", "make_engine"]
+__all__ = ["AGG_TABLES", "COLUMNS", "COPY_ROWS", "EVENT_TABLES", "Store", "make_engine"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+#: PostgreSQL advisory lock key held while migrating.
+MIGRATION_LOCK = 0x4C4F4F50
 
 #: From this many rows on, PostgreSQL inserts go through COPY.
 COPY_ROWS = 200
 
 #: Tables filled from logs, in the order rows are inserted (parents first).
 EVENT_TABLES: tuple[str, ...] = (
-    "pilot", "role_change", "material_class", "pause_change", "intake", "transformation",
-    "transformation_input", "transformation_output", "transfer", "dispatch", "contribution",
-    "token_award", "award_budget", "reward", "reward_update", "redemption", "fulfilment",
+    "pilot",
+    "role_change",
+    "material_class",
+    "pause_change",
+    "intake",
+    "transformation",
+    "transformation_input",
+    "transformation_output",
+    "transfer",
+    "dispatch",
+    "contribution",
+    "token_award",
+    "award_budget",
+    "reward",
+    "reward_update",
+    "redemption",
+    "fulfilment",
     "malformed_log",
-    "community_event", "attendance", "skill_credential", "hold_period", "drop_off_hold",
-    "hold_void", "hold_release",
-)  # fmt: skip
+    "community_event",
+    "attendance",
+    "skill_credential",
+    "hold_period",
+    "drop_off_hold",
+    "hold_void",
+    "hold_release",
+)
 #: ChallengeBoard tables, after the others.
 EVENT_TABLES += ("challenge", "proposal", "proposal_step")
+
+#: Read models the indexer keeps with the rows (``ledger.indexer.aggregates``).
+AGG_TABLES = (
+    "agg_flow",
+    "agg_stock",
+    "agg_maker",
+    "agg_product",
+    "agg_member",
+    "agg_lot",
+    "agg_reward",
+)
 
 #: Column names per table, in the order of the rows the loader takes as tuples.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -94,6 +127,10 @@ class Store:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes that start together (the follower, gateway workers) migrate one at
+                # a time; the lock ends with the transaction (PostgreSQL's DDL is transactional).
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
@@ -126,9 +163,12 @@ class Store:
             )
         else:
             queries = [
-                (f'SELECT {names} FROM "lot" WHERE "lot_id" IN ({", ".join("?" * len(chunk))})', tuple(chunk))
+                (
+                    f'SELECT {names} FROM "lot" WHERE "lot_id" IN ({", ".join("?" * len(chunk))})',
+                    tuple(chunk),
+                )
                 for chunk in (ids[i : i + 900] for i in range(0, len(ids), 900))
-            ]  # fmt: skip
+            ]
         found: dict[int, dict[str, Any]] = {}
         for sql, params in queries:
             for row in conn.exec_driver_sql(sql, params):
@@ -207,6 +247,49 @@ class Store:
         sql = f'INSERT INTO "{name}" ({names}) VALUES ({values}) ON CONFLICT {on_conflict}'
         conn.exec_driver_sql(sql, tuples_of(columns, rows))
 
+    def add_to(
+        self, conn: Connection, name: str, parts: Mapping[tuple[Any, ...], Sequence[int]]
+    ) -> None:
+        """Add `parts` (key columns -> value columns, in the table's order) to an aggregate
+        table: missing keys are inserted, existing ones get the values added."""
+        if not parts:
+            return
+        table = self.tables[name]
+        keys = [c.name for c in table.primary_key.columns]
+        columns = COLUMNS[name]
+        values = [c for c in columns if c not in keys]
+        if [*keys, *values] != list(columns):
+            raise ValueError(f"{name}: key columns must come first")  # a model out of order
+        rows = [(*k, *v) for k, v in parts.items()]
+        sums = ", ".join(f'"{c}" = "{name}"."{c}" + excluded."{c}"' for c in values)
+        on_conflict = f"({', '.join(chr(34) + k + chr(34) for k in keys)}) DO UPDATE SET {sums}"
+        if conn.dialect.name == "postgresql" and len(rows) >= COPY_ROWS:
+            self._copy(conn, name, columns, rows, on_conflict)
+            return
+        marker = "%s" if conn.dialect.name == "postgresql" else "?"
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join([marker] * len(columns))
+        conn.exec_driver_sql(
+            f'INSERT INTO "{name}" ({names}) VALUES ({marks}) ON CONFLICT {on_conflict}', rows
+        )
+
+    def max_block(self, conn: Connection) -> int:
+        """The highest stored block number (-1 when none)."""
+        table = self.tables["block"]
+        found = conn.execute(select(func.max(table.c.number))).scalar()
+        return -1 if found is None else int(found)
+
+    # ---- the follower's own account of itself (read by every gateway worker) -------------------
+
+    def follower_state(self) -> models.FollowerState | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(self.tables["follower_state"])).mappings().first()
+        return models.FollowerState(**row) if row else None
+
+    def set_follower_state(self, state: models.FollowerState) -> None:
+        with self.engine.begin() as conn:
+            self.upsert(conn, "follower_state", [state.model_dump()], "id")
+
     def set_checkpoint(
         self, conn: Connection, chain_id: int, genesis: str, number: int, block_hash: str
     ) -> None:
@@ -238,5 +321,12 @@ class Store:
     def clear(self) -> None:
         """Drop every indexed row (the schema stays)."""
         with self.engine.begin() as conn:
-            for name in (*reversed(EVENT_TABLES), "block", "lot", "checkpoint", "reorg"):
+            for name in (
+                *reversed(EVENT_TABLES),
+                "block",
+                "lot",
+                *AGG_TABLES,
+                "checkpoint",
+                "reorg",
+            ):
                 conn.execute(delete(self.tables[name]))

@@ -6,10 +6,17 @@ The store is a rebuildable index of the chain: dropping it and indexing again gi
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AggFlow",
+    "AggLot",
+    "AggMaker",
+    "AggMember",
+    "AggProduct",
+    "AggReward",
+    "AggStock",
     "ApiKey",
     "Attendance",
     "AwardBudget",
@@ -23,6 +30,7 @@ __all__ = [
     "DropOffHold",
     "EnrolmentCode",
     "ExchangeMatch",
+    "FollowerState",
     "Fulfilment",
     "GroupDeclaration",
     "HoldPeriod",
@@ -46,9 +54,11 @@ __all__ = [
     "RelayBatch",
     "RelayRequest",
     "Reorg",
+    "RevokedSession",
     "Reward",
     "RewardUpdate",
     "RoleChange",
+    "SigninNonce",
     "Site",
     "SkillCredential",
     "TokenAward",
@@ -231,6 +241,8 @@ class Contribution(LogRef, table=True):
 
 class TokenAward(EventRow, table=True):
     __tablename__ = "token_award"
+    # A wallet's history page, newest first, without sorting all of a member's rows.
+    __table_args__ = (Index("ix_token_award_member_order", "member", "block_number", "log_index"),)
     pilot_id: int = Field(index=True)
     issuer: str = Field(max_length=42)
     member: str = Field(max_length=42, index=True)
@@ -264,6 +276,7 @@ class RewardUpdate(EventRow, table=True):
 
 
 class Redemption(LogRef, table=True):
+    __table_args__ = (Index("ix_redemption_member_order", "member", "block_number", "log_index"),)
     redemption_id: int = Field(primary_key=True)
     pilot_id: int = Field(index=True)
     member: str = Field(max_length=42, index=True)
@@ -315,6 +328,8 @@ class LotState(SQLModel, table=True):
     """Current state of a lot, derived from the event tables by the loader."""
 
     __tablename__ = "lot"
+    # A pilot's lots page, newest first.
+    __table_args__ = (Index("ix_lot_pilot_order", "pilot_id", "lot_id"),)
     lot_id: int = Field(primary_key=True)
     pilot_id: int = Field(index=True)
     material_id: int
@@ -398,6 +413,99 @@ class HoldRelease(EventRow, table=True):
     pilot_id: int = Field(index=True)
     member: str = Field(max_length=42, index=True)
     points: int
+
+
+# ---- read models: aggregates the indexer keeps in the same transaction as the rows -----------------
+# Each is a pure function of the event rows (``ledger.indexer.aggregates``), so a reorg that
+# removes rows removes their share here too, and a rebuild from the rows gives the same table.
+# ``month`` is the UTC month start (unix seconds) of the rows' block time.
+
+
+class AggFlow(SQLModel, table=True):
+    """Grams per month along one edge of the flow graph (source -> maker, maker -> maker,
+    maker -> fate, maker -> loss), per material (-1: loss, or a lot of unknown material)."""
+
+    __tablename__ = "agg_flow"
+    pilot_id: int = Field(primary_key=True)
+    month: int = Field(primary_key=True)
+    tail: str = Field(primary_key=True, max_length=60)
+    head: str = Field(primary_key=True, max_length=60)
+    material_id: int = Field(primary_key=True)
+    grams: int
+
+
+class AggStock(SQLModel, table=True):
+    """Change of the grams a holder holds of a material in a month (counted lot by lot)."""
+
+    __tablename__ = "agg_stock"
+    pilot_id: int = Field(primary_key=True)
+    month: int = Field(primary_key=True)
+    holder: str = Field(primary_key=True, max_length=42)
+    material_id: int = Field(primary_key=True)
+    grams: int
+
+
+class AggMaker(SQLModel, table=True):
+    """A maker's transformations in a month: grams in, out and lost."""
+
+    __tablename__ = "agg_maker"
+    pilot_id: int = Field(primary_key=True)
+    month: int = Field(primary_key=True)
+    maker: str = Field(primary_key=True, max_length=42)
+    input_grams: int
+    output_grams: int
+    loss: int
+
+
+class AggProduct(SQLModel, table=True):
+    """Grams dispatched per material and fate in a month, and their recycled part in gram-bp."""
+
+    __tablename__ = "agg_product"
+    pilot_id: int = Field(primary_key=True)
+    month: int = Field(primary_key=True)
+    material_id: int = Field(primary_key=True)
+    fate: int = Field(primary_key=True)
+    grams: int
+    recycled_gbp: int = Field(description="sum of grams x recycled content (basis points)")
+
+
+class AggMember(SQLModel, table=True):
+    """A member's points in a pilot and month: awarded, redeemed, and how many of each."""
+
+    __tablename__ = "agg_member"
+    pilot_id: int = Field(primary_key=True)
+    month: int = Field(primary_key=True)
+    member: str = Field(primary_key=True, max_length=42, index=True)
+    awarded: int
+    redeemed: int
+    awards: int
+    redemptions: int
+
+
+class AggLot(SQLModel, table=True):
+    """How many lots (and open lots, with grams left) a holder has of a material."""
+
+    __tablename__ = "agg_lot"
+    pilot_id: int = Field(primary_key=True)
+    holder: str = Field(primary_key=True, max_length=42)
+    material_id: int = Field(primary_key=True)
+    lots: int
+    open_lots: int
+
+
+class AggReward(SQLModel, table=True):
+    """A reward's current terms and stock: the last stock set (listing or update) less the
+    redemptions since."""
+
+    __tablename__ = "agg_reward"
+    reward_id: int = Field(primary_key=True)
+    pilot_id: int = Field(index=True)
+    partner: str = Field(max_length=42)
+    cost: int
+    stock_set: int
+    redeemed_since_set: int
+    expiry: int
+    redemptions: int
 
 
 # ---- gateway state: not from the chain, so re-indexing never touches it ---------------------------
@@ -680,6 +788,35 @@ class ChallengeText(SQLModel, table=True):
     title: str = Field(max_length=200)
     need: str
     created_at: int
+
+
+class FollowerState(SQLModel, table=True):
+    """What the index follower last said about itself, for every gateway worker to report."""
+
+    __tablename__ = "follower_state"
+    id: int = Field(default=1, primary_key=True)
+    state: str = Field(max_length=20, description="starting, following, retrying or stopped")
+    heartbeat: float = Field(description="unix time of the follower's last word")
+    chain_head: int = Field(description="the chain's head block as the follower last read it")
+    indexed_block: int
+    last_error: str | None = None
+    error_at: float | None = None
+
+
+class SigninNonce(SQLModel, table=True):
+    """A sign-in (EIP-4361) nonce a gateway worker issued; spent once, before it expires."""
+
+    __tablename__ = "signin_nonce"
+    nonce: str = Field(primary_key=True, max_length=64)
+    expires_at: float = Field(index=True)
+
+
+class RevokedSession(SQLModel, table=True):
+    """A session token signed out before its expiry (kept until then, by its SHA-256)."""
+
+    __tablename__ = "revoked_session"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    expires_at: float = Field(index=True)
 
 
 def _widen_integers() -> None:

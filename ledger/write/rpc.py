@@ -48,6 +48,7 @@ class Rpc:
     def __init__(self, chain: Chain, *, timeout: float = 30.0) -> None:
         self.chain = chain
         self.url: str = getattr(chain, "url", "")
+        self.timeout = timeout
         self._http = httpx.Client(timeout=timeout) if self.url else None
 
     def close(self) -> None:
@@ -58,6 +59,9 @@ class Rpc:
         """The replies (each with ``result`` or ``error``) of `calls`, in order."""
         if not calls:
             return []
+        if self._http is not None and self._http.is_closed:
+            # Closed by an app that shut down while others share this client: open it again.
+            self._http = httpx.Client(timeout=self.timeout)
         if self._http is None:  # an in-process chain answers through its provider
             provider = self.chain.w3.provider
             return [dict(provider.make_request(m, p)) for m, p in calls]  # type: ignore[arg-type]

@@ -3,6 +3,7 @@ order, domain and URI on the configured public origin, and the message's times h
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from eth_account.messages import encode_defunct
 
 from api.auth import AuthError, NonceBook, parse_siwe, verify_siwe
 from ledger.settings import Settings
+from ledger.store.db import Store
 
 ORIGIN = "https://ledger.example.org"
 CHAIN = 31337
@@ -40,8 +42,13 @@ def message(
     )
 
 
+def _book() -> NonceBook:
+    """A nonce book in a store of its own (nonces live in the SQL store, shared by workers)."""
+    return NonceBook(Store.open(f"sqlite:///{tempfile.mkdtemp()}/nonces.sqlite"))
+
+
 def _verify(text: str, nonces: NonceBook | None = None) -> str:
-    book = nonces or NonceBook()
+    book = nonces or _book()
     signature = "0x" + bytes(SIGNER.sign_message(encode_defunct(text=text)).signature).hex()
     return verify_siwe(text, signature, origin=ORIGIN, chain_id=CHAIN, nonces=book).address
 
@@ -51,7 +58,7 @@ def _issued(book: NonceBook) -> str:
 
 
 def test_a_standard_message_signs_in() -> None:
-    book = NonceBook()
+    book = _book()
     expires = _stamp(datetime.now(UTC) + timedelta(minutes=5))
     text = message(
         nonce=_issued(book),
@@ -61,7 +68,7 @@ def test_a_standard_message_signs_in() -> None:
     parsed = parse_siwe(text)
     assert parsed.request_id == "r-1" and parsed.resources == ("https://ledger.example.org/x",)
     # Without a statement the grammar has three line breaks after the address.
-    book2 = NonceBook()
+    book2 = _book()
     assert _verify(message(statement=None, nonce=_issued(book2)), book2) == SIGNER.address
 
 
@@ -122,7 +129,7 @@ def test_grammar_violations_are_refused(text: str, why: str) -> None:
     ],
 )
 def test_foreign_or_stale_messages_are_refused(text: str, why: str) -> None:
-    book = NonceBook()
+    book = _book()
     text = text.replace("abcdefgh1234", _issued(book))
     with pytest.raises(AuthError, match=why):
         _verify(text, book)

@@ -32,7 +32,7 @@ from ledger.deploy import load_manifest
 from pilots.model import load_pilots
 from pilots.seed import DemoCustody
 from tests.conftest import BUILD_CACHE, ROOT, free_port
-from tests.pilots.test_up import BIN, _start, _stop, _wait
+from tests.pilots.test_up import LOOPLEDGER, _start, _stop, _wait
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 
@@ -70,7 +70,7 @@ class System:
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
-            [str(BIN), *args, "--data-dir", str(self.data)],
+            [*LOOPLEDGER, *args, "--data-dir", str(self.data)],
             capture_output=True,
             text=True,
             check=True,
@@ -79,7 +79,7 @@ class System:
 
     def cli_in(self, *args: str, stdin: str) -> str:
         done = subprocess.run(
-            [str(BIN), *args, "--data-dir", str(self.data)],
+            [*LOOPLEDGER, *args, "--data-dir", str(self.data)],
             input=stdin,
             capture_output=True,
             text=True,

@@ -81,7 +81,7 @@ def test_redoc_renders_without_network(base: str, offline_page: tuple[Any, list[
     page.goto(f"{base}/redoc")
     page.wait_for_selector("h1", timeout=30_000)
     assert "LoopLedger gateway" in page.locator("h1").first.inner_text()
-    page.get_by_text("Liveness and the indexed block").first.wait_for(
+    page.get_by_text("Chain head, indexed block, lag and follower state").first.wait_for(
         state="attached", timeout=30_000
     )
     assert refused == []

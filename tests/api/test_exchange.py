@@ -5,6 +5,7 @@ match record's hash as evidence, accepting twice, and proposals checked against 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,9 +47,20 @@ def _org(gw: Gateway, who: str, lat: float, lon: float) -> int:
     return int(reply.json()["sites"][0]["id"])
 
 
-def _bob_wanted(gw: Gateway, site: int, grams: int, material: str = "17 02 01") -> dict[str, Any]:
-    """Bob holds his own key: he signs the listing's EIP-712 terms himself."""
-    now = int(time.time())
+def _bob_wanted(
+    gw: Gateway,
+    site: int,
+    grams: int,
+    material: str = "17 02 01",
+    *,
+    nonce: int | None = None,
+    now: int | None = None,
+    status: int = 201,
+) -> dict[str, Any]:
+    """Bob holds his own key: he signs the listing's EIP-712 terms himself (a fresh nonce each
+    time: the same terms signed twice are one listing)."""
+    now = now if now is not None else int(time.time())
+    nonce = nonce if nonce is not None else secrets.randbelow(2**62)
     terms = ListingTerms(
         pilot=1,
         account=gw.bob.address,
@@ -61,7 +73,7 @@ def _bob_wanted(gw: Gateway, site: int, grams: int, material: str = "17 02 01") 
         reachKm=25,
         siteId=site,
         expiresAt=now + 30 * 86_400,
-        nonce=now,
+        nonce=nonce,
     )
     body = {
         "side": "wanted",
@@ -71,12 +83,12 @@ def _bob_wanted(gw: Gateway, site: int, grams: int, material: str = "17 02 01") 
         "site_id": site,
         "reach_km": 25,
         "expires_in_days": 30,
-        "nonce": now,
+        "nonce": nonce,
         "created_at": now,
         "signature": sign(terms, gw.suite.manifest.chain_id, gw.bob),
     }
     reply = gw.client.post("/api/pilots/LEU/listings", json=body, headers=gw.as_("bob"))
-    assert reply.status_code == 201, reply.text
+    assert reply.status_code == status, reply.text
     return dict(reply.json())
 
 
@@ -418,3 +430,12 @@ def test_exchange_figures_on_the_api_and_in_the_csv(gw: Gateway) -> None:
     assert sum(float(r["exchange_kg_exchanged"] or 0) for r in rows) == pytest.approx(
         after["kg_exchanged"]
     )
+
+
+def test_the_same_signed_listing_twice_is_one_listing(gw: Gateway) -> None:
+    """Posting the same signed terms again is refused with 409, not a server error."""
+    site = _org(gw, "bob", 50.88, 4.70)
+    now = int(time.time())
+    _bob_wanted(gw, site, 1_234, nonce=77, now=now)
+    again = _bob_wanted(gw, site, 1_234, nonce=77, now=now, status=409)
+    assert "recorded already" in again["error"]["message"]

@@ -50,7 +50,11 @@ def test_summary_sankey_trend_materials(client: TestClient) -> None:
     materials = client.get("/api/pilots/LEU/materials").json()
     assert {m["material"] for m in materials} >= {"17 02 01", "P-JOINERY"}
     csv = client.get("/api/pilots/LEU/metrics.csv")
-    assert csv.status_code == 200 and csv.text.startswith("pilot_id,period,inflow_kg")
+    assert (
+        csv.status_code == 200
+        and csv.text.startswith("pilot,period,inflow_kg")
+        and "\nLEU,2026-" in csv.text
+    )
 
 
 def test_provenance(client: TestClient) -> None:
@@ -69,3 +73,16 @@ def test_one_error_format(client: TestClient) -> None:
     assert client.get("/api/lots/999/provenance").status_code == 404
     assert client.get("/openapi.json").status_code == 200
     assert client.get("/").status_code == 200
+
+
+def test_unknown_path_and_wrong_method_answer_the_one_error_format(client: TestClient) -> None:
+    for response, status, code in (
+        (client.get("/api/no-such-thing"), 404, "not_found"),
+        (client.get("/static/no-such-file.js"), 404, "not_found"),
+        (client.delete("/api/pilots"), 405, "method_not_allowed"),
+        (client.put("/api/health"), 405, "method_not_allowed"),
+    ):
+        assert response.status_code == status
+        error = response.json()["error"]
+        assert error["code"] == code and error["message"], response.text
+        assert "detail" not in response.json()

@@ -40,8 +40,15 @@ def test_no_server_errors(gw: Gateway) -> None:  # noqa: F811
         )
         def run(case: Any) -> None:
             response = case.call(headers=headers)
-            case.validate_response(response, checks=[not_a_server_error])
-            assert response.status_code < 500, f"{label}: {response.status_code} {response.text}"
+            if label == "GET /api/health" and response.status_code == 503:
+                # Health's documented answer while no supervised follower reports (this
+                # gateway's index is followed by a plain thread): a verdict, not a fault.
+                assert response.json()["error"]["code"] == "unavailable"
+            else:
+                case.validate_response(response, checks=[not_a_server_error])
+                assert response.status_code < 500, (
+                    f"{label}: {response.status_code} {response.text}"
+                )
             tried[label] = tried.get(label, 0) + 1
 
         run()

@@ -74,8 +74,9 @@ def gw(
 ) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("gateway")
     chain = AnvilChain.start(anvil_settings(tmp))
-    manifest, _ = deploy(chain, artifacts, pilots, tmp / "manifest.json",
-                         admins=dev_admins(chain, pilots))  # fmt: skip
+    manifest, _ = deploy(
+        chain, artifacts, pilots, tmp / "manifest.json", admins=dev_admins(chain, pilots)
+    )
     suite = Suite(chain, manifest, artifacts)
     story(suite)  # alice = accounts[8], bob = accounts[9], makers of Leuven
     alice, bob, member, outsider = (chain.accounts[i] for i in (8, 9, 13, 14))
@@ -99,8 +100,11 @@ def gw(
     store = Store.open(f"sqlite:///{tmp / 'index.sqlite'}")
     indexer_for(suite, store).run()
     stop = threading.Event()
-    follower = threading.Thread(target=indexer_for(suite, store).run,
-                                kwargs={"follow": True, "stop": stop, "poll": 0.05}, daemon=True)  # fmt: skip
+    follower = threading.Thread(
+        target=indexer_for(suite, store).run,
+        kwargs={"follow": True, "stop": stop, "poll": 0.05},
+        daemon=True,
+    )
     follower.start()
     custody = custody_of(data, PASSWORD)
     relayer = relayer_for(suite, store, custody, chain.accounts[-1])
@@ -111,8 +115,10 @@ def gw(
     )
     # TestClient's requests go to http://testserver: that is this gateway's public origin.
     state = GatewayState(store, pilots, writes, public_origin="http://testserver")
-    keys = {name: issue_api_key(store, a.address, name)
-            for name, a in (("alice", alice), ("bob", bob), ("member", member), ("outsider", outsider))}  # fmt: skip
+    keys = {
+        name: issue_api_key(store, a.address, name)
+        for name, a in (("alice", alice), ("bob", bob), ("member", member), ("outsider", outsider))
+    }
     keys["partner"] = issue_api_key(store, admin.address, "partner")
     app = create_app(state)
     with TestClient(app) as client, TestClient(app) as raw:
@@ -172,22 +178,44 @@ def test_intake_batch_is_recorded_and_indexed(gw: Gateway) -> None:
 
 def test_transform_transfer_dispatch_contribution(gw: Gateway) -> None:
     lot = _fresh_lot(gw, 10_000)
-    made = gw.client.post("/api/pilots/LEU/transformations", headers=gw.as_("alice"), json={"records": [{
-        "inputs": [{"lot_id": lot, "quantity": 10}], "outputs": [{"material": "P-JOINERY", "quantity": 9.5}],
-        "loss": 0.5, "unit": "kg"}]})  # fmt: skip
+    made = gw.client.post(
+        "/api/pilots/LEU/transformations",
+        headers=gw.as_("alice"),
+        json={
+            "records": [
+                {
+                    "inputs": [{"lot_id": lot, "quantity": 10}],
+                    "outputs": [{"material": "P-JOINERY", "quantity": 9.5}],
+                    "loss": 0.5,
+                    "unit": "kg",
+                }
+            ]
+        },
+    )
     assert made.status_code == 201, made.text
     product = made.json()["lots"][0]
     assert gw.suite.materials.lot(lot).grams == 0 and gw.suite.materials.lot(product).grams == 9_500
-    moved = gw.client.post("/api/pilots/LEU/transfers", headers=gw.as_("alice"), json={"records": [
-        {"lot_id": product, "to": gw.bob.address, "quantity": 1500, "unit": "g"}]})  # fmt: skip
+    moved = gw.client.post(
+        "/api/pilots/LEU/transfers",
+        headers=gw.as_("alice"),
+        json={
+            "records": [{"lot_id": product, "to": gw.bob.address, "quantity": 1500, "unit": "g"}]
+        },
+    )
     assert moved.status_code == 201, moved.text
     assert gw.suite.materials.lot(moved.json()["lots"][0]).holder == gw.bob.address
-    gone = gw.client.post("/api/pilots/LEU/dispatches", headers=gw.as_("alice"), json={"records": [
-        {"lot_id": product, "quantity": 8, "unit": "kg", "fate": "in_use"}]})  # fmt: skip
+    gone = gw.client.post(
+        "/api/pilots/LEU/dispatches",
+        headers=gw.as_("alice"),
+        json={"records": [{"lot_id": product, "quantity": 8, "unit": "kg", "fate": "in_use"}]},
+    )
     assert gone.status_code == 201, gone.text
     assert gw.suite.materials.lot(product).grams == 0
-    done = gw.client.post("/api/pilots/LEU/contributions", headers=gw.as_("alice"),
-                          json={"records": [{"kind": "repair", "amount": 90}, {"kind": "workshop", "amount": 12}]})  # fmt: skip
+    done = gw.client.post(
+        "/api/pilots/LEU/contributions",
+        headers=gw.as_("alice"),
+        json={"records": [{"kind": "repair", "amount": 90}, {"kind": "workshop", "amount": 12}]},
+    )
     assert done.status_code == 201, done.text
     assert [e["args"]["amount"] for e in done.json()["events"]] == [90, 12]
 
@@ -234,8 +262,15 @@ def test_wrong_role_is_forbidden(gw: Gateway) -> None:
     assert gw.suite.materials.lot_count() == before
 
 
-def _siwe(gw: Gateway, signer: LocalAccount, *, nonce: str | None = None, chain_id: int | None = None,
-          domain: str = "testserver", expires: timedelta = timedelta(minutes=10)) -> str:  # fmt: skip
+def _siwe(
+    gw: Gateway,
+    signer: LocalAccount,
+    *,
+    nonce: str | None = None,
+    chain_id: int | None = None,
+    domain: str = "testserver",
+    expires: timedelta = timedelta(minutes=10),
+) -> str:
     nonce = nonce or gw.client.get("/api/auth/nonce").json()["nonce"]
     now = datetime.now(UTC)
     return (
@@ -260,8 +295,11 @@ def test_sign_in_with_ethereum(gw: Gateway) -> None:
     token = session.json()["token"]
     me = gw.client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
     assert me["address"] == gw.alice.address and "maker" in me["roles"]["LEU"]
-    reply = gw.client.post("/api/pilots/LEU/intakes", json={"records": [_wood()]},
-                           headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    reply = gw.client.post(
+        "/api/pilots/LEU/intakes",
+        json={"records": [_wood()]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert reply.status_code == 201
     # The same message again: its nonce is spent.
     again = gw.client.post(
@@ -335,11 +373,27 @@ def test_transform_checks_mass_balance_and_holdings(gw: Gateway) -> None:
     lot = _fresh_lot(gw, 4_000)
     foreign = 5  # lot 5 of the story is held by bob
     before = gw.suite.materials.lot_count()
-    reply = gw.client.post("/api/pilots/LEU/transformations", headers=gw.as_("alice"), json={"records": [
-        {"inputs": [{"lot_id": lot, "quantity": 4}], "outputs": [{"material": "P-JOINERY", "quantity": 3}], "loss": 0.5},
-        {"inputs": [{"lot_id": foreign, "quantity": 1}], "outputs": [{"material": "P-JOINERY", "quantity": 1}]},
-        {"inputs": [{"lot_id": lot, "quantity": 1}], "outputs": [{"material": "P-JOINERY", "quantity": 1}]},
-    ]})  # fmt: skip
+    reply = gw.client.post(
+        "/api/pilots/LEU/transformations",
+        headers=gw.as_("alice"),
+        json={
+            "records": [
+                {
+                    "inputs": [{"lot_id": lot, "quantity": 4}],
+                    "outputs": [{"material": "P-JOINERY", "quantity": 3}],
+                    "loss": 0.5,
+                },
+                {
+                    "inputs": [{"lot_id": foreign, "quantity": 1}],
+                    "outputs": [{"material": "P-JOINERY", "quantity": 1}],
+                },
+                {
+                    "inputs": [{"lot_id": lot, "quantity": 1}],
+                    "outputs": [{"material": "P-JOINERY", "quantity": 1}],
+                },
+            ]
+        },
+    )
     assert reply.status_code == 422
     fields = _error_fields(reply)
     assert "mass balance" in fields["records.0"] and "differs by 500 g" in fields["records.0"]
@@ -350,10 +404,17 @@ def test_transform_checks_mass_balance_and_holdings(gw: Gateway) -> None:
 
 def test_overdrawn_dispatch_and_unknown_lot(gw: Gateway) -> None:
     lot = _fresh_lot(gw, 1_000)
-    reply = gw.client.post("/api/pilots/LEU/dispatches", headers=gw.as_("alice"), json={"records": [
-        {"lot_id": lot, "quantity": 600, "unit": "g", "fate": "recycled"},
-        {"lot_id": lot, "quantity": 600, "unit": "g", "fate": "recycled"},
-        {"lot_id": 10**9, "quantity": 1, "unit": "g", "fate": "recycled"}]})  # fmt: skip
+    reply = gw.client.post(
+        "/api/pilots/LEU/dispatches",
+        headers=gw.as_("alice"),
+        json={
+            "records": [
+                {"lot_id": lot, "quantity": 600, "unit": "g", "fate": "recycled"},
+                {"lot_id": lot, "quantity": 600, "unit": "g", "fate": "recycled"},
+                {"lot_id": 10**9, "quantity": 1, "unit": "g", "fate": "recycled"},
+            ]
+        },
+    )
     assert reply.status_code == 422
     fields = _error_fields(reply)
     assert (
@@ -365,8 +426,11 @@ def test_overdrawn_dispatch_and_unknown_lot(gw: Gateway) -> None:
 
 def test_transfer_to_a_non_maker_is_refused(gw: Gateway) -> None:
     lot = _fresh_lot(gw, 1_000)
-    reply = gw.client.post("/api/pilots/LEU/transfers", headers=gw.as_("alice"), json={"records": [
-        {"lot_id": lot, "to": gw.outsider.address, "quantity": 1, "unit": "kg"}]})  # fmt: skip
+    reply = gw.client.post(
+        "/api/pilots/LEU/transfers",
+        headers=gw.as_("alice"),
+        json={"records": [{"lot_id": lot, "to": gw.outsider.address, "quantity": 1, "unit": "kg"}]},
+    )
     assert reply.status_code == 422 and "not a maker" in _error_fields(reply)["records.0.to"]
 
 
@@ -402,10 +466,16 @@ def test_rate_limit_per_account(gw: Gateway) -> None:
     saved = gw.writes.limiter
     gw.writes.limiter = RateLimiter(rate=0.01, burst=1)
     try:
-        first = gw.client.post("/api/pilots/LEU/contributions", headers=gw.as_("alice"),
-                               json={"records": [{"kind": "mentoring", "amount": 30}]})  # fmt: skip
-        second = gw.client.post("/api/pilots/LEU/contributions", headers=gw.as_("alice"),
-                                json={"records": [{"kind": "mentoring", "amount": 30}]})  # fmt: skip
+        first = gw.client.post(
+            "/api/pilots/LEU/contributions",
+            headers=gw.as_("alice"),
+            json={"records": [{"kind": "mentoring", "amount": 30}]},
+        )
+        second = gw.client.post(
+            "/api/pilots/LEU/contributions",
+            headers=gw.as_("alice"),
+            json={"records": [{"kind": "mentoring", "amount": 30}]},
+        )
         other = gw.client.post(
             "/api/pilots/LEU/redemptions", headers=gw.as_("member"), json={"reward_id": 10**6}
         )
@@ -446,8 +516,11 @@ def test_concurrent_writes_share_transactions(gw: Gateway) -> None:
     before_batches, before = gw.relayer.batches, gw.suite.materials.lot_count()
 
     def post(i: int) -> int:
-        reply = gw.client.post("/api/pilots/LEU/intakes", headers=gw.as_("alice"),
-                               json={"records": [_wood(quantity=i + 1, unit="g") for _ in range(5)]})  # fmt: skip
+        reply = gw.client.post(
+            "/api/pilots/LEU/intakes",
+            headers=gw.as_("alice"),
+            json={"records": [_wood(quantity=i + 1, unit="g") for _ in range(5)]},
+        )
         assert reply.status_code == 201, reply.text
         return int(reply.json()["block_number"])
 
@@ -493,8 +566,11 @@ def test_wallet_rewards_redeem_and_receipt(gw: Gateway) -> None:
         and len(wallet["history"]["data"]) == 1
     )
     assert wallet["history"]["data"][0]["kind"] == "redemption"
-    poor = gw.client.post("/api/pilots/LEU/redemptions", json={"reward_id": reward["reward_id"]},
-                          headers=gw.as_("outsider"))  # fmt: skip
+    poor = gw.client.post(
+        "/api/pilots/LEU/redemptions",
+        json={"reward_id": reward["reward_id"]},
+        headers=gw.as_("outsider"),
+    )
     assert poor.status_code == 422 and "balance is 0" in poor.text
     assert gw.client.get("/api/redemptions/12345").status_code == 404
     assert wallet["balances"] == {"LEU": 70}
@@ -593,9 +669,16 @@ def test_verify_endpoint_reports_tampering(gw: Gateway) -> None:
 def test_openapi_lists_every_endpoint(gw: Gateway, tmp_path: Path) -> None:
     spec = gw.client.get("/openapi.json").json()
     paths = set(spec["paths"])
-    assert {"/api/pilots/{pilot}/intakes", "/api/pilots/{pilot}/transformations", "/api/relay",
-            "/api/auth/siwe", "/api/accounts/{address}/wallet", "/api/redemptions/{redemption_id}",
-            "/api/audit/verify", "/api/lots/{lot_id}/trail"} <= paths  # fmt: skip
+    assert {
+        "/api/pilots/{pilot}/intakes",
+        "/api/pilots/{pilot}/transformations",
+        "/api/relay",
+        "/api/auth/siwe",
+        "/api/accounts/{address}/wallet",
+        "/api/redemptions/{redemption_id}",
+        "/api/audit/verify",
+        "/api/lots/{lot_id}/trail",
+    } <= paths
 
 
 # ---- the durable queue: 202 and jobs, one record or many ----------------------------------------

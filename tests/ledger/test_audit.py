@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -94,16 +95,22 @@ def test_a_block_range_and_a_pilot_narrow_the_check(indexed: tuple[Suite, Store]
     assert late.ok and late.lots_checked is None
 
 
-def test_cli_exit_code_follows_the_verdict(indexed: tuple[Suite, Store], anvil_chain: AnvilChain,
-                                           tmp_path: Path) -> None:  # fmt: skip
+def test_cli_exit_code_follows_the_verdict(
+    indexed: tuple[Suite, Store], anvil_chain: AnvilChain, tmp_path: Path
+) -> None:
     suite, store = indexed
     data = tmp_path / "audit"
     data.mkdir()
     (data / "deployment-rpc.json").write_text(suite.manifest.model_dump_json())
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
-    env.update({"LOOPLEDGER_CHAIN": anvil_chain.url, "LOOPLEDGER_CHAIN_ID": "31337",
-                "LOOPLEDGER_DATA_DIR": str(data),
-                "LOOPLEDGER_DATABASE_URL": str(store.engine.url)})  # fmt: skip
+    env.update(
+        {
+            "LOOPLEDGER_CHAIN": anvil_chain.url,
+            "LOOPLEDGER_CHAIN_ID": "31337",
+            "LOOPLEDGER_DATA_DIR": str(data),
+            "LOOPLEDGER_DATABASE_URL": str(store.engine.url),
+        }
+    )
     command = [str(Path(sys.executable).parent / "loopledger"), "audit", "verify"]
     clean = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -131,17 +138,56 @@ def test_report_traces_figures_to_chain_records(indexed: tuple[Suite, Store]) ->
     checkpoint = store.checkpoint()
     assert checkpoint is not None
     rows = store_tables(store, pilot=LEUVEN)
-    text = render_report(pilot_id=LEUVEN, pilot_name="Leuven (LEU)", period=Period.parse("all"), records=records,
-                         rows=rows, material_codes=codes,
-                         chain={"chain_id": 31337, "genesis_hash": checkpoint.genesis_hash,
-                                "indexed_block": checkpoint.block_number},
-                         verification=verify(suite, store, pilot=LEUVEN, pilot_ids=[LEUVEN]))  # fmt: skip
+    text = render_report(
+        pilot_id=LEUVEN,
+        pilot_name="Leuven (LEU)",
+        period=Period.parse("all"),
+        records=records,
+        rows=rows,
+        material_codes=codes,
+        chain={
+            "chain_id": 31337,
+            "genesis_hash": checkpoint.genesis_hash,
+            "indexed_block": checkpoint.block_number,
+        },
+        verification=verify(suite, store, pilot=LEUVEN, pilot_ids=[LEUVEN]),
+    )
     assert "the index matches the chain" in text
     assert "12.000 kg" in text  # the inflow: 10 kg collected + 2 kg virgin
-    assert "CTI" in text  # the method text names its source
+    assert "Circular Transition Indicators" in text  # the method names its source
     for row in rows["intake"] + rows["dispatch"] + rows["transfer"]:
-        assert row["tx_hash"] in text and row["evidence"] in text
+        assert row["tx_hash"] in text
+        assert row["evidence"] in text or (
+            "no evidence" in text and set(row["evidence"][2:]) == {"0"}
+        )
     assert "None: for each of the 2 makers" in text
+    # Plain words: no formula, no grams, no blank material, dates beside the blocks.
+    for code_like in ("None without inflow", "r_in", "Grams", "(g)", "0x" + "00" * 32):
+        assert code_like not in text, code_like
+    assert "<td></td>" not in text, "a blank cell (e.g. the material of a dispatch)"
+    first = min(int(r["ts"]) for r in rows["intake"])
+    assert f"{datetime.fromtimestamp(first, UTC):%Y-%m-%d}" in text
+
+
+def test_report_of_a_running_year_says_it_is_not_finished(indexed: tuple[Suite, Store]) -> None:
+    from ledger.audit.epcis import store_tables
+    from ledger.audit.report import render_report
+    from ledger.circularity.period import Period
+
+    _, store = indexed
+    year = datetime.now(UTC).year
+    common = dict(
+        pilot_id=LEUVEN,
+        pilot_name="Leuven (LEU)",
+        records=load_records(store.engine),
+        rows=store_tables(store, pilot=LEUVEN),
+        material_codes={},
+        verification=None,
+        chain={"chain_id": 31337, "genesis_hash": "0x", "indexed_block": 1},
+    )
+    running = render_report(period=Period.year(year), **common)  # type: ignore[arg-type]
+    assert "period not finished" in running and f"{year}-01-01 to {year}-12-31" in running
+    assert "period not finished" not in render_report(period=Period.year(year - 1), **common)  # type: ignore[arg-type]
 
 
 def test_evidence_file_checked_against_the_chain(anvil_suite: Suite, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from ledger.build import Artifact
 from ledger.chain import AnvilChain, MemoryChain, connect
 from ledger.deploy import deploy
-from ledger.errors import ChainIdMismatch, ChainUnreachable, ConfigError, PortInUse
+from ledger.errors import ChainIdMismatch, ChainUnreachable, ConfigError, PortInUse, StateLost
 from ledger.runtime import dev_admins
 from ledger.settings import Settings
 from pilots.model import Pilot
@@ -82,3 +82,49 @@ def test_rpc_chain_id_is_checked(tmp_path: Path, anvil_chain: AnvilChain) -> Non
 def test_invalid_chain_setting_is_rejected() -> None:
     with pytest.raises(ValueError, match="LOOPLEDGER_CHAIN"):
         Settings(chain="ganache")
+
+
+def test_anvil_keeps_its_genesis_over_many_restarts(tmp_path: Path) -> None:
+    """Each start used to add another block 0 to the state file; a later load took a wrong one."""
+    settings = anvil_settings(tmp_path)
+    chain = AnvilChain.start(settings)
+    genesis = chain.genesis_hash
+    operator = chain.operator
+    try:
+        for restart in range(8):
+            tx = {
+                "to": chain.accounts[1].address,
+                "value": 1,
+                "gas": 21_000,
+                "gasPrice": 2 * 10**9,
+                "nonce": restart,
+                "chainId": chain.chain_id,
+            }
+            raw = operator.sign_transaction(tx).raw_transaction
+            chain.w3.eth.wait_for_transaction_receipt(chain.w3.eth.send_raw_transaction(raw))
+            head = int(chain.w3.eth.block_number)
+            chain.close()
+            chain = AnvilChain.start(settings)
+            assert chain.genesis_hash == genesis, f"restart {restart + 1} changed the genesis"
+            assert int(chain.w3.eth.block_number) == head
+    finally:
+        chain.close()
+
+
+def test_unreadable_state_is_set_aside_with_one_message_and_a_new_chain_starts(
+    tmp_path: Path,
+) -> None:
+    settings = anvil_settings(tmp_path)
+    (tmp_path / "anvil-state.json").write_text('{"blocks": [')  # cut off mid-write
+    (tmp_path / "deployment-anvil.json").write_text("{}")
+    with pytest.raises(StateLost, match="cannot be read") as caught:
+        AnvilChain.start(settings)
+    assert len(str(caught.value).splitlines()) == 1 and "run the command again" in str(caught.value)
+    (aside,) = tmp_path.glob("lost-*")
+    assert (aside / "anvil-state.json").read_text() == '{"blocks": ['
+    assert (aside / "deployment-anvil.json").exists(), "what was built on the lost chain goes too"
+    chain = AnvilChain.start(settings)
+    try:
+        assert int(chain.w3.eth.block_number) == 0, "a new chain"
+    finally:
+        chain.close()

@@ -15,7 +15,7 @@ from pilots.model import load_pilots
 from pilots.seed import demo_account
 from tests.conftest import free_port
 
-BIN = Path(sys.executable).parent / "loopledger"
+LOOPLEDGER = [sys.executable, "-m", "loopledger"]
 
 
 def run(
@@ -24,7 +24,7 @@ def run(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
     full_env.update(env or {})
     return subprocess.run(
-        [str(BIN), *args],
+        [*LOOPLEDGER, *args],
         capture_output=True,
         text=True,
         env=full_env,

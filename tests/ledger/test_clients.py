@@ -220,9 +220,20 @@ def test_fast_request_signature_equals_eip712_typed_data(memory_suite: Suite) ->
     call = memory_suite.materials.call_data("lotCount")
     request = tx.sign_request(signer, call, gas=123_456, deadline=2_000_000_000, nonce=7)
     assert tx.forwarder is not None
-    domain = {"name": "LoopLedger", "version": "1", "chainId": memory_suite.chain.w3.eth.chain_id,
-              "verifyingContract": tx.forwarder.address}  # fmt: skip
-    message = {"from": signer.address, "to": request["to"], "value": 0, "gas": 123_456, "nonce": 7,
-               "deadline": 2_000_000_000, "data": call.data}  # fmt: skip
+    domain = {
+        "name": "LoopLedger",
+        "version": "1",
+        "chainId": memory_suite.chain.w3.eth.chain_id,
+        "verifyingContract": tx.forwarder.address,
+    }
+    message = {
+        "from": signer.address,
+        "to": request["to"],
+        "value": 0,
+        "gas": 123_456,
+        "nonce": 7,
+        "deadline": 2_000_000_000,
+        "data": call.data,
+    }
     expected = signer.sign_typed_data(domain, FORWARD_REQUEST_TYPES, message).signature
     assert request["signature"] == bytes(expected)

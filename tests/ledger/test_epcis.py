@@ -60,8 +60,12 @@ def _export(
     suite: Suite, store: Store, pilots: list[Pilot], maker: str | None = None
 ) -> list[dict[str, Any]]:
     codes = {v: k for k, v in suite.manifest.materials.items()}
-    return export_events(store_tables(store, pilot=LEUVEN, maker=maker), chain_id=suite.manifest.chain_id,
-                         pilot_codes={p.id: p.code for p in pilots}, material_codes=codes)  # fmt: skip
+    return export_events(
+        store_tables(store, pilot=LEUVEN, maker=maker),
+        chain_id=suite.manifest.chain_id,
+        pilot_codes={p.id: p.code for p in pilots},
+        material_codes=codes,
+    )
 
 
 def test_export_is_valid_epcis_with_cbv_event_hashes(gw: Gateway, pilots: list[Pilot]) -> None:  # noqa: F811
@@ -69,8 +73,12 @@ def test_export_is_valid_epcis_with_cbv_event_hashes(gw: Gateway, pilots: list[P
     doc = document(events)
     assert validate(doc, SCHEMA) == []
     kinds = {(e["type"], e.get("action")) for e in events}
-    assert {("ObjectEvent", "ADD"), ("ObjectEvent", "OBSERVE"), ("ObjectEvent", "DELETE"),
-            ("TransformationEvent", None)} <= kinds  # fmt: skip
+    assert {
+        ("ObjectEvent", "ADD"),
+        ("ObjectEvent", "OBSERVE"),
+        ("ObjectEvent", "DELETE"),
+        ("TransformationEvent", None),
+    } <= kinds
     for event in events:
         assert event["eventID"].startswith("ni:///sha-256;") and event["eventID"].endswith(
             "?ver=CBV2.0"
@@ -160,24 +168,46 @@ def test_round_trip_into_a_fresh_deployment(
 
 
 def _doc(*events: dict[str, Any]) -> dict[str, Any]:
-    return {"@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
-            "creationDate": "2026-11-22T09:00:00Z", "epcisBody": {"eventList": list(events)}}  # fmt: skip
+    return {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-22T09:00:00Z",
+        "epcisBody": {"eventList": list(events)},
+    }
 
 
 def _event(kind: str, **fields: Any) -> dict[str, Any]:
-    return {"type": kind, "eventTime": "2026-11-22T08:30:00.000Z", "eventTimeZoneOffset": "+01:00",
-            "bizLocation": LEU_PLACE, **fields}  # fmt: skip
+    return {
+        "type": kind,
+        "eventTime": "2026-11-22T08:30:00.000Z",
+        "eventTimeZoneOffset": "+01:00",
+        "bizLocation": LEU_PLACE,
+        **fields,
+    }
 
 
-PALLETS = _event("ObjectEvent", action="ADD", bizStep="receiving",
-                 quantityList=[{"epcClass": "urn:example:pallets:7", "quantity": 12.5, "uom": "KGM"}],
-                 **{"ll:material": "15 01 03", "ll:source": "industrial_surplus"})  # fmt: skip
-BENCH = _event("TransformationEvent", bizStep="creating_class_instance",
-               inputQuantityList=[{"epcClass": "urn:example:pallets:7", "quantity": 12500, "uom": "GRM"}],
-               outputQuantityList=[{"epcClass": "urn:example:bench:1", "quantity": 11, "uom": "KGM"}],
-               **{"ll:outputMaterials": ["P-FURNITURE"], "ll:loss": 1500})  # fmt: skip
-SOLD = _event("ObjectEvent", action="DELETE", bizStep="retail_selling", disposition="retail_sold",
-              quantityList=[{"epcClass": "urn:example:bench:1", "quantity": 11000, "uom": "GRM"}])  # fmt: skip
+PALLETS = _event(
+    "ObjectEvent",
+    action="ADD",
+    bizStep="receiving",
+    quantityList=[{"epcClass": "urn:example:pallets:7", "quantity": 12.5, "uom": "KGM"}],
+    **{"ll:material": "15 01 03", "ll:source": "industrial_surplus"},
+)
+BENCH = _event(
+    "TransformationEvent",
+    bizStep="creating_class_instance",
+    inputQuantityList=[{"epcClass": "urn:example:pallets:7", "quantity": 12500, "uom": "GRM"}],
+    outputQuantityList=[{"epcClass": "urn:example:bench:1", "quantity": 11, "uom": "KGM"}],
+    **{"ll:outputMaterials": ["P-FURNITURE"], "ll:loss": 1500},
+)
+SOLD = _event(
+    "ObjectEvent",
+    action="DELETE",
+    bizStep="retail_selling",
+    disposition="retail_sold",
+    quantityList=[{"epcClass": "urn:example:bench:1", "quantity": 11000, "uom": "GRM"}],
+)
 
 
 def test_import_of_a_hand_written_document(gw: Gateway) -> None:  # noqa: F811
@@ -203,21 +233,67 @@ def test_import_of_a_hand_written_document(gw: Gateway) -> None:  # noqa: F811
 @pytest.mark.parametrize(
     ("events", "reason"),
     [
-        ([{**PALLETS, "quantityList": [{"epcClass": "urn:example:p", "quantity": 3, "uom": "LBR"}]}], "unit 'LBR'"),
-        ([{**PALLETS, "quantityList": [{"epcClass": "urn:example:p", "uom": "KGM"}]}], "no quantity"),
-        ([PALLETS, {**BENCH, "ll:loss": 1000}], "outputs 11000 g + loss 1000 g must equal inputs 12500 g"),
+        (
+            [
+                {
+                    **PALLETS,
+                    "quantityList": [{"epcClass": "urn:example:p", "quantity": 3, "uom": "LBR"}],
+                }
+            ],
+            "unit 'LBR'",
+        ),
+        (
+            [{**PALLETS, "quantityList": [{"epcClass": "urn:example:p", "uom": "KGM"}]}],
+            "no quantity",
+        ),
+        (
+            [PALLETS, {**BENCH, "ll:loss": 1000}],
+            "outputs 11000 g + loss 1000 g must equal inputs 12500 g",
+        ),
         ([PALLETS, {**PALLETS, "ll:material": "99 99 99"}], "unknown material code '99 99 99'"),
-        ([_event("ObjectEvent", action="DELETE", quantityList=[{"epcClass": "urn:loopledger:31337:lot:5",
-                                                                 "quantity": 1, "uom": "GRM"}], **{"ll:fate": "recycled"})],
-         "is held by"),  # lot 5 of the story is bob's
-        ([_event("AggregationEvent", action="ADD", parentID="urn:example:box", childEPCs=["urn:example:item:1"])], "unsupported event"),
-        ([{**SOLD, "quantityList": [{"epcClass": "urn:example:nowhere", "quantity": 1, "uom": "GRM"}]}],
-         "neither a lot of an earlier record"),
+        (
+            [
+                _event(
+                    "ObjectEvent",
+                    action="DELETE",
+                    quantityList=[
+                        {"epcClass": "urn:loopledger:31337:lot:5", "quantity": 1, "uom": "GRM"}
+                    ],
+                    **{"ll:fate": "recycled"},
+                )
+            ],
+            "is held by",
+        ),  # lot 5 of the story is bob's
+        (
+            [
+                _event(
+                    "AggregationEvent",
+                    action="ADD",
+                    parentID="urn:example:box",
+                    childEPCs=["urn:example:item:1"],
+                )
+            ],
+            "unsupported event",
+        ),
+        (
+            [
+                {
+                    **SOLD,
+                    "quantityList": [
+                        {"epcClass": "urn:example:nowhere", "quantity": 1, "uom": "GRM"}
+                    ],
+                }
+            ],
+            "neither a lot of an earlier record",
+        ),
         ([{k: v for k, v in PALLETS.items() if k != "eventTimeZoneOffset"}], "eventTimeZoneOffset"),
-        ([{**PALLETS, "quantityList": [{"epcClass": "pallets 7", "quantity": 1, "uom": "KGM"}]}], "is not a 'uri'"),
+        (
+            [{**PALLETS, "quantityList": [{"epcClass": "pallets 7", "quantity": 1, "uom": "KGM"}]}],
+            "is not a 'uri'",
+        ),
         ([{**PALLETS, "eventTime": "2026-13-40T99:00:00Z"}], "is not a 'date-time'"),
     ],
-)  # fmt: skip
+)
 def test_rejected_documents_record_nothing(
     gw: Gateway,  # noqa: F811
     events: list[dict[str, Any]],

@@ -39,8 +39,11 @@ def test_hex_fast_path_equals_eth_abi_and_web3(anvil_suite: Suite) -> None:
     names = set()
     for log in raw:
         fast = suite.decoder.decode(log)
-        as_bytes = {**log, "topics": [bytes.fromhex(t[2:]) for t in log["topics"]],
-                    "data": bytes.fromhex(log["data"][2:])}  # fmt: skip
+        as_bytes = {
+            **log,
+            "topics": [bytes.fromhex(t[2:]) for t in log["topics"]],
+            "data": bytes.fromhex(log["data"][2:]),
+        }
         slow = suite.decoder.decode(as_bytes)
         assert fast == slow, (fast, slow)
         if fast is None:
@@ -54,5 +57,13 @@ def test_hex_fast_path_equals_eth_abi_and_web3(anvil_suite: Suite) -> None:
         reference = contract.events[fast.name]().process_log(original)
         for key, value in reference["args"].items():
             assert fast.args[key] == _plain(value), (fast.name, key, fast.args[key], value)
-    assert {"MaterialTakenIn", "MaterialTransformed", "LotTransferred", "MaterialDispatched",
-            "ContributionRecorded", "PauseChanged", "RoleChanged", "PilotAdded"} <= names  # fmt: skip
+    assert {
+        "MaterialTakenIn",
+        "MaterialTransformed",
+        "LotTransferred",
+        "MaterialDispatched",
+        "ContributionRecorded",
+        "PauseChanged",
+        "RoleChanged",
+        "PilotAdded",
+    } <= names

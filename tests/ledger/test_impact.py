@@ -152,7 +152,7 @@ def test_evaluate_framework_and_jsonld() -> None:
         declarations=women,
         kg_diverted=1_500.0,
         kg_by_material_fate={("20 01 02", "recycled"): 100.0},
-        percent_circularity=0.5,
+        circularity_rate=0.5,
         mci=None,
     )
     values = {v.kpi.metric: v for v in framework.evaluate(pilot, inputs, 2026)}

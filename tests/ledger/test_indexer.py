@@ -286,10 +286,17 @@ def test_sigkill_at_random_points_loses_nothing(
     manifest_copy.write_text(suite.manifest.model_dump_json())
     db = data / "index.sqlite"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
-    env.update({"LOOPLEDGER_CHAIN": anvil_chain.url, "LOOPLEDGER_CHAIN_ID": "31337",
-                "LOOPLEDGER_DATA_DIR": str(data), "LOOPLEDGER_DATABASE_URL": f"sqlite:///{db}",
-                "LOOPLEDGER_INDEX_RANGE": "1", "LOOPLEDGER_INDEX_RANGE_MAX": "1",
-                "LOOPLEDGER_INDEX_PIPELINE": "true"})  # fmt: skip
+    env.update(
+        {
+            "LOOPLEDGER_CHAIN": anvil_chain.url,
+            "LOOPLEDGER_CHAIN_ID": "31337",
+            "LOOPLEDGER_DATA_DIR": str(data),
+            "LOOPLEDGER_DATABASE_URL": f"sqlite:///{db}",
+            "LOOPLEDGER_INDEX_RANGE": "1",
+            "LOOPLEDGER_INDEX_RANGE_MAX": "1",
+            "LOOPLEDGER_INDEX_PIPELINE": "true",
+        }
+    )
     command = [str(Path(sys.executable).parent / "loopledger"), "index"]
     rng = random.Random(20261122)
     kills = 0

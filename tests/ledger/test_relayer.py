@@ -385,3 +385,11 @@ def test_a_job_of_several_makers_is_all_or_nothing(rig: Rig, tmp_path: Path) -> 
     assert _lots_by_grams(rig, before) == {15_002: 1, 15_003: 1}
     holders = {rig.suite.materials.lot(i).holder for i in (before + 1, before + 2)}
     assert holders == {first.address, second.address}  # each part signed by its own maker
+
+
+def test_a_closed_rpc_client_opens_again(rig: Rig) -> None:
+    """A gateway app that shuts down closes its client; others sharing it must go on working."""
+    rpc = Rpc(rig.chain)
+    before = int(rpc.call("eth_blockNumber", []), 16)
+    rpc.close()
+    assert int(rpc.call("eth_blockNumber", []), 16) >= before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,12 @@ def test_seeded_scenario_has_zero_mass_balance_residual(
     assert seed_scenario(anvil_suite, pilots[:2], scale=0.05, months=3) is None, (
         "seeding happens once"
     )
+    # After the history, the chain's clock is today's: the next record is dated now.
+    w3 = anvil_chain.w3
+    admin = anvil_chain.accounts[pilots[0].id]
+    anvil_suite.token.set_budget(admin, pilots[0].id, 5)
+    written = int(w3.eth.get_block("latest")["timestamp"])
+    assert abs(written - time.time()) < 120, f"a record written now is dated {written}"
     store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite'}")
     indexer_for(anvil_suite, store).run()
     records = load_records(store.engine)

@@ -16,14 +16,15 @@ import pytest
 
 from tests.conftest import free_port
 
-BIN = Path(sys.executable).parent / "loopledger"
+#: The `loopledger` command of this checkout.
+LOOPLEDGER = [sys.executable, "-m", "loopledger"]
 
 
 def _start(data: Path, anvil_port: int, api_port: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLEDGER_")}
     env.update({"LOOPLEDGER_ANVIL_PORT": str(anvil_port), "LOOPLEDGER_DEMO_SCALE": "0.02"})
     return subprocess.Popen(
-        [str(BIN), "up", "--data-dir", str(data), "--port", str(api_port)],
+        [*LOOPLEDGER, "up", "--data-dir", str(data), "--port", str(api_port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -40,6 +40,8 @@ contract LedgerHandler is Test {
     mapping(uint16 pilot => uint256) public redeemedIn;
     uint256 public crossPilotSuccesses;
     uint256 public strangerSuccesses;
+    uint256 public unbalancedTries;
+    uint256 public unbalancedAccepted;
     uint256 public calls;
 
     constructor(
@@ -153,6 +155,29 @@ contract LedgerHandler is Test {
 
     function memberAt(uint256 i) external view returns (address) {
         return members[i];
+    }
+
+    /// @dev The holder tries a transformation whose outputs plus loss differ from its inputs (by
+    ///      `offset` grams, up or down); the ledger must revert, whatever the amounts.
+    function unbalancedTransform(uint256 lotSeed, uint256 share, uint256 lossShare, uint256 offset, bool more)
+        external
+    {
+        (uint256 lotId, IMaterialLedger.LotView memory lot) = _someLot(lotSeed);
+        if (lot.grams < 3) return;
+        uint256 used = bound(share, 3, lot.grams);
+        uint256 loss = bound(lossShare, 0, used - 2);
+        uint256 out = used - loss;
+        uint256 delta = bound(offset, 1, more ? 1e9 : out - 1);
+        uint256[] memory inputs = new uint256[](1);
+        inputs[0] = lotId;
+        uint48[] memory grams = new uint48[](1);
+        grams[0] = uint48(used);
+        IMaterialLedger.Output[] memory outputs = new IMaterialLedger.Output[](1);
+        outputs[0] = IMaterialLedger.Output(lot.materialId, uint48(more ? out + delta : out - delta));
+        ++unbalancedTries;
+        vm.prank(lot.holder);
+        (bool ok,) = address(ledger).call(abi.encodeCall(ledger.transform, (inputs, grams, outputs, uint48(loss), 0)));
+        if (ok) ++unbalancedAccepted;
     }
 
     /// @dev A role-less account tries every privileged action; none may succeed.

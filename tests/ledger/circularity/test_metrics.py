@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 from datetime import UTC, datetime
+from types import ModuleType
 
 import networkx as nx
 import pandas as pd
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger import anvil_state
 from ledger.circularity import metrics
 from ledger.circularity.graph import build_flow_graph
 from ledger.circularity.period import Period
@@ -24,8 +26,11 @@ YEAR = Period.year(2026)
 A, B = "0x" + "a" * 40, "0x" + "b" * 40
 
 
-def test_doctests_of_formulas() -> None:
-    assert doctest.testmod(metrics).failed == 0
+@pytest.mark.parametrize("module", [metrics, anvil_state])
+def test_doctests_of_formulas(module: ModuleType) -> None:
+    result = doctest.testmod(module)
+    assert result.attempted > 0, f"{module.__name__} has no doctests to run"
+    assert result.failed == 0
 
 
 def test_no_inflow() -> None:
@@ -33,7 +38,7 @@ def test_no_inflow() -> None:
     assert metrics.inflow(graph) == 0 and metrics.outflow(graph) == 0
     assert metrics.circular_inflow_rate(graph) is None
     assert metrics.circular_outflow_rate(graph) is None
-    assert metrics.percent_circularity(graph) is None
+    assert metrics.circularity_rate(graph) is None
 
 
 def test_only_virgin_input() -> None:
@@ -51,7 +56,7 @@ def test_only_landfill_outflow() -> None:
     graph = build_flow_graph(b.records(), YEAR)
     assert metrics.circular_inflow_rate(graph) == 1.0
     assert metrics.circular_outflow_rate(graph) == 0.0
-    assert metrics.percent_circularity(graph) == 0.5  # (1 * 1000 + 0 * 1000) / 2000
+    assert metrics.circularity_rate(graph) == 0.5  # (1 * 1000 + 0 * 1000) / 2000
     assert metrics.diversion(graph) == 0
 
 
@@ -61,7 +66,7 @@ def test_fully_circular() -> None:
     b.dispatch(JAN + 60, lot, 600, fate=4)  # recycled
     b.dispatch(JAN + 90, lot, 400, fate=2)  # reused
     graph = build_flow_graph(b.records(), YEAR)
-    assert metrics.percent_circularity(graph) == 1.0
+    assert metrics.circularity_rate(graph) == 1.0
     assert metrics.diversion(graph) == 1_000
 
 
@@ -171,8 +176,16 @@ def test_metrics_do_not_depend_on_row_order(seed: int, actions: int) -> None:
     )
     for period in (Period.everything(), Period.parse("2023-11")):
         g1, g2 = build_flow_graph(records, period), build_flow_graph(shuffled, period)
-        for fn in (metrics.inflow, metrics.outflow, metrics.circular_inflow_rate, metrics.circular_outflow_rate,
-                   metrics.stock_held, metrics.diversion, metrics.mass_balance_residuals, metrics.exchange_links):  # fmt: skip
+        for fn in (
+            metrics.inflow,
+            metrics.outflow,
+            metrics.circular_inflow_rate,
+            metrics.circular_outflow_rate,
+            metrics.stock_held,
+            metrics.diversion,
+            metrics.mass_balance_residuals,
+            metrics.exchange_links,
+        ):
             assert fn(g1) == fn(g2)
 
 
@@ -218,3 +231,37 @@ def test_mci_composting_counts_only_for_biological_products() -> None:
     assert metrics.material_circularity_indicator(
         graph, 3, biological=True, biological_feedstock=1.0
     ) == pytest.approx(1 - (500 / 2000) * 0.9)
+
+
+#: Each fate's expected share of circular outflow (CTI: reuse, repair, recycling, composting) and
+#: of diversion from disposal (everything but incineration and landfill), written out by hand.
+FATE_VALUES = {
+    1: (0.0, 1_000),
+    2: (1.0, 1_000),
+    3: (1.0, 1_000),
+    4: (1.0, 1_000),
+    5: (1.0, 1_000),
+    6: (0.0, 0),
+    7: (0.0, 0),
+}
+
+
+@pytest.mark.parametrize("fate", sorted(FATE_VALUES))
+def test_each_fate_counts_as_the_method_says(fate: int) -> None:
+    b = RecordBuilder()
+    lot = b.intake(JAN, A, 1, 1_000)
+    b.dispatch(JAN + 60, lot, 1_000, fate=fate)
+    graph = build_flow_graph(b.records(), YEAR)
+    circular, diverted = FATE_VALUES[fate]
+    assert metrics.circular_outflow_rate(graph) == circular
+    assert metrics.diversion(graph) == diverted
+    assert metrics.circularity_rate(graph) == (1.0 * 1_000 + circular * 1_000) / 2_000
+
+
+def test_circularity_rate_weighs_each_side_by_its_mass() -> None:
+    """3 kg in (all secondary), 1 kg out to landfill: (1 * 3 + 0 * 1) / 4, not the plain mean 0.5."""
+    b = RecordBuilder()
+    lot = b.intake(JAN, A, 1, 3_000)
+    b.dispatch(JAN + 60, lot, 1_000, fate=7)
+    graph = build_flow_graph(b.records(), YEAR)
+    assert metrics.circularity_rate(graph) == 0.75

@@ -1,0 +1,5 @@
+"""``python -m loopledger``: the ``loopledger`` command."""
+
+from loopledger.cli import main
+
+main()
