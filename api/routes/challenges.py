@@ -33,6 +33,10 @@ Hash = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="SHA-256
 Money = Annotated[Decimal, Field(ge=0, le=10**12, decimal_places=2, description="euro")]
 
 
+#: How far ahead a challenge may close: ten years of seconds.
+MAX_HORIZON = 10 * 365 * 86_400
+
+
 class ChallengeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=3, max_length=200)
@@ -284,10 +288,13 @@ def post_challenge(
             errors.append(
                 ("material", f"unknown material code {body.material!r}: use one of {known}")
             )
-    if body.deadline <= int(time.time()):
+    now = int(time.time())
+    if body.deadline <= now:
         errors.append(
             ("deadline", "the deadline has passed: give a time in the future (unix seconds)")
         )
+    elif body.deadline > now + MAX_HORIZON:
+        errors.append(("deadline", "the deadline is more than ten years away: give an earlier one"))
     if errors:
         raise WriteRejected(errors)
     text = brief_text(body.title.strip(), body.need.strip())

@@ -91,7 +91,7 @@ class ListingIn(BaseModel):
     interval_days: int | None = Field(
         default=None, gt=0, le=365, description="available: a recurring surplus every N days"
     )
-    needed_by: int | None = Field(default=None, gt=0, description="wanted: unix seconds")
+    needed_by: int | None = Field(default=None, gt=0, lt=2**40, description="wanted: unix seconds")
     reach_km: int | None = Field(
         default=None, gt=0, le=20_000, description="wanted: how far the taker goes"
     )

@@ -76,16 +76,36 @@ def rows_of(events: Iterable[DecodedEvent], ts_of: Callable[[int], int]) -> RowB
     for event in events:
         batch.events += 1
         ts = ts_of(event.block_number)
+        marks = {name: len(rows) for name, rows in tables.items()}
+        ops = len(batch.lot_ops)
         try:
             # Each branch computes every value before it appends, so a failure adds nothing.
             if not _add_rows(event, ts, tables, batch.lot_ops):
                 batch.events -= 1
+            _check_integers(tables, marks)
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            for name, rows in tables.items():  # what the event added before the check failed
+                del rows[marks.get(name, 0) :]
+            del batch.lot_ops[ops:]
             reason = f"{event.contract}.{event.name}: {type(exc).__name__}: {exc}"
             fields = repr(dict(event.args))[:4000]
             row = malformed_row(_ref(event, ts), event.address, "", fields, reason)
             tables["malformed_log"].append(row)
     return batch
+
+
+#: The integers every SQL store holds (a signed 64-bit column); wider values are kept as text.
+_SQL_INTEGER = range(-(2**63), 2**63)
+
+
+def _check_integers(tables: dict[str, list[dict[str, Any]]], marks: dict[str, int]) -> None:
+    """Refuse the rows added since `marks` if one holds an integer no SQL column can take (a
+    uint64 deadline of 10**19 fits the contract, not the store)."""
+    for name, rows in tables.items():
+        for row in rows[marks.get(name, 0) :]:
+            for column, value in row.items():
+                if isinstance(value, int) and value not in _SQL_INTEGER:
+                    raise OverflowError(f"{column} = {value} is beyond a 64-bit signed integer")
 
 
 def _add_rows(

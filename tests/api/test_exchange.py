@@ -325,6 +325,11 @@ def test_challenge_board(gw: Gateway, tmp_path: Path) -> None:
         headers=gw.as_("alice"),
     )
     assert bad.status_code == 422 and set(_error_fields(bad)) == {"material", "deadline"}
+    # 10**19 fits the contract's uint64, not the index's integers: refused before it is sent.
+    far = gw.client.post(
+        "/api/pilots/LEU/challenges", json={**body, "deadline": 10**19}, headers=gw.as_("alice")
+    )
+    assert far.status_code == 422 and set(_error_fields(far)) == {"deadline"}, far.text
     posted = gw.client.post("/api/pilots/LEU/challenges", json=body, headers=gw.as_("alice"))
     assert posted.status_code == 201, posted.text
     challenge = posted.json()["id"]

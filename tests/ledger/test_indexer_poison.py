@@ -127,3 +127,28 @@ def test_poisoned_code_and_malformed_log_do_not_stop_the_indexer(
     checkpoint = store.checkpoint()
     assert checkpoint is not None and checkpoint.block_number == suite.chain.w3.eth.block_number
     assert Role.ADMIN in suite.registry.roles_of(LEUVEN, suite.chain.accounts[LEUVEN].address)
+
+
+def test_a_number_beyond_the_stores_integers_is_stored_raw_not_a_halt(
+    memory_suite: Suite, tmp_path: Any
+) -> None:
+    """A challenge deadline of 10**19 fits the contract's uint64 but not a signed 64-bit SQL
+    integer: inserting it raised OverflowError in every indexer run, for ever."""
+    suite = memory_suite
+    owner = suite.chain.accounts[LEUVEN]  # Leuven's admin may post challenges
+    suite.challenges.post(owner, LEUVEN, b"\x11" * 32, 0, 100, 10**19)
+    lamp = suite.registry.register_product(owner, LEUVEN, "P-LAMP")  # life goes on after it
+
+    store = Store.open(f"sqlite:///{tmp_path / 'index.sqlite'}")
+    indexer_for(suite, store).run()
+    t = store.tables
+    with store.engine.connect() as conn:
+        challenges = conn.execute(select(t["challenge"])).mappings().all()
+        malformed = conn.execute(select(t["malformed_log"])).mappings().all()
+        codes = set(conn.execute(select(t["material_class"].c.material_id)).scalars())
+    assert challenges == []
+    assert len(malformed) == 1 and "ChallengePosted" in malformed[0]["reason"]
+    assert "deadline" in malformed[0]["reason"]
+    assert lamp in codes
+    checkpoint = store.checkpoint()
+    assert checkpoint is not None and checkpoint.block_number == suite.chain.w3.eth.block_number
