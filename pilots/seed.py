@@ -17,6 +17,7 @@ from ledger.errors import LedgerError
 from ledger.impact.declarations import declare
 from ledger.store.db import Store
 from ledger.vocabulary import ContributionKind, EventKind, Fate, Role, Source
+from pilots.batching import Actors, BlockWriter, ChainModel, action_evidence
 from pilots.model import Pilot
 from pilots.scenario import Action, plan_declarations, plan_pilot
 
@@ -38,6 +39,9 @@ class SeedReport:
     actions: int
     skipped: int
     seconds: float
+    #: Transactions that wrote the actions, and how many actions went in blocks of many.
+    transactions: int = 0
+    batched: int = 0
 
 
 def seed_scenario(
@@ -48,8 +52,12 @@ def seed_scenario(
     scale: float = 1.0,
     months: int = 12,
     progress: Callable[[int, int], None] = lambda done, total: None,
+    batch: bool = True,
 ) -> SeedReport | None:
-    """Write the scenario onto the chain, once: None when the chain already holds lots."""
+    """Write the scenario onto the chain, once: None when the chain already holds lots.
+
+    Batched (the default), a day's actions go into one block of relayed requests
+    (``pilots.batching``); otherwise, and after a block that reverted, one action per block."""
     if suite.materials.lot_count() > 0:
         return None
     started = time.monotonic()
@@ -86,8 +94,20 @@ def seed_scenario(
     actions = sorted((a for plan in plans.values() for a in plan), key=lambda a: (a.ts, a.pilot))
     handles: dict[str, int] = {}
     material = suite.manifest.materials
-    last_ts, skipped = latest, 0
-    for done, action in enumerate(actions, 1):
+    written, skipped, last_ts, blocks = 0, 0, latest, 0
+    if batch:
+        actors = Actors(
+            makers=makers,
+            members=members,
+            staff={p.id: suite.chain.accounts[p.id] for p in pilots},
+            rewards=rewards,
+        )
+        writer = BlockWriter(suite, actors, ChainModel.read(suite, actors), handles, material)
+        written, skipped, last_ts = writer.write(actions, last_ts, progress, len(actions))
+        blocks = writer.blocks
+    # One action at a time, reading the chain as it goes: the whole scenario when not batched,
+    # or what follows a block that reverted.
+    for done, action in enumerate(actions[written:], written + 1):
         last_ts = max(action.ts, last_ts + 1)
         try:
             w3.provider.make_request("evm_setNextBlockTimestamp", [last_ts])  # type: ignore[arg-type]
@@ -107,11 +127,13 @@ def seed_scenario(
         ):
             skipped += 1
             w3.provider.make_request("evm_setNextBlockTimestamp", [last_ts])  # type: ignore[arg-type]
+        else:
+            blocks += 1
         if done % 50 == 0 or done == len(actions):
             progress(done, len(actions))
     # History ends in the past; what is written after it must be dated today.
     bring_clock_to_present(w3)
-    return SeedReport(len(actions) - skipped, skipped, time.monotonic() - started)
+    return SeedReport(len(actions) - skipped, skipped, time.monotonic() - started, blocks, written)
 
 
 def _execute(
@@ -126,7 +148,7 @@ def _execute(
 ) -> bool:
     """Run one action; False when it was skipped (a redemption the member cannot afford)."""
     a = action.args
-    evidence = keccak(text=f"{action.pilot}:{action.ts}:{action.kind}:{action.creates}")
+    evidence = action_evidence(action)
     if action.kind == "intake":
         result = suite.materials.intake(
             makers[action.actor],
