@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 from api.health import Health, health_of
 from api.routes import (
+    admin,
     audit,
     auth,
     challenges,
@@ -61,6 +62,7 @@ PAGES = {
     "/credential": "credential.html",
     "/exchange": "exchange.html",
     "/challenges": "challenges.html",
+    "/staff": "staff.html",
 }
 CODES = {
     400: "bad_request",
@@ -178,6 +180,7 @@ def create_app(state: GatewayState, *, on_close: Callable[[], None] = lambda: No
         community,
         exchange,
         challenges,
+        admin,
     ):
         app.include_router(module.router)
     _docs(app)  # before /static: its asset mounts live under that prefix

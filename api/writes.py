@@ -28,6 +28,7 @@ from api.auth import SessionSigner
 from ledger.clients import Suite
 from ledger.custody import Custody
 from ledger.errors import LedgerError
+from ledger.transact import Call
 from ledger.vocabulary import ContributionKind, Fate, Role, Source
 from ledger.write import plan as p
 from ledger.write.plan import WriteRejected, to_grams
@@ -254,6 +255,10 @@ class WriteService:
             self._roles[key] = cached
         return cached[1]
 
+    def forget_roles(self, pilot: int, address: str) -> None:
+        """Drop the cached roles of `address` in `pilot`: pilot staff just changed them."""
+        self._roles.pop((pilot, address), None)
+
     def require(self, pilot: int, address: str, role: Role, what: str) -> None:
         roles = self.roles(pilot, address)
         if roles & Role.SUSPENDED:
@@ -300,6 +305,25 @@ class WriteService:
         def prepare() -> Planned:
             self.require_custody(account)
             return self.writer.prepare(account, pilot, records(), where=where, handles=handles)
+
+        return self._queue(account, pilot, kind, content, idem_key, prepare)
+
+    def submit_calls(
+        self,
+        *,
+        account: str,
+        pilot: int,
+        kind: str,
+        content: Any,
+        idem_key: str | None,
+        calls: Sequence[tuple[str, Call]],
+    ) -> tuple[JobView, bool]:
+        """Queue calls another planner made (pilot administration), signed by the custodial
+        `account`: simulated as it first (422 naming `where` of the call the ledger refuses)."""
+
+        def prepare() -> Planned:
+            self.require_custody(account)
+            return Planned(tuple(self.writer.simulate(account, calls)), {})
 
         return self._queue(account, pilot, kind, content, idem_key, prepare)
 

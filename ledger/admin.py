@@ -5,8 +5,13 @@ caller and the target into the contract call to send, or an :class:`AdminRejecte
 (where, why) reasons. The checks mirror the contracts' own (``PilotRegistry.setPilotRole``,
 ``setMakerActive``, ``registerMaterial``; ``RewardCatalogue.listReward`` / ``updateReward``;
 ``EngagementToken.setAwardBudget``: the pilot admin or the operator), so that a refused action
-is refused with a message before anything is signed. :func:`send_admin` is the one place that
-sends an accepted plan, through today's typed clients.
+is refused with a message before anything is signed. :func:`call_of` encodes an accepted plan
+(the one encoding of admin calls); :func:`send_admin` sends it from the staff's own key.
+
+Who may relay what: ``PilotRegistry`` checks ``msg.sender`` (it takes no ERC-2771 forwarder, so
+that no relayer can ever act as a pilot admin), hence roles, suspensions and product classes are
+sent by the staff key itself; ``RewardCatalogue`` and ``EngagementToken`` read ``_msgSender()``,
+so their plans (:data:`RELAYABLE`) may also go through the forwarder as signed requests.
 """
 
 from __future__ import annotations
@@ -18,16 +23,22 @@ from typing import Any, Literal
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 
+from ledger.clients import TxResult
 from ledger.errors import LedgerError
+from ledger.events import fixed_bytes
+from ledger.transact import Call
 from ledger.vocabulary import Role
 
 __all__ = [
     "ACTIONS",
     "GRANTABLE",
+    "RELAYABLE",
     "AdminAction",
     "AdminPlan",
     "AdminRejected",
     "CallerView",
+    "call_of",
+    "may_administer",
     "plan_admin",
     "read_view",
     "send_admin",
@@ -36,7 +47,15 @@ __all__ = [
 NO_ROLES = Role(0)
 
 #: Roles pilot staff grant and revoke, by the name used on the command line and in the API.
-GRANTABLE = {"maker": Role.MAKER, "partner": Role.PARTNER, "issuer": Role.ISSUER}
+GRANTABLE = {
+    "maker": Role.MAKER,
+    "partner": Role.PARTNER,
+    "issuer": Role.ISSUER,
+    "facilitator": Role.FACILITATOR,
+}
+
+#: The clients whose contracts take forwarded calls: their plans can be relayed (see above).
+RELAYABLE = frozenset({"catalogue", "token"})
 
 ACTIONS = (
     "grant",
@@ -100,10 +119,15 @@ class AdminPlan:
     summary: str
 
 
+def may_administer(view: CallerView) -> bool:
+    """Whether the caller may administer the pilot: its admin, or the operator (pure)."""
+    return bool(view.caller_roles & Role.ADMIN or view.caller_is_operator)
+
+
 def plan_admin(action: AdminAction, view: CallerView) -> AdminPlan:
     """The call for `action`, or AdminRejected with every reason (pure)."""
     reasons: list[tuple[str, str]] = []
-    if not (view.caller_roles & Role.ADMIN or view.caller_is_operator):
+    if not may_administer(view):
         reasons.append(("caller", f"only pilot {action.pilot}'s admin or the operator may do this"))
     account = None
     if action.kind in ("grant", "revoke", "suspend", "reactivate", "reward"):
@@ -216,22 +240,20 @@ def read_view(suite: Any, action: AdminAction, caller: str, now: int) -> CallerV
     )
 
 
-def send_admin(suite: Any, actor: LocalAccount, plan: AdminPlan) -> Any:
-    """Send an accepted plan as `actor` through the typed clients; returns the client's result.
+def call_of(suite: Any, plan: AdminPlan) -> Call:
+    """The contract call of an accepted plan: its address and calldata (no I/O)."""
+    client = getattr(suite, plan.client)
+    args = plan.args
+    if plan.method == "registerMaterial":
+        args = (args[0], fixed_bytes(args[1], 16), args[2])
+    call: Call = client.call_data(plan.method, *args)
+    return call
 
-    The one place admin actions reach the chain (to move onto the write queue as a whole)."""
-    a = plan.args
-    match plan.method:
-        case "setPilotRole":
-            return suite.registry.set_pilot_role(actor, a[0], a[1], Role(a[2]), a[3])
-        case "setMakerActive":
-            return suite.registry.set_maker_active(actor, a[0], a[1], a[2])
-        case "registerMaterial":
-            return suite.registry.register_product(actor, a[0], a[1])
-        case "listReward":
-            return suite.catalogue.list_reward(actor, *a)
-        case "updateReward":
-            return suite.catalogue.update_reward(actor, *a)
-        case "setAwardBudget":
-            return suite.token.set_budget(actor, *a)
-    raise LedgerError(f"no client method for {plan.method}")
+
+def send_admin(suite: Any, actor: LocalAccount, plan: AdminPlan) -> TxResult:
+    """Send an accepted plan from `actor`'s own key and wait until it is mined.
+
+    The one place admin actions reach the chain directly (the CLI, and the gateway for the
+    registry's calls, which cannot be relayed)."""
+    result: TxResult = suite.result(suite.tx.transact(actor, call_of(suite, plan)))
+    return result

@@ -1293,7 +1293,7 @@ def _date(text: str) -> int:
 @friendly
 def admin_grant(
     account: Annotated[str, typer.Argument(help="the account (0x...)")],
-    role: Annotated[str, typer.Argument(help="maker, partner or issuer")],
+    role: Annotated[str, typer.Argument(help="maker, partner, issuer or facilitator")],
     pilot: PilotOption,
     key: StaffKeyOption = None,
     chain: ChainOption = None,
@@ -1311,7 +1311,7 @@ def admin_grant(
 @friendly
 def admin_revoke(
     account: Annotated[str, typer.Argument(help="the account (0x...)")],
-    role: Annotated[str, typer.Argument(help="maker, partner or issuer")],
+    role: Annotated[str, typer.Argument(help="maker, partner, issuer or facilitator")],
     pilot: PilotOption,
     key: StaffKeyOption = None,
     chain: ChainOption = None,

@@ -10,20 +10,28 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
+from ledger.errors import LedgerError
 from ledger.keystore import Keystore
 
-__all__ = ["Custody", "KeystoreCustody", "MultiCustody"]
+__all__ = ["Custody", "KeyMaker", "KeystoreCustody", "MultiCustody"]
 
 
 class Custody(Protocol):
     def holds(self, address: str) -> bool: ...
 
     def key_for(self, address: str) -> LocalAccount | None: ...
+
+
+@runtime_checkable
+class KeyMaker(Protocol):
+    """A custody that can take a new key (the gateway onboarding a person)."""
+
+    def create(self, name: str, private_key: bytes | None = None) -> LocalAccount: ...
 
 
 class KeystoreCustody:
@@ -60,6 +68,13 @@ class KeystoreCustody:
                 self._loaded[address] = self.keystore.load(name)
             return self._loaded[address]
 
+    def create(self, name: str, private_key: bytes | None = None) -> LocalAccount:
+        """A new key in the keystore under `name` (never overwriting one)."""
+        account = self.keystore.create(name, private_key)
+        with self._lock:
+            self._loaded[account.address] = account
+        return account
+
 
 class MultiCustody:
     def __init__(self, *sources: Custody) -> None:
@@ -74,3 +89,10 @@ class MultiCustody:
             if key is not None:
                 return key
         return None
+
+    def create(self, name: str, private_key: bytes | None = None) -> LocalAccount:
+        """A new key in the first source that takes new keys (the keystore)."""
+        for source in self.sources:
+            if isinstance(source, KeyMaker):
+                return source.create(name, private_key)
+        raise LedgerError("this gateway holds no keystore to create custodial accounts in")
