@@ -41,7 +41,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PAGES = [
     *("/", "/maker", "/wallet", "/audit", "/receipt", "/enrol"),
-    *("/impact", "/events", "/exchange", "/challenges", "/credential", "/checkin"),
+    *("/impact", "/events", "/exchange", "/challenges", "/credential", "/checkin", "/staff"),
 ]
 #: Records every Content-Security-Policy violation and every call of `f` (the payload's handler).
 WATCH = """
@@ -193,6 +193,7 @@ def _loaded(page: Any, path: str) -> None:
         "/credential": "#lookup",
         "/checkin": "#result.error",  # no code in the link: the page says what to do
         "/passport": "#level:not(:empty)",
+        "/staff": "#staff-status:not(:empty), #admin:not([hidden])",
     }
     key = "/passport" if path.startswith("/passport/") else path.split("?")[0]
     page.wait_for_selector(ready[key], timeout=60_000)
@@ -224,6 +225,16 @@ def _sign_in(system: System, tab: Tab, address: str) -> None:
     tab.page.click("#enrol-form button[type=submit]")
     tab.page.wait_for_selector("#enrol-result.ok", timeout=30_000)
     assert address in tab.page.inner_text("#enrol-result")
+
+
+def _leuven_staff(system: System) -> Any:
+    """Leuven's pilot admin (anvil account 1) as a custodial account of the gateway: its key
+    goes into the gateway's keystore once, and it signs in with a passkey like everyone."""
+    Account.enable_unaudited_hdwallet_features()
+    staff = Account.from_mnemonic(ANVIL_MNEMONIC, account_path="m/44'/60'/0'/0/1")
+    if not (system.data / "keys" / "staff-leu.json").exists():
+        system.cli_in("keys", "add", "staff-leu", "--import", stdin=staff.key.hex() + "\n")
+    return staff
 
 
 def _richest_member(system: System, pilot_id: int, cost: int) -> str:
@@ -589,11 +600,8 @@ def test_a_material_code_holding_html_is_shown_as_text_and_nothing_runs(
 def test_staff_event_member_checks_in_by_the_qr_link(
     system: System, browser: Any, tab: Tab
 ) -> None:
-    # Leuven's pilot admin (anvil account 1) is the demo's staff member: an award issuer. Its key
-    # goes into the gateway's keystore (a custodial account), and it signs in with a passkey.
-    Account.enable_unaudited_hdwallet_features()
-    staff = Account.from_mnemonic(ANVIL_MNEMONIC, account_path="m/44'/60'/0'/0/1")
-    system.cli_in("keys", "add", "staff-leu", "--import", stdin=staff.key.hex() + "\n")
+    # Leuven's pilot admin is the demo's staff member: an award issuer.
+    staff = _leuven_staff(system)
     _sign_in(system, tab, staff.address)
     page = tab.page
     page.goto(f"{system.base}/events?lang=en")
@@ -643,3 +651,61 @@ def test_staff_event_member_checks_in_by_the_qr_link(
     assert shown == attendance["value"] and shown >= 1
     page.wait_for_selector("#compare tr >> nth=7", timeout=60_000)  # header + seven pilots
     assert page.locator("#compare tr").count() == 8
+
+
+def test_staff_onboard_a_maker_who_signs_in_and_logs_an_intake(
+    system: System, browser: Any, tab: Tab
+) -> None:
+    staff = _leuven_staff(system)
+    _sign_in(system, tab, staff.address)
+    page = tab.page
+    page.goto(f"{system.base}/staff?pilot=LEU&lang=en")
+    page.wait_for_selector("#admin:not([hidden])", timeout=30_000)
+    assert _axe(page) == []
+    # A new maker: a custodial account, the maker role on chain, a one-time enrolment code.
+    page.select_option("#onboard select[name=role]", "maker")
+    page.click("#onboard button[type=submit]")
+    page.wait_for_selector("#enrol-code", timeout=60_000)
+    assert "result ok" in (page.get_attribute("#result", "class") or "")
+    found = re.search(r"0x[0-9a-fA-F]{40}", page.inner_text("#onboarded"))
+    assert found, page.inner_text("#onboarded")
+    maker = found.group(0)
+    row = page.locator("#accounts tbody tr", has_text=maker)
+    row.wait_for(timeout=30_000)
+    assert "maker" in row.inner_text() and "active" in row.inner_text()
+    link = page.get_attribute("#enrol-link", "href")
+    assert link == f"/enrol?code={page.inner_text('#enrol-code')}"
+
+    # The maker, on their own device: the code makes a passkey, which signs them in.
+    device = _open(browser)
+    try:
+        mine = device.page
+        mine.goto(f"{system.base}{link}&lang=en")
+        mine.click("#enrol-form button[type=submit]")
+        mine.wait_for_selector("#enrol-result.ok", timeout=30_000)
+        assert maker in mine.inner_text("#enrol-result")
+        mine.goto(f"{system.base}/maker?lang=en")
+        mine.wait_for_selector("#who", timeout=30_000)
+        assert maker in mine.inner_text("#who") and "maker" in mine.inner_text("#who")
+        mine.wait_for_selector("#intake select[name=material] option", state="attached")
+        mine.select_option("#intake select[name=material]", "17 02 01")
+        mine.select_option("#intake select[name=source]", "donation")
+        mine.fill("#intake input[name=quantity]", "4.5")
+        mine.click("#intake button[type=submit]")
+        mine.wait_for_selector("#result.ok", timeout=60_000)
+        lot = int(re.search(r"new lots #(\d+)", mine.inner_text("#result")).group(1))  # type: ignore[union-attr]
+        held = system.get(f"/api/pilots/LEU/lots?holder={maker}&open=true&limit=1000")["data"]
+        assert [(r["lot_id"], r["grams"]) for r in held] == [(lot, 4_500)]
+
+        # Staff suspend the maker: their next record is refused.
+        page.click(f"button[data-suspend='{maker}']")
+        page.wait_for_selector("#result.ok", timeout=60_000)
+        page.wait_for_selector(
+            f"#accounts tbody tr:has-text('{maker}'):has-text('suspended')", timeout=30_000
+        )
+        mine.fill("#intake input[name=quantity]", "1")
+        mine.click("#intake button[type=submit]")
+        mine.wait_for_selector("#result.error", timeout=60_000)
+        assert "suspended" in mine.inner_text("#result")
+    finally:
+        device.context.close()
