@@ -604,6 +604,7 @@ def up(
         lines += [
             f"  impact          {base}/impact?pilot=LEU   (KPIs against targets, the seven pilots compared)",
             f"  staff           {base}/events   (events and QR check-in; staff sign in with a passkey)",
+            f"                  {base}/staff   (onboard makers, roles, products, rewards, budget)",
         ]
         lines += [
             f"  auditors        {base}/audit   (provenance, trail; verification when signed in)",
