@@ -9,7 +9,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from api.auth import SessionSigner
-from api.writes import RateLimiter, WriteService, session_secret
+from api.writes import RateLimiter, RoleCache, WriteService, session_secret
 from ledger.clients import Suite
 from ledger.custody import Custody, KeystoreCustody, MultiCustody
 from ledger.keystore import Keystore
@@ -44,7 +44,8 @@ def write_service(
         queue=Queue(store),
         custody=custody,
         sessions=SessionSigner(session_secret(data_dir / "session.key")),
-        limiter=RateLimiter(rate=rate, burst=burst),
+        limiter=RateLimiter(store, rate=rate, burst=burst),
+        role_cache=RoleCache(store, suite.registry.roles_of),
         wait_timeout=wait,
         wake=relayer.wake.set if relayer is not None else (lambda: None),
         settled=relayer.settled if relayer is not None else None,

@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -23,11 +23,14 @@ from typing import Annotated, Any, Literal
 from eth_utils import is_address, to_checksum_address
 from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from api.auth import SessionSigner
 from ledger.clients import Suite
 from ledger.custody import Custody
 from ledger.errors import LedgerError
+from ledger.store.db import Store
 from ledger.transact import Call
 from ledger.vocabulary import ContributionKind, Fate, Role, Source
 from ledger.write import plan as p
@@ -176,29 +179,103 @@ class ContributionIn(_Record):
 
 
 class RateLimiter:
-    """A token bucket per account: `rate` writes per second, bursts up to `burst`."""
+    """A token bucket per account in the SQL store, so that every gateway worker counts the
+    same writes: `rate` writes per second, bursts up to `burst`. Buckets that have filled up
+    again are dropped now and then (a full bucket is what an unknown account gets)."""
 
-    def __init__(self, rate: float, burst: int, *, size: int = 100_000) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.size = size
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        store: Store,
+        rate: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.time,
+        sweep_every: int = 1_000,
+    ) -> None:
+        self._table = store.tables["rate_bucket"]
+        self._engine = store.engine
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self._sweep_every, self._calls = sweep_every, 0
 
     def take(self, account: str) -> float:
         """0 when allowed; otherwise the seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            if len(self._buckets) >= self.size:  # full buckets are the default: forget them
-                full = now - self.burst / self.rate
-                self._buckets = {a: b for a, b in self._buckets.items() if b[1] > full}
-            tokens, last = self._buckets.get(account, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-            if tokens < 1:
-                self._buckets[account] = (tokens, now)
-                return (1 - tokens) / self.rate
-            self._buckets[account] = (tokens - 1, now)
-            return 0.0
+        for attempt in (1, 2):
+            try:
+                return self._take(account)
+            except IntegrityError:  # another worker made this account's bucket meanwhile
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _take(self, account: str) -> float:
+        t, now = self._table, self.clock()
+        with self._engine.begin() as conn:
+            query = select(t.c.tokens, t.c.updated_at).where(t.c.account == account)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            row = conn.execute(query).first()
+            tokens = float(self.burst)
+            if row is not None:
+                tokens = min(tokens, row.tokens + max(0.0, now - row.updated_at) * self.rate)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+            left = tokens - 1 if wait == 0 else tokens
+            if row is None:
+                conn.execute(insert(t).values(account=account, tokens=left, updated_at=now))
+            else:
+                conn.execute(
+                    update(t).where(t.c.account == account).values(tokens=left, updated_at=now)
+                )
+            self._calls += 1
+            if self._calls % self._sweep_every == 0:
+                conn.execute(delete(t).where(t.c.updated_at < now - self.burst / self.rate))
+        return wait
+
+
+class RoleCache:
+    """Accounts' on-chain roles per pilot, kept in the SQL store for `ttl` seconds so that the
+    gateway's workers share one cache. The indexer deletes an entry in the transaction that
+    indexes a role change of its account (``ledger.indexer.load``); a change made between a
+    worker's chain read and its insert can be missed for at most `ttl` seconds."""
+
+    def __init__(
+        self,
+        store: Store,
+        read: Callable[[int, str], Role],
+        *,
+        ttl: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._table = store.tables["role_cache"]
+        self._engine = store.engine
+        self.read, self.ttl, self.clock = read, ttl, clock
+
+    def roles(self, pilot: int, address: str) -> Role:
+        t, now = self._table, self.clock()
+        account = to_checksum_address(address)
+        key = (t.c.pilot_id == pilot) & (t.c.account == account)
+        with self._engine.connect() as conn:
+            held = conn.execute(select(t.c.roles).where(key, t.c.expires_at > now)).first()
+        if held is not None:
+            return Role(int(held.roles))
+        roles = self.read(pilot, account)
+        with self._engine.begin() as conn:
+            conn.execute(delete(t).where(key | (t.c.expires_at <= now)))
+            conn.execute(
+                insert(t).values(
+                    pilot_id=pilot, account=account, roles=int(roles), expires_at=now + self.ttl
+                )
+            )
+        return roles
+
+    def forget(self, pilot: int | None = None, address: str | None = None) -> None:
+        """Drop the entry of `address` in `pilot`, or every entry: a role was changed on chain
+        and is needed before the indexer has seen the change."""
+        t = self._table
+        query = delete(t)
+        if pilot is not None and address is not None:
+            query = query.where(t.c.pilot_id == pilot, t.c.account == to_checksum_address(address))
+        with self._engine.begin() as conn:
+            conn.execute(query)
 
 
 def created_lots(events: Sequence[dict[str, Any]]) -> list[int]:
@@ -225,15 +302,14 @@ class WriteService:
     queue: Queue
     custody: Custody
     sessions: SessionSigner
-    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(rate=20.0, burst=60))
-    role_ttl: float = 5.0
+    limiter: RateLimiter
+    role_cache: RoleCache
     #: how long ``?wait=`` holds a request before answering 202 (seconds)
     wait_timeout: float = 30.0
     #: wakes a relayer running in this process
     wake: Callable[[], None] = lambda: None
     #: notified by a relayer running in this process when jobs settle
     settled: threading.Condition | None = None
-    _roles: dict[tuple[int, str], tuple[float, Role]] = field(default_factory=dict)
 
     @property
     def chain_id(self) -> int:
@@ -245,19 +321,11 @@ class WriteService:
     # ---- who may write ---------------------------------------------------------------------
 
     def roles(self, pilot: int, address: str) -> Role:
-        key = (pilot, address)
-        now = time.monotonic()
-        cached = self._roles.get(key)
-        if cached is None or now - cached[0] > self.role_ttl:
-            if len(self._roles) > 100_000:
-                self._roles.clear()
-            cached = (now, self.suite.registry.roles_of(pilot, address))
-            self._roles[key] = cached
-        return cached[1]
+        return self.role_cache.roles(pilot, address)
 
     def forget_roles(self, pilot: int, address: str) -> None:
         """Drop the cached roles of `address` in `pilot`: pilot staff just changed them."""
-        self._roles.pop((pilot, address), None)
+        self.role_cache.forget(pilot, address)
 
     def require(self, pilot: int, address: str, role: Role, what: str) -> None:
         roles = self.roles(pilot, address)

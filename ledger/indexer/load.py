@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -60,6 +61,7 @@ def load_prepared(store: Store, batch: Prepared, *, chain_id: int, genesis: str)
         store.insert_ignore(conn, "block", blocks)
         for table in EVENT_TABLES:
             store.insert_tuples(conn, table, batch.rows.get(table, ()))
+        _forget_roles(conn, store, batch.rows.get("role_change", ()))
         info: LotInfo = {}
         if batch.lot_ops and not reloaded:
             created = lots_created(batch.lot_ops)
@@ -82,6 +84,18 @@ def load_prepared(store: Store, batch: Prepared, *, chain_id: int, genesis: str)
             _add_rows(conn, store, batch.rows, info)
         checkpoint = batch.headers[batch.to_block]
         store.set_checkpoint(conn, chain_id, genesis, checkpoint.number, checkpoint.hash)
+
+
+_ROLE_KEY = (COLUMNS["role_change"].index("pilot_id"), COLUMNS["role_change"].index("account"))
+
+
+def _forget_roles(conn: Connection, store: Store, changes: Sequence[tuple[Any, ...]]) -> None:
+    """A role change indexed: the gateways' cached roles of that account in that pilot are
+    stale (``api.writes.RoleCache`` reads them from the chain again)."""
+    cache = store.tables["role_cache"]
+    pilot, account = _ROLE_KEY
+    for key in {(row[pilot], row[account]) for row in changes}:
+        conn.execute(delete(cache).where(cache.c.pilot_id == key[0], cache.c.account == key[1]))
 
 
 def _lot_ops(conn: Connection, store: Store) -> list[LotOp]:

@@ -49,6 +49,7 @@ __all__ = [
     "Pilot",
     "Proposal",
     "ProposalStep",
+    "RateBucket",
     "Redemption",
     "RedemptionClaim",
     "RelayBatch",
@@ -57,6 +58,7 @@ __all__ = [
     "RevokedSession",
     "Reward",
     "RewardUpdate",
+    "RoleCacheEntry",
     "RoleChange",
     "SigninNonce",
     "Site",
@@ -816,6 +818,27 @@ class RevokedSession(SQLModel, table=True):
 
     __tablename__ = "revoked_session"
     token_hash: str = Field(primary_key=True, max_length=64)
+    expires_at: float = Field(index=True)
+
+
+class RateBucket(SQLModel, table=True):
+    """A token bucket of one account's writes, shared by every gateway worker. A bucket full
+    again is the default and is dropped, so the table holds only accounts writing now."""
+
+    __tablename__ = "rate_bucket"
+    account: str = Field(primary_key=True, max_length=42)
+    tokens: float
+    updated_at: float = Field(index=True)
+
+
+class RoleCacheEntry(SQLModel, table=True):
+    """An account's on-chain roles in a pilot, as read from the chain by a gateway worker. The
+    indexer deletes the entry when it indexes a role change of that account; it expires anyway."""
+
+    __tablename__ = "role_cache"
+    pilot_id: int = Field(primary_key=True)
+    account: str = Field(primary_key=True, max_length=42)
+    roles: int
     expires_at: float = Field(index=True)
 
 

@@ -293,7 +293,7 @@ def test_bad_matches(gw: Gateway) -> None:
 def test_facilitator_is_an_on_chain_role(gw: Gateway) -> None:
     admin = gw.suite.chain.accounts[1]
     gw.suite.registry.set_pilot_role(admin, 1, gw.member.address, Role.FACILITATOR)
-    gw.writes._roles.clear()
+    gw.writes.role_cache.forget()
     alice_site = _org(gw, "alice", 50.8798, 4.7005)
     bob_site = _org(gw, "bob", 50.8640, 4.6780)
     offer = _alice_offer(gw, alice_site, _fresh_lot(gw, 2_000), 2_000)

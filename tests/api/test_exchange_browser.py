@@ -131,7 +131,7 @@ def test_list_match_accept_and_trail(
     gw.suite.registry.set_pilot_role(
         admin, 1, gw.member.address, Role.MAKER
     )  # a second maker with a key here
-    gw.writes._roles.clear()
+    gw.writes.role_cache.forget()
     lot = _fresh_lot(gw, 7_000)
 
     page = _as(browser, people, gw, base, "alice", "/exchange")
@@ -203,7 +203,7 @@ def test_proposal_document_is_checked_against_its_hash(
         gw.suite.registry.set_pilot_role(
             gw.suite.chain.accounts[1], 1, gw.member.address, Role.MAKER
         )
-        gw.writes._roles.clear()
+        gw.writes.role_cache.forget()
     document = tmp_path / "bench-proposal.pdf"
     document.write_bytes(b"%PDF-1.4 benches: drawings, bill of materials, costs")
     page = _as(browser, people, gw, base, "member", "/challenges")

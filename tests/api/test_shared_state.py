@@ -1,19 +1,24 @@
 """State every gateway worker shares through the store: sign-in nonces, signed-out sessions,
-and the follower's record behind /api/health."""
+rate-limit buckets, the role cache, and the follower's record behind /api/health."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+from eth_utils import to_checksum_address
 from fastapi.testclient import TestClient
 
 from api.auth import NonceBook, RevokedSessions
 from api.health import HealthPolicy, health_of
 from api.main import create_app
 from api.state import GatewayState
+from api.writes import RateLimiter, RoleCache
+from ledger.clients import Suite
+from ledger.indexer import indexer_for
 from ledger.store.db import Store
 from ledger.store.models import Checkpoint, FollowerState
+from ledger.vocabulary import Role
 from pilots.model import Pilot
 
 
@@ -72,6 +77,51 @@ CHECKPOINT = Checkpoint(chain_id=1, genesis_hash="0x", block_number=100, block_h
 def _follower(**changes: object) -> FollowerState:
     base = {"state": "following", "heartbeat": 1000.0, "chain_head": 105, "indexed_block": 100}
     return FollowerState(**{**base, **changes})
+
+
+def test_one_accounts_writes_are_counted_by_every_worker(store_url: str) -> None:
+    store, clock = Store.open(store_url), Clock()
+    one = RateLimiter(store, rate=1.0, burst=2, clock=clock)
+    two = RateLimiter(Store(store.engine), rate=1.0, burst=2, clock=clock)
+    assert one.take("0xa") == 0 and two.take("0xa") == 0  # the burst, spent on two workers
+    assert one.take("0xa") == pytest.approx(1.0) and two.take("0xa") == pytest.approx(1.0)
+    assert two.take("0xb") == 0  # another account has its own bucket
+    clock.now += 1.0
+    assert one.take("0xa") == 0  # one token back after a second
+
+
+def test_full_buckets_are_dropped(store_url: str) -> None:
+    store, clock = Store.open(store_url), Clock()
+    limiter = RateLimiter(store, rate=1.0, burst=2, clock=clock, sweep_every=3)
+    limiter.take("0xa")
+    limiter.take("0xb")
+    clock.now += 10  # both full again
+    limiter.take("0xc")  # the third call sweeps
+    with store.engine.connect() as conn:
+        accounts = conn.execute(store.tables["rate_bucket"].select()).all()
+    assert [row.account for row in accounts] == ["0xc"]
+
+
+def test_the_role_cache_is_shared_and_an_indexed_role_change_clears_it(
+    memory_suite: Suite, tmp_path: object
+) -> None:
+    suite = memory_suite
+    store = Store.open(f"sqlite:///{tmp_path}/index.sqlite")
+    reads: list[tuple[int, str]] = []
+
+    def read(pilot: int, account: str) -> Role:
+        reads.append((pilot, account))
+        return suite.registry.roles_of(pilot, account)
+
+    one, two = RoleCache(store, read, ttl=60), RoleCache(Store(store.engine), read, ttl=60)
+    newcomer = to_checksum_address("0x" + "12" * 20)  # no role anywhere yet
+    assert not one.roles(1, newcomer) & Role.MAKER
+    assert not two.roles(1, newcomer) & Role.MAKER and len(reads) == 1  # from the store
+    suite.registry.set_pilot_role(suite.chain.accounts[1], 1, newcomer, Role.MAKER)
+    assert not two.roles(1, newcomer) & Role.MAKER  # not indexed yet: the cached roles
+    indexer_for(suite, store).run()
+    assert two.roles(1, newcomer) & Role.MAKER and len(reads) == 2  # cleared by the indexer
+    assert one.roles(1, newcomer) & Role.MAKER and len(reads) == 2
 
 
 def test_health_reports_lag_and_follower() -> None:

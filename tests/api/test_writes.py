@@ -464,7 +464,7 @@ def test_idempotent_retry_records_once(gw: Gateway) -> None:
 
 def test_rate_limit_per_account(gw: Gateway) -> None:
     saved = gw.writes.limiter
-    gw.writes.limiter = RateLimiter(rate=0.01, burst=1)
+    gw.writes.limiter = RateLimiter(gw.store, rate=0.01, burst=1)
     try:
         first = gw.client.post(
             "/api/pilots/LEU/contributions",
@@ -769,7 +769,7 @@ def test_relay_needs_sign_in_and_takes_only_state_changing_calls(gw: Gateway) ->
 
 def test_relay_is_rate_limited_per_signed_in_account(gw: Gateway) -> None:
     saved = gw.writes.limiter
-    gw.writes.limiter = RateLimiter(rate=0.01, burst=1)
+    gw.writes.limiter = RateLimiter(gw.store, rate=0.01, burst=1)
     wood = gw.suite.manifest.materials["17 02 01"]
     try:
         replies = []
