@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from api.writes import WriteService
-from ledger.audit.epcis import plan_import, schema_path
+from ledger.audit.epcis import plan_import, remember_event_times, schema_path
 from ledger.audit.epcis_mapping import Batch, ImportMapping, translate
 from ledger.audit.gs1 import Identifiers
 from ledger.errors import LedgerError
@@ -115,6 +115,7 @@ def run_capture(
     if outcome.problems:
         return outcome
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    remember_event_times(writes.queue.store, event_list(doc))
     # One all-or-nothing job per pilot: each maker's batch is a part signed by that maker, so
     # what one maker hands over the next can use, and nothing is recorded unless all of it is.
     by_pilot: dict[str, list[Batch]] = {}

@@ -1143,7 +1143,7 @@ def epcis_import(
     or left out with --skip-known."""
     import json
 
-    from ledger.audit.epcis import plan_import, schema_path
+    from ledger.audit.epcis import plan_import, remember_event_times, schema_path
     from ledger.keystore import Keystore
     from ledger.runtime import open_runtime
     from ledger.store.db import Store
@@ -1162,9 +1162,10 @@ def epcis_import(
     found = _pilot_of(load_pilots(), pilot)
     maker = Keystore(settings.data_path / "keys", settings.keystore_secret()).load(key)
     with open_runtime(settings) as rt:
+        store = Store.open(settings.effective_database_url)
         doc = _leave_out_known(
             doc,
-            Store.open(settings.effective_database_url),
+            store,
             rt.pilots,
             found.id,
             rt.manifest.chain_id,
@@ -1182,6 +1183,7 @@ def epcis_import(
         planned = Writer(rt.suite).prepare(
             maker.address, found.id, plan.records, where=plan.where, handles=True
         )
+        remember_event_times(store, doc["epcisBody"]["eventList"])
         ((call, _),) = planned.calls
         receipt = rt.suite.tx.relay(maker, call)
     console.print(

@@ -11,7 +11,14 @@ from sqlalchemy import delete, insert, select
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
 from api.routes.records import IdempotencyKey, Wait, answer
-from ledger.audit.epcis import document, export_events, plan_import, schema_path, store_tables
+from ledger.audit.epcis import (
+    document,
+    export_events,
+    plan_import,
+    remember_event_times,
+    schema_path,
+    store_tables,
+)
 from ledger.audit.epcis_mapping import ImportMapping
 from ledger.settings import project_root
 from ledger.vocabulary import Role
@@ -91,6 +98,7 @@ def import_document(
     plan = plan_import(
         doc, schema=schema_path(project_root()), chain_id=writes.chain_id, pilot_code=pilot.code
     )
+    remember_event_times(state.store, doc["epcisBody"]["eventList"])
     job, replayed = writes.submit(
         account=account,
         pilot=pilot.id,

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -61,8 +61,11 @@ __all__ = [
     "ImportPlan",
     "document",
     "event_hash",
+    "event_times",
+    "evidence_of",
     "export_events",
     "plan_import",
+    "remember_event_times",
     "schema_path",
     "strip_chain_refs",
     "validate",
@@ -145,6 +148,38 @@ def event_hash(event: Mapping[str, Any]) -> str:
     return str(epcis_hashes_from_events(event_list_from_epcis_document_json(doc))[0])
 
 
+def evidence_of(event: Mapping[str, Any]) -> str:
+    """The evidence an imported event's records carry: its CBV 2.0 hash, as 0x and 64 digits."""
+    return "0x" + event_hash(event).split(";")[1].split("?")[0]
+
+
+def event_times(events: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The `epcis_event_time` rows of `events`: each event's own time under its hash. An event
+    whose ``ll:evidence`` names another hash is left out (its records point to that event)."""
+    rows: dict[str, dict[str, str]] = {}
+    for event in events:
+        own = evidence_of(event)
+        given = event.get("ll:evidence")
+        if "eventTime" not in event or (given is not None and str(given).lower() != own):
+            continue
+        rows[own] = {
+            "evidence": own,
+            "event_time": str(event["eventTime"]),
+            "time_zone_offset": str(event.get("eventTimeZoneOffset", "+00:00")),
+        }
+    return list(rows.values())
+
+
+def remember_event_times(store: Any, events: Iterable[Mapping[str, Any]]) -> None:
+    """Keep the times of the events of a document being imported, so that their export says
+    when they happened, not when they were recorded. Written before the records are sent: a
+    row says only what its hashed event says, so one whose records never land is harmless."""
+    rows = event_times(events)
+    if rows:
+        with store.engine.begin() as conn:
+            store.insert_ignore(conn, "epcis_event_time", rows)
+
+
 def document(events: Sequence[Mapping[str, Any]], *, created: int | None = None) -> dict[str, Any]:
     return {
         "@context": CONTEXT,
@@ -181,16 +216,27 @@ def export_events(
         for r in tables.get(name, [])
     }
     events: list[tuple[tuple[int, int], dict[str, Any]]] = []
+    times = {str(r["evidence"]).lower(): r for r in tables.get("epcis_event_time", [])}
 
     def lot(lot_id: int) -> str:
         return ids.lot(lot_id, lot_material.get(int(lot_id), 0))
 
     def base(row: Mapping[str, Any], kind: str, maker: str) -> dict[str, Any]:
         pilot_id, code = row["pilot_id"], pilot_codes[row["pilot_id"]]
+        # An imported event happened when it says; its block's time is when it was recorded.
+        own = times.get(str(row["evidence"]).lower())
+        when = (
+            {"eventTime": _time(row["ts"]), "eventTimeZoneOffset": "+00:00"}
+            if own is None
+            else {
+                "eventTime": own["event_time"],
+                "eventTimeZoneOffset": own["time_zone_offset"],
+                "ll:recordedAt": _time(row["ts"]),
+            }
+        )
         return {
             "type": kind,
-            "eventTime": _time(row["ts"]),
-            "eventTimeZoneOffset": "+00:00",
+            **when,
             "readPoint": {"id": ids.site(pilot_id, code, maker)},
             "bizLocation": {"id": ids.pilot(pilot_id, code)},
             "ll:pilot": code,
@@ -303,7 +349,7 @@ def _evidence(event: Mapping[str, Any]) -> bytes:
     given = event.get("ll:evidence")
     if isinstance(given, str) and re.fullmatch(r"0x[0-9a-fA-F]{64}", given):
         return bytes.fromhex(given[2:])
-    return bytes.fromhex(event_hash(event).split(";")[1].split("?")[0])
+    return bytes.fromhex(evidence_of(event)[2:])
 
 
 def _record(
@@ -464,6 +510,15 @@ def store_tables(
         if pilot is not None:
             lots = lots.where(t["lot"].c.pilot_id == pilot)
         out["lot"] = [dict(r) for r in conn.execute(lots).mappings()]
+        evidences = sorted({str(r["evidence"]) for name in actor for r in out[name]})
+        times = t["epcis_event_time"]
+        out["epcis_event_time"] = [
+            dict(r)
+            for i in range(0, len(evidences), 500)
+            for r in conn.execute(
+                select(times).where(times.c.evidence.in_(evidences[i : i + 500]))
+            ).mappings()
+        ]
         ids = [r["transform_id"] for r in out["transformation"]]
         for child in ("transformation_input", "transformation_output"):
             out[child] = [

@@ -30,7 +30,7 @@ from typing import Any, Literal
 from eth_utils import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ledger.audit.epcis import CONTEXT, event_hash
+from ledger.audit.epcis import CONTEXT, evidence_of
 from ledger.audit.gs1 import Identifiers, gtin_of
 from ledger.write.plan import WriteRejected, to_grams
 
@@ -319,7 +319,7 @@ class _Translator:
         mapping, maker = placed
         step = cbv_name(str(event.get("bizStep", "")))
         rule = mapping.steps.get(step)
-        evidence = "0x" + event_hash(event).split(";")[1].split("?")[0]
+        evidence = evidence_of(event)
         base = {
             "eventTime": event["eventTime"],
             "eventTimeZoneOffset": event["eventTimeZoneOffset"],

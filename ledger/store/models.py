@@ -29,6 +29,7 @@ __all__ = [
     "Dispatch",
     "DropOffHold",
     "EnrolmentCode",
+    "EpcisEventTime",
     "ExchangeMatch",
     "FollowerState",
     "Fulfilment",
@@ -819,6 +820,17 @@ class RevokedSession(SQLModel, table=True):
     __tablename__ = "revoked_session"
     token_hash: str = Field(primary_key=True, max_length=64)
     expires_at: float = Field(index=True)
+
+
+class EpcisEventTime(SQLModel, table=True):
+    """When an imported EPCIS event happened, by the CBV 2.0 hash of the event (which its
+    records carry on chain as evidence). The hash covers the event's time, so a row can only
+    ever say what the hashed event said, whoever wrote it and whether or not it was recorded."""
+
+    __tablename__ = "epcis_event_time"
+    evidence: str = Field(primary_key=True, max_length=66)
+    event_time: str = Field(max_length=40, description="the event's eventTime, as sent")
+    time_zone_offset: str = Field(max_length=6)
 
 
 class RateBucket(SQLModel, table=True):

@@ -5,6 +5,7 @@ hand-written documents import or are rejected with the event and the reason."""
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from epcis_event_hash_generator.json_to_py import event_list_from_epcis_document
 from ledger.audit.epcis import (
     document,
     event_hash,
+    event_times,
+    evidence_of,
     export_events,
     plan_import,
     schema_path,
@@ -228,6 +231,44 @@ def test_import_of_a_hand_written_document(gw: Gateway) -> None:  # noqa: F811
     trail = gw.client.get(f"/api/lots/{before + 2}/trail").json()["trail"]
     assert [s["action"] for s in trail] == ["produced_by_transformation", "dispatch"]
     assert trail[1]["fate"] == 1  # retail_sold maps onto "in use"
+
+
+def test_an_imported_event_is_exported_with_its_own_time(gw: Gateway) -> None:  # noqa: F811
+    """The time an event happened is data: the export keeps it (with its offset) and gives the
+    block's time as when it was recorded; the published event id still verifies."""
+    pallets = {
+        **PALLETS,
+        "eventTime": "2026-03-02T07:15:00.000Z",
+        "quantityList": [{"epcClass": "urn:example:pallets:8", "quantity": 3, "uom": "KGM"}],
+    }
+    reply = gw.client.post("/api/pilots/LEU/epcis", json=_doc(pallets), headers=gw.as_("alice"))
+    assert reply.status_code == 201, reply.text
+    assert gw.state.wait_indexed(reply.json()["block_number"])
+    served = gw.client.get("/api/pilots/LEU/epcis").json()["epcisBody"]["eventList"]
+    (event,) = [e for e in served if e["ll:evidence"] == evidence_of(pallets)]
+    assert (event["eventTime"], event["eventTimeZoneOffset"]) == (
+        "2026-03-02T07:15:00.000Z",
+        "+01:00",
+    )
+    block = gw.suite.chain.w3.eth.get_block(reply.json()["block_number"])
+    recorded = datetime.fromtimestamp(int(block["timestamp"]), UTC)
+    assert event["ll:recordedAt"] == recorded.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert event["eventID"] == event_hash(event)
+
+
+def test_an_event_naming_another_hash_as_its_evidence_gives_no_time() -> None:
+    """Only an event's own hash is tied to its time: a document cannot date other records."""
+    forged = {**PALLETS, "eventTime": "2001-01-01T00:00:00.000Z", "ll:evidence": "0x" + "ab" * 32}
+    # Re-sent with its evidence named, an event is another event (the name is hashed too).
+    named = {**PALLETS, "ll:evidence": evidence_of(PALLETS)}
+    rows = event_times([forged, named, PALLETS])
+    assert rows == [
+        {
+            "evidence": evidence_of(PALLETS),
+            "event_time": PALLETS["eventTime"],
+            "time_zone_offset": "+01:00",
+        }
+    ]
 
 
 @pytest.mark.parametrize(
