@@ -30,6 +30,7 @@ from fastapi import APIRouter, Header, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from web3.exceptions import ContractLogicError
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
 from api.routes.records import JobOut, Wait, WriteOut, answer
@@ -406,14 +407,12 @@ def update_reward(
     idempotency_key: IdempotencyKey = None,
     wait: Wait = None,
 ) -> JSONResponse:
-    table = state.store.tables["agg_reward"]
-    with state.store.engine.connect() as conn:
-        found = conn.execute(
-            select(table.c.reward_id).where(
-                (table.c.reward_id == reward_id) & (table.c.pilot_id == pilot.id)
-            )
-        ).first()
-    if found is None:
+    # From the chain, not the index: a reward listed a moment ago may not be indexed yet.
+    try:
+        listed_in = writes.suite.catalogue.reward(reward_id).pilot
+    except ContractLogicError:
+        listed_in = 0  # no reward has this id
+    if listed_in != pilot.id:
         raise WriteRejected([("reward_id", f"pilot {pilot.code} has no reward {reward_id}")], 404)
     action = AdminAction(
         "update-reward", pilot.id, reward_id=reward_id, stock=body.stock, expiry=body.expiry

@@ -648,7 +648,13 @@ def test_staff_event_member_checks_in_by_the_qr_link(
     page.goto(f"{system.base}/impact?pilot=LEU&year={year}&lang=en")
     page.wait_for_selector("tr[data-metric='attendance'] td.value", timeout=60_000)
     shown = _number(page.inner_text("tr[data-metric='attendance'] td.value"))
-    assert shown == attendance["value"] and shown >= 1
+    # Other tests' writes may land meanwhile: the page shows the figure of before or after.
+    later = next(
+        k
+        for k in system.get(f"/api/pilots/LEU/impact?year={year}")["kpis"]
+        if k["metric"] == "attendance"
+    )
+    assert shown in (attendance["value"], later["value"]) and shown >= 1
     page.wait_for_selector("#compare tr >> nth=7", timeout=60_000)  # header + seven pilots
     assert page.locator("#compare tr").count() == 8
 
