@@ -9,9 +9,12 @@ from eth_utils import is_address, to_checksum_address
 from fastapi import APIRouter, Cookie, HTTPException, Response
 from pydantic import BaseModel, Field
 
-from api.deps import SESSION_COOKIE, AccountDep, PasskeysDep, PilotDep, WritesDep
+from api.deps import SESSION_COOKIE, AccountDep, PasskeysDep, PilotDep, StateDep, WritesDep
 from api.passkeys import SESSION_TTL, PasskeyError, cookie_secure
+from api.state import GatewayState
+from api.writes import WriteService
 from ledger.vocabulary import Role
+from pilots.model import Pilot
 
 router = APIRouter(tags=["passkeys"])
 
@@ -55,6 +58,31 @@ def _refused(exc: PasskeyError) -> HTTPException:
     return HTTPException(status_code=401, detail=str(exc))
 
 
+#: The registry's global scope, where bit 1 is the operator.
+GLOBAL_SCOPE = 0
+
+
+def _refuse_foreign(state: GatewayState, writes: WriteService, pilot: Pilot, address: str) -> None:
+    """An enrolment code gives a passkey for `address`: staff of `pilot` enrol the people of
+    their pilot, never staff (of any pilot, or the operator) and never someone who holds a role
+    or points in another pilot. Those are enrolled by the operator (`loopledger keys enrol`)."""
+    if (
+        writes.roles(GLOBAL_SCOPE, address) & Role.ADMIN
+        or writes.roles(pilot.id, address) & Role.ADMIN
+    ):
+        why = f"{address} is staff: its enrolment code comes from the operator (loopledger keys enrol)"
+        raise HTTPException(status_code=403, detail=why)
+    for other in state.pilots:
+        if other.id == pilot.id:
+            continue
+        if writes.roles(other.id, address) or writes.suite.token.balance_in(other.id, address):
+            why = (
+                f"{address} belongs to pilot {other.code} too (a role or points there): its "
+                "enrolment code comes from the operator (loopledger keys enrol)"
+            )
+            raise HTTPException(status_code=403, detail=why)
+
+
 @router.post(
     "/api/pilots/{pilot}/enrolments",
     response_model=EnrolmentOut,
@@ -64,6 +92,7 @@ def _refused(exc: PasskeyError) -> HTTPException:
 def enrol(
     body: EnrolmentIn,
     pilot: PilotDep,
+    state: StateDep,
     account: AccountDep,
     writes: WritesDep,
     passkeys: PasskeysDep,
@@ -72,6 +101,7 @@ def enrol(
     if not is_address(body.address):
         raise HTTPException(status_code=422, detail=f"{body.address!r} is not an Ethereum address")
     address = to_checksum_address(body.address)
+    _refuse_foreign(state, writes, pilot, address)
     if not writes.custody.holds(address):
         raise HTTPException(
             status_code=422,

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.assemble import custody_of, relayer_for, write_service
 from api.auth import issue_api_key
 from api.main import create_app
+from api.passkeys import PasskeyService
 from api.state import GatewayState
 from ledger.build import Artifact
 from ledger.chain import AnvilChain
@@ -90,6 +91,7 @@ def gw(
         suite, store, custody, data_dir=data, relayer=relayer, rate=1000, burst=1000
     )
     state = GatewayState(store, pilots, writes)
+    state.passkeys = PasskeyService(store, "http://localhost:8000")
     keys = {
         name: issue_api_key(store, a.address, name)
         for name, a in (("staff", admin), ("maker", maker))
@@ -258,3 +260,31 @@ def test_onboard_a_maker_as_a_new_custodial_account(gw: Gateway) -> None:
     assert done.status_code == 201, done.text
     lot = done.json()["lots"][0]
     assert gw.suite.materials.lot(lot).holder == made["address"]
+
+
+def test_staff_enrol_only_their_own_pilots_people(gw: Gateway) -> None:
+    """An enrolment code is a passkey for the account: Leuven's staff must not get one for
+    another pilot's admin, a Leuven admin, or someone with roles in another pilot."""
+    kaunas_admin = gw.suite.chain.accounts[4]  # staff of pilot 4, custodial on this gateway
+    gw.keystore.create("kaunas-staff", kaunas_admin.key)
+    both = gw.suite.chain.accounts[12]  # a maker in Leuven and in Kaunas
+    gw.keystore.create("both", both.key)
+    gw.suite.registry.set_pilot_role(gw.admin, LEUVEN, both.address, Role.MAKER)
+    gw.suite.registry.set_pilot_role(kaunas_admin, 4, both.address, Role.MAKER)
+    gw.state.writes.role_cache.forget()
+    path = "/api/pilots/LEU/enrolments"
+    for target in (kaunas_admin.address, gw.admin.address, both.address):
+        refused = gw.client.post(path, json={"address": target}, headers=gw.as_("staff"))
+        assert refused.status_code == 403, (target, refused.text)
+    own = gw.client.post(path, json={"address": gw.maker.address}, headers=gw.as_("staff"))
+    assert own.status_code == 201, own.text
+    newcomer = gw.suite.chain.accounts[13]  # a member to be: no role, no points anywhere
+    gw.keystore.create("newcomer", newcomer.key)
+    fresh = gw.client.post(path, json={"address": newcomer.address}, headers=gw.as_("staff"))
+    assert fresh.status_code == 201, fresh.text
+    assert (
+        gw.client.post(
+            path, json={"address": gw.maker.address}, headers=gw.as_("maker")
+        ).status_code
+        == 403
+    )
