@@ -258,13 +258,16 @@ class RoleCache:
         if held is not None:
             return Role(int(held.roles))
         roles = self.read(pilot, account)
-        with self._engine.begin() as conn:
-            conn.execute(delete(t).where(key | (t.c.expires_at <= now)))
-            conn.execute(
-                insert(t).values(
-                    pilot_id=pilot, account=account, roles=int(roles), expires_at=now + self.ttl
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(delete(t).where(key | (t.c.expires_at <= now)))
+                conn.execute(
+                    insert(t).values(
+                        pilot_id=pilot, account=account, roles=int(roles), expires_at=now + self.ttl
+                    )
                 )
-            )
+        except IntegrityError:
+            pass  # another worker cached the same account meanwhile: the roles just read stand
         return roles
 
     def forget(self, pilot: int | None = None, address: str | None = None) -> None:

@@ -63,8 +63,11 @@ IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", description="retrying with the same key sends nothing twice"),
 ]
-#: Rewards are counted in whole points and pieces; expiries in unix seconds (uint64).
-Count = Annotated[int, Field(ge=0, lt=2**64)]
+#: Points (the contracts' uint64, within the index's signed 64-bit integers), pieces of stock
+#: (uint32) and expiries in unix seconds (uint40), as the contracts take them.
+Points = Annotated[int, Field(ge=0, lt=2**63)]
+Stock = Annotated[int, Field(ge=0, lt=2**32)]
+Expiry = Annotated[int, Field(ge=0, lt=2**40)]
 QUEUED: dict[int | str, dict[str, Any]] = {
     201: {"model": WriteOut, "description": "on chain (with wait=confirmed)"},
     202: {"model": JobOut, "description": "accepted: queued for the relayer, or not yet mined"},
@@ -115,18 +118,18 @@ class ProductOut(SentOut):
 
 class RewardIn(BaseModel):
     partner: str = Field(description="the reward partner's account", examples=["0x" + "ab" * 20])
-    cost: Count = Field(description="points a member pays")
-    stock: Count
-    expiry: Count = Field(description="unix seconds: the reward cannot be redeemed after")
+    cost: Points = Field(description="points a member pays")
+    stock: Stock
+    expiry: Expiry = Field(description="unix seconds: the reward cannot be redeemed after")
 
 
 class RewardUpdateIn(BaseModel):
-    stock: Count
-    expiry: Count
+    stock: Stock
+    expiry: Expiry
 
 
 class BudgetIn(BaseModel):
-    budget: Count = Field(description="points the pilot's issuers may still award")
+    budget: Points = Field(description="points the pilot's issuers may still award")
 
 
 def _rejected(exc: AdminRejected) -> WriteRejected:
@@ -243,18 +246,21 @@ def _budget(state: GatewayState, pilot: int) -> int | None:
 @router.get(
     "/api/pilots/{pilot}/admin/accounts",
     response_model=AccountsOut,
-    summary="The pilot's accounts with their roles (indexed), and whether the caller is staff",
+    summary="Whether the caller is the pilot's staff; for staff, its accounts and their roles",
 )
 def accounts(
     pilot: PilotDep, state: StateDep, writes: WritesDep, account: AccountDep
 ) -> AccountsOut:
-    # The caller's own standing is read from the chain, as every admin action checks it.
+    # The caller's own standing is read from the chain, as every admin action checks it. The
+    # list (and which accounts the gateway holds keys of) is for the pilot's staff only.
+    writes.throttle(account)
     view = read_view(writes.suite, AdminAction("budget", pilot.id), account, 0)
+    staff = may_administer(view)
     return AccountsOut(
         caller=account,
-        may_administer=may_administer(view),
-        budget=_budget(state, pilot.id),
-        accounts=_accounts(state, writes, pilot.id),
+        may_administer=staff,
+        budget=_budget(state, pilot.id) if staff else None,
+        accounts=_accounts(state, writes, pilot.id) if staff else [],
     )
 
 
