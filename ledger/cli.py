@@ -1183,9 +1183,9 @@ def epcis_import(
         planned = Writer(rt.suite).prepare(
             maker.address, found.id, plan.records, where=plan.where, handles=True
         )
-        remember_event_times(store, doc["epcisBody"]["eventList"])
         ((call, _),) = planned.calls
         receipt = rt.suite.tx.relay(maker, call)
+        remember_event_times(store, doc["epcisBody"]["eventList"])
     console.print(
         f"recorded {len(plan.records)} events in block {receipt.block_number}, tx {receipt.tx_hash}",
         soft_wrap=True,

@@ -11,6 +11,7 @@ from sqlalchemy import delete, insert, select
 
 from api.deps import AccountDep, PilotDep, StateDep, WritesDep
 from api.routes.records import IdempotencyKey, Wait, answer
+from api.writes import MAX_BATCH
 from ledger.audit.epcis import (
     document,
     export_events,
@@ -95,10 +96,13 @@ def import_document(
 ) -> JSONResponse:
     writes.throttle(account)
     writes.require(pilot.id, account, Role.MAKER, "maker")
+    events = (doc.get("epcisBody") or {}).get("eventList")
+    if isinstance(events, list) and len(events) > MAX_BATCH:
+        why = f"{len(events)} events: send at most {MAX_BATCH} per document"
+        raise WriteRejected([("epcisBody.eventList", why)])
     plan = plan_import(
         doc, schema=schema_path(project_root()), chain_id=writes.chain_id, pilot_code=pilot.code
     )
-    remember_event_times(state.store, doc["epcisBody"]["eventList"])
     job, replayed = writes.submit(
         account=account,
         pilot=pilot.id,
@@ -109,6 +113,7 @@ def import_document(
         where=plan.where,
         handles=True,
     )
+    remember_event_times(state.store, doc["epcisBody"]["eventList"])
     # The lots of the document, by its own names (its epcClass identifiers).
     return answer(
         state,

@@ -148,6 +148,10 @@ def event_hash(event: Mapping[str, Any]) -> str:
     return str(epcis_hashes_from_events(event_list_from_epcis_document_json(doc))[0])
 
 
+#: The longest eventTime kept: RFC 3339 with nanoseconds and an offset is 35 characters.
+MAX_TIME_TEXT = 40
+
+
 def evidence_of(event: Mapping[str, Any]) -> str:
     """The evidence an imported event's records carry: its CBV 2.0 hash, as 0x and 64 digits."""
     return "0x" + event_hash(event).split(";")[1].split("?")[0]
@@ -162,11 +166,10 @@ def event_times(events: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
         given = event.get("ll:evidence")
         if "eventTime" not in event or (given is not None and str(given).lower() != own):
             continue
-        rows[own] = {
-            "evidence": own,
-            "event_time": str(event["eventTime"]),
-            "time_zone_offset": str(event.get("eventTimeZoneOffset", "+00:00")),
-        }
+        when, offset = str(event["eventTime"]), str(event.get("eventTimeZoneOffset", "+00:00"))
+        if len(when) > MAX_TIME_TEXT or len(offset) > 6:
+            continue  # a time written with more digits than any clock has: not kept
+        rows[own] = {"evidence": own, "event_time": when, "time_zone_offset": offset}
     return list(rows.values())
 
 

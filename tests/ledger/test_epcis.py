@@ -256,12 +256,26 @@ def test_an_imported_event_is_exported_with_its_own_time(gw: Gateway) -> None:  
     assert event["eventID"] == event_hash(event)
 
 
+def test_a_document_of_too_many_events_is_refused_before_anything_is_stored(
+    gw: Gateway,  # noqa: F811
+) -> None:
+    many = [
+        {**PALLETS, "eventTime": f"2026-03-02T07:{i // 60:02d}:{i % 60:02d}Z"} for i in range(201)
+    ]
+    reply = gw.client.post("/api/pilots/LEU/epcis", json=_doc(*many), headers=gw.as_("alice"))
+    assert reply.status_code == 422 and "at most 200" in reply.text
+    with gw.store.engine.connect() as conn:
+        kept = conn.execute(gw.store.tables["epcis_event_time"].select()).all()
+    assert evidence_of(many[0]) not in {row.evidence for row in kept}
+
+
 def test_an_event_naming_another_hash_as_its_evidence_gives_no_time() -> None:
     """Only an event's own hash is tied to its time: a document cannot date other records."""
     forged = {**PALLETS, "eventTime": "2001-01-01T00:00:00.000Z", "ll:evidence": "0x" + "ab" * 32}
     # Re-sent with its evidence named, an event is another event (the name is hashed too).
     named = {**PALLETS, "ll:evidence": evidence_of(PALLETS)}
-    rows = event_times([forged, named, PALLETS])
+    long = {**PALLETS, "eventTime": "2026-03-02T07:15:00." + "1" * 40 + "Z"}  # not a clock's
+    rows = event_times([forged, named, long, PALLETS])
     assert rows == [
         {
             "evidence": evidence_of(PALLETS),
