@@ -318,11 +318,7 @@ def relay(
     idempotency_key: IdempotencyKey = None,
     wait: Wait = None,
 ) -> JSONResponse:
-    signers = sorted({to_checksum_address(r.from_) for r in body.requests})
     writes.throttle(account)
-    for signer in signers:
-        if signer != account:
-            writes.throttle(signer)
     requests: list[dict[str, Any]] = [
         {
             "from": to_checksum_address(r.from_),
@@ -355,6 +351,9 @@ def relay(
     reasons = writes.check_relayed(requests, nonces)
     if reasons:
         raise WriteRejected(reasons)
+    # Signers count against their own limits once their signatures are known to be theirs.
+    for signer in sorted({r["from"] for r in requests} - {account}):
+        writes.throttle(signer)
     job, replayed = writes.queue.submit(
         account=account,
         kind="relay",

@@ -767,6 +767,30 @@ def test_relay_needs_sign_in_and_takes_only_state_changing_calls(gw: Gateway) ->
     assert gw.suite.materials.lot_count() == before + 1
 
 
+def test_a_request_signed_by_nobody_spends_no_ones_rate_limit(gw: Gateway) -> None:
+    """Naming someone as a request's signer must not drain that account's shared bucket: only
+    the caller, and signers whose signatures hold, are counted."""
+    saved = gw.writes.limiter
+    gw.writes.limiter = RateLimiter(gw.store, rate=0.01, burst=1)
+    wood = gw.suite.manifest.materials["17 02 01"]
+    call = gw.suite.materials.call_data("intake", LEUVEN, wood, int(Source.DONATION), 1, b"\0" * 32)
+    try:
+        forged = _wire(gw.suite.tx.request_for(Account.create(), call))
+        forged["from"] = gw.alice.address  # alice's name, someone else's signature
+        refused = gw.client.post(
+            "/api/relay", json={"requests": [forged]}, headers=gw.as_("member")
+        )
+        own = gw.client.post(
+            "/api/pilots/LEU/contributions",
+            headers=gw.as_("alice"),
+            json={"records": [{"kind": "mentoring", "amount": 5}]},
+        )
+    finally:
+        gw.writes.limiter = saved
+    assert refused.status_code == 422
+    assert own.status_code == 201, own.text
+
+
 def test_relay_is_rate_limited_per_signed_in_account(gw: Gateway) -> None:
     saved = gw.writes.limiter
     gw.writes.limiter = RateLimiter(gw.store, rate=0.01, burst=1)
