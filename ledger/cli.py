@@ -503,6 +503,11 @@ def up(
             "program using it or choose another port with --port or LOOPLEDGER_API_PORT."
         )
     local = settings.chain in ("memory", "anvil")
+    if demo and not local:
+        raise LedgerError(
+            "the demo scenario is written with public demo keys: it runs on the embedded chain "
+            "only (leave out --demo, or use --chain anvil)"
+        )
     with open_runtime(settings) as rt:
         if demo if demo is not None else local:
             with console.status("seeding the demo scenario") as status:

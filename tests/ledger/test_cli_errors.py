@@ -52,6 +52,7 @@ CASES: list[tuple[list[str], str, str]] = [
     (["index", "--chain", "ftp://example.org"], "", "LOOPLEDGER_CHAIN"),
     (["up", "--port", "0"], "", "api_port"),
     (["up", "--chain", "ganache"], "", "LOOPLEDGER_CHAIN"),
+    (["up", "--chain", "http://127.0.0.1:1", "--demo"], "", "public demo keys"),
     (["node", "--data-dir", "evidence.txt"], "", "evidence.txt"),
 ]
 
