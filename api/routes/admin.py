@@ -284,6 +284,8 @@ def onboard(
     address = to_checksum_address(Account.from_key(fresh).address)
     action = AdminAction("grant", pilot.id, account=address, role=body.role)
     plan = _plan(writes, action, account)
+    # Simulated too before the key is stored: a grant the ledger refuses leaves no key either.
+    writes.writer.simulate(account, [("role", call_of(writes.suite, plan))])
     name = f"{pilot.code.lower()}-{body.role}-{address[2:10].lower()}"
     writes.custody.create(name, fresh)
     sent, _ = _send_direct(state, writes, account, plan, "role")
