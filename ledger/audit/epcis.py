@@ -501,27 +501,23 @@ def store_tables(
         "transfer": "sender",
         "dispatch": "maker",
     }
+    times = t["epcis_event_time"]
+    kept: dict[str, dict[str, Any]] = {}
     with store.engine.connect() as conn:
         for name, who in actor.items():
-            query = select(t[name])
-            if pilot is not None:
-                query = query.where(t[name].c.pilot_id == pilot)
+            where = [t[name].c.pilot_id == pilot] if pilot is not None else []
             if maker is not None:
-                query = query.where(t[name].c[who] == maker)
-            out[name] = [dict(r) for r in conn.execute(query).mappings()]
+                where.append(t[name].c[who] == maker)
+            out[name] = [dict(r) for r in conn.execute(select(t[name]).where(*where)).mappings()]
+            # The own times of the imported events among these rows (see `remember_event_times`).
+            joined = select(times).join(t[name], t[name].c.evidence == times.c.evidence)
+            for r in conn.execute(joined.where(*where).distinct()).mappings():
+                kept[r["evidence"]] = dict(r)
+        out["epcis_event_time"] = list(kept.values())
         lots = select(t["lot"].c.lot_id, t["lot"].c.material_id)
         if pilot is not None:
             lots = lots.where(t["lot"].c.pilot_id == pilot)
         out["lot"] = [dict(r) for r in conn.execute(lots).mappings()]
-        evidences = sorted({str(r["evidence"]) for name in actor for r in out[name]})
-        times = t["epcis_event_time"]
-        out["epcis_event_time"] = [
-            dict(r)
-            for i in range(0, len(evidences), 500)
-            for r in conn.execute(
-                select(times).where(times.c.evidence.in_(evidences[i : i + 500]))
-            ).mappings()
-        ]
         ids = [r["transform_id"] for r in out["transformation"]]
         for child in ("transformation_input", "transformation_output"):
             out[child] = [
