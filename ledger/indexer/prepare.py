@@ -8,7 +8,9 @@ operations. Its result is plain data, so it can be computed in another process (
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -18,7 +20,26 @@ from ledger.indexer.extract import Header, RpcSource, as_hex, as_int
 from ledger.indexer.rows import LotOp, malformed_row, rows_of
 from ledger.store.rowtuples import tuples_of
 
-__all__ = ["Prepared", "prepare"]
+__all__ = ["Prepared", "batch_work", "prepare"]
+
+
+@contextmanager
+def batch_work() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while one batch is prepared or loaded.
+
+    A batch allocates hundreds of thousands of short-lived dicts and tuples with no reference
+    cycles; every 700 allocations the collector scans its youngest generation and, from time to
+    time, the whole heap, finding nothing to free. Reference counting frees these objects all
+    the same. Pausing the scans for the batch raised backfill throughput by about a quarter
+    (``scripts/bench_indexer.py``); whatever cycles a batch leaves are collected once the
+    collector resumes."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass

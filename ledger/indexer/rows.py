@@ -16,7 +16,7 @@ A lot operation is a plain tuple (cheap to fold and to send between processes):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,22 +70,40 @@ def rows_of(events: Iterable[DecodedEvent], ts_of: Callable[[int], int]) -> RowB
     """Rows for every known event; events of no table (ERC-20 Transfer, forwarder) are skipped.
 
     An event whose fields do not make rows (data no honest contract emits) becomes a
-    ``malformed_log`` row instead, so that one bad event cannot stop the indexer."""
+    ``malformed_log`` row instead, so that one bad event cannot stop the indexer. Integers too
+    wide for the store are looked for once over the whole batch; only a batch holding one is
+    taken again event by event, to set aside the events that made them."""
+    events = list(events)
+    batch = _rows(events, ts_of, check_each=False)
+    if any(_wide_integer(rows) for rows in batch.tables.values()):
+        batch = _rows(events, ts_of, check_each=True)
+    return batch
+
+
+def _rows(
+    events: Sequence[DecodedEvent], ts_of: Callable[[int], int], *, check_each: bool
+) -> RowBatch:
     batch = RowBatch()
     tables = batch.tables
+    marks: dict[str, int] = {}
     for event in events:
         batch.events += 1
         ts = ts_of(event.block_number)
-        marks = {name: len(rows) for name, rows in tables.items()}
+        if check_each:
+            marks = {name: len(rows) for name, rows in tables.items()}
         ops = len(batch.lot_ops)
         try:
             # Each branch computes every value before it appends, so a failure adds nothing.
             if not _add_rows(event, ts, tables, batch.lot_ops):
                 batch.events -= 1
-            _check_integers(tables, marks)
+            if check_each:
+                for name, rows in tables.items():
+                    if wide := _wide_integer(rows[marks.get(name, 0) :]):
+                        raise OverflowError(wide)
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            for name, rows in tables.items():  # what the event added before the check failed
-                del rows[marks.get(name, 0) :]
+            if check_each:  # drop what the event added before the check failed
+                for name, rows in tables.items():
+                    del rows[marks.get(name, 0) :]
             del batch.lot_ops[ops:]
             reason = f"{event.contract}.{event.name}: {type(exc).__name__}: {exc}"
             fields = repr(dict(event.args))[:4000]
@@ -98,14 +116,14 @@ def rows_of(events: Iterable[DecodedEvent], ts_of: Callable[[int], int]) -> RowB
 _SQL_INTEGER = range(-(2**63), 2**63)
 
 
-def _check_integers(tables: dict[str, list[dict[str, Any]]], marks: dict[str, int]) -> None:
-    """Refuse the rows added since `marks` if one holds an integer no SQL column can take (a
+def _wide_integer(rows: Sequence[dict[str, Any]]) -> str:
+    """Why `rows` cannot be stored ("" when they can): an integer no SQL column can take (a
     uint64 deadline of 10**19 fits the contract, not the store)."""
-    for name, rows in tables.items():
-        for row in rows[marks.get(name, 0) :]:
-            for column, value in row.items():
-                if isinstance(value, int) and value not in _SQL_INTEGER:
-                    raise OverflowError(f"{column} = {value} is beyond a 64-bit signed integer")
+    for row in rows:
+        for column, value in row.items():
+            if isinstance(value, int) and value not in _SQL_INTEGER:
+                return f"{column} = {value} is beyond a 64-bit signed integer"
+    return ""
 
 
 def _add_rows(

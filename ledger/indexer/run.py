@@ -18,7 +18,7 @@ from ledger.indexer.extract import (
     TransientRpcError,
 )
 from ledger.indexer.load import load_prepared, rollback
-from ledger.indexer.prepare import Prepared, prepare
+from ledger.indexer.prepare import Prepared, batch_work, prepare
 from ledger.indexer.worker import PrepareWorker
 from ledger.store.db import COLUMNS, Store
 
@@ -191,6 +191,11 @@ class Indexer:
             self.close()  # at the head: a worker process is not worth keeping
             return None
         ahead = self._worker_ready(last + 1, head)
+        with batch_work():
+            return self._index(cursor, last, head, ahead)
+
+    def _index(self, cursor: Header | None, last: int, head: int, ahead: bool) -> Progress:
+        """Prepare the batch after `last` (here or in the worker) and load it."""
         batch = self._prepare_ahead(last + 1, head) if ahead else self._prepare_here(last + 1, head)
         extends = cursor is None or (batch.parent is not None and batch.parent.hash == cursor.hash)
         if not batch.consistent or not extends:

@@ -193,7 +193,7 @@ def _serve() -> None:
         return
     from ledger.events import EventDecoder
     from ledger.indexer.extract import RpcSource
-    from ledger.indexer.prepare import prepare
+    from ledger.indexer.prepare import batch_work, prepare
 
     source = RpcSource(config["url"], timeout=config["timeout"], retries=config["retries"])
     decoder = EventDecoder(config["abis"])
@@ -212,7 +212,8 @@ def _serve() -> None:
                     break
                 to_block = min(block + ranges.size - 1, end)
                 try:
-                    batch = prepare(source, decoder, addresses, block, to_block, columns)
+                    with batch_work():
+                        batch = prepare(source, decoder, addresses, block, to_block, columns)
                 except (RangeTooLarge, TransientRpcError) as exc:
                     try:
                         ranges.shrink(exc)
