@@ -118,6 +118,8 @@ def fill(store: Store, records: int) -> dict[str, Any]:
     rows["token_award"] = _ref(awards, top)
     top += len(awards)
     rows["material_class"] = data.materials.assign(
+        pilot_id=0,  # codes every pilot shares
+        code_raw=lambda f: f["code"].map(lambda c: "0x" + c.encode().ljust(16, b"\0").hex()),
         ts=0,
         block_number=0,
         block_hash=["0x" + f"{i:064x}" for i in range(4)],
@@ -149,7 +151,7 @@ def fill(store: Store, records: int) -> dict[str, Any]:
                     "created_ts",
                 ]
             ]
-            .assign(grams=0),
+            .assign(grams=0, parent_lot=None),
             data.outputs.assign(
                 holder=lambda f: f["maker"],
                 initial_grams=lambda f: f["grams"],
@@ -169,9 +171,35 @@ def fill(store: Store, records: int) -> dict[str, Any]:
                     "created_block",
                     "created_ts",
                 ]
+            ].assign(grams=0, parent_lot=None),
+            # The parts handed over: the product's material and recycled content.
+            data.transfers.merge(
+                data.outputs[["lot_id", "material_id", "recycled_bp"]], on="lot_id"
+            ).assign(
+                parent_lot=lambda f: f["lot_id"],
+                lot_id=lambda f: f["received_lot"],
+                holder=lambda f: f["recipient"],
+                initial_grams=lambda f: f["grams"],
+                origin="transfer",
+                created_block=lambda f: rows["transfer"]["block_number"].to_numpy(),
+                created_ts=lambda f: f["ts"],
+            )[
+                [
+                    "lot_id",
+                    "pilot_id",
+                    "material_id",
+                    "holder",
+                    "grams",
+                    "initial_grams",
+                    "recycled_bp",
+                    "origin",
+                    "created_block",
+                    "created_ts",
+                    "parent_lot",
+                ]
             ].assign(grams=0),
         ]
-    ).assign(parent_lot=None)
+    )
     rows["lot"] = lots
     with store.engine.begin() as conn:
         for name, frame in rows.items():
