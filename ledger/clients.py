@@ -565,8 +565,10 @@ class CommunityClient(_Client):
             member, "checkIn", token.event_id, token.not_after, token.r, token.vs, relay=relay
         )
         event = tx.named("CheckedIn")[0]
+        member_address = str(event.args["member"])
+        paid = [e for e in tx.named("PointsAwarded") if e.args["member"] == member_address]
         return CheckInResult(
-            int(event.args["eventId"]), str(event.args["member"]), int(event.args["points"]), tx
+            int(event.args["eventId"]), member_address, int(paid[0].args["amount"]), tx
         )
 
     def issue_credential(

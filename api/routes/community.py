@@ -292,13 +292,13 @@ def check_in(
         "checkIn", token.event_id, token.not_after, token.r, token.vs
     )
     result = _send(writes, account, int(row["pilot_id"]), "token", call)
-    done = result.event("CheckedIn")
+    result.event("CheckedIn")  # the check-in is on chain (StopIteration otherwise)
     indexed = state.wait_indexed(result.block_number, timeout=30)
     return CheckInOut(
         event_id=token.event_id,
         pilot_id=row["pilot_id"],
         member=account,
-        points=int(done["points"]),
+        points=int(row["points"]),
         tx_hash=result.tx_hash,
         block_number=result.block_number,
         indexed=indexed,

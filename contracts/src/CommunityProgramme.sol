@@ -102,7 +102,7 @@ contract CommunityProgramme is ICommunityProgramme, ERC2771Context, EIP712 {
         uint256 word = words[eventId >> 8];
         if (word & bit != 0) revert CommunityAlreadyCheckedIn(eventId, member);
         words[eventId >> 8] = word | bit;
-        emit CheckedIn(eventId, ev.pilot, member, ev.points);
+        emit CheckedIn(eventId, member, ev.pilot);
         _token.award(ev.pilot, member, ev.points, REASON_ATTENDANCE);
     }
 

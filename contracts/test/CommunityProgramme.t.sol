@@ -62,7 +62,7 @@ abstract contract CommunityFixture is Fixture {
 contract CommunityProgrammeTest is CommunityFixture {
     function test_checkIn_recordsAttendanceAndAwardsPoints() public {
         vm.expectEmit();
-        emit ICommunityProgramme.CheckedIn(eventId, LEUVEN, member, 25);
+        emit ICommunityProgramme.CheckedIn(eventId, member, LEUVEN);
         vm.expectEmit();
         emit IEngagementToken.PointsAwarded(LEUVEN, address(programme), member, 25, 7, 999_975);
         _checkIn(member, eventId);

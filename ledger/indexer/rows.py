@@ -389,7 +389,6 @@ _COMMUNITY: dict[str, _Row] = {
             "event_id": a["eventId"],
             "pilot_id": a["pilot"],
             "member": a["member"],
-            "points": a["points"],
         },
     ),
     "CredentialIssued": lambda a: (

@@ -370,7 +370,6 @@ class Attendance(EventRow, table=True):
     event_id: int = Field(index=True)
     pilot_id: int = Field(index=True)
     member: str = Field(max_length=42, index=True)
-    points: int
 
 
 class SkillCredential(LogRef, table=True):

@@ -95,8 +95,9 @@ interface ICommunityProgramme {
         address signer,
         bytes32 venue
     );
-    /// @notice `member` checked in to `eventId` and was awarded `points`.
-    event CheckedIn(uint256 indexed eventId, uint16 indexed pilot, address indexed member, uint16 points);
+    /// @notice `member` checked in to `eventId` of `pilot`. The event's points (EventCreated) are
+    ///         paid by the PointsAwarded of the same transaction, so they are not repeated here.
+    event CheckedIn(uint256 indexed eventId, address indexed member, uint16 pilot);
     /// @notice A credential was issued to `holder` for training `eventId`.
     event CredentialIssued(
         uint256 indexed credentialId,
