@@ -17,7 +17,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from fastapi import APIRouter, Header, HTTPException, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Discriminator, Field, Tag
 from sqlalchemy import func, select
 
@@ -383,7 +383,7 @@ Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
     tags=["lots"],
     summary="Lots of a pilot, filtered by holder and material, newest first",
 )
-def list_lots(
+async def list_lots(
     state: StateDep,
     pilot: PilotDep,
     holder: Annotated[str | None, Query(description="address of the holder")] = None,
@@ -395,29 +395,39 @@ def list_lots(
     ] = False,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page:
-    table, counts = state.store.tables["lot"], state.store.tables["agg_lot"]
-    where = table.c.pilot_id == pilot.id
-    counted = counts.c.pilot_id == pilot.id
-    if holder:
-        where &= func.lower(table.c.holder) == holder.lower()
-        counted &= func.lower(counts.c.holder) == holder.lower()
-    if material:
-        ids = [m.material_id for m in state.materials() if m.code == material]
-        where &= table.c.material_id.in_(ids)
-        counted &= counts.c.material_id.in_(ids)
-    if open_only:
-        where &= table.c.grams > 0
-    # The count comes from the indexer's lot counts per holder and material, not from
-    # counting a pilot's lots.
-    total = func.coalesce(func.sum(counts.c.open_lots if open_only else counts.c.lots), 0)
-    with state.store.engine.connect() as conn:
-        count = int(conn.execute(select(total).where(counted)).scalar_one())
-        rows = conn.execute(
-            select(table).where(where).order_by(table.c.lot_id.desc()).limit(limit).offset(offset)
-        )
-        data = [dict(r) for r in rows.mappings()]
-    return Page(data=data, count=count, limit=limit, offset=offset)
+) -> Response:
+    def read() -> str:
+        table, counts = state.store.tables["lot"], state.store.tables["agg_lot"]
+        where = table.c.pilot_id == pilot.id
+        counted = counts.c.pilot_id == pilot.id
+        if holder:
+            where &= func.lower(table.c.holder) == holder.lower()
+            counted &= func.lower(counts.c.holder) == holder.lower()
+        if material:
+            ids = [m.material_id for m in state.materials() if m.code == material]
+            where &= table.c.material_id.in_(ids)
+            counted &= counts.c.material_id.in_(ids)
+        if open_only:
+            where &= table.c.grams > 0
+        # The count comes from the indexer's lot counts per holder and material, not from
+        # counting a pilot's lots.
+        total = func.coalesce(func.sum(counts.c.open_lots if open_only else counts.c.lots), 0)
+        with state.store.engine.connect() as conn:
+            count = int(conn.execute(select(total).where(counted)).scalar_one())
+            data = []
+            if offset < count:  # past the end nothing is read
+                rows = conn.execute(
+                    select(table)
+                    .where(where)
+                    .order_by(table.c.lot_id.desc())
+                    .limit(limit)
+                    .offset(offset)
+                )
+                data = [dict(r) for r in rows.mappings()]
+        return Page(data=data, count=count, limit=limit, offset=offset).model_dump_json()
+
+    key = ("page", "lots", pilot.id, (holder or "").lower(), material, open_only, limit, offset)
+    return Response(await state.page(key, read), media_type="application/json")
 
 
 @router.get("/api/materials", tags=["lots"], summary="Material classes (codes) known to the ledger")

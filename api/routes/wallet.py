@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from eth_utils import is_address, to_checksum_address
 from fastapi import APIRouter, HTTPException, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, literal, select
 
@@ -72,75 +72,84 @@ class WalletOut(BaseModel):
     response_model=WalletOut,
     summary="Points balance and history of a member (newest first)",
 )
-def wallet(
+async def wallet(
     state: StateDep,
     address: Annotated[str, Path(examples=["0x" + "ab" * 20])],
     pilot: Annotated[str | None, Query(description="only this pilot (code)")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WalletOut:
+) -> Response:
     member = _address(address)
-    awards, redemptions = state.store.tables["token_award"], state.store.tables["redemption"]
-    agg = state.store.tables["agg_member"]
-    where_a, where_r = awards.c.member == member, redemptions.c.member == member
-    where_m = agg.c.member == member
-    if pilot is not None:
-        found = state.pilot(pilot)
-        if found is None:
-            raise HTTPException(status_code=404, detail=f"unknown pilot {pilot!r}")
-        where_a &= awards.c.pilot_id == found.id
-        where_r &= redemptions.c.pilot_id == found.id
-        where_m &= agg.c.pilot_id == found.id
-    # Totals and the history's length come from the indexer's per-member aggregates; a page
-    # takes the newest `offset + limit` rows of each table along their (member, block, log)
-    # indexes and merges them, so it never sorts a member's whole history.
-    totals = ("awarded", "redeemed", "awards", "redemptions")
-    sums = select(*(func.coalesce(func.sum(agg.c[c]), 0) for c in totals)).where(where_m)
-    pages = (
-        select(
-            literal("award").label("kind"),
-            awards.c.pilot_id,
-            awards.c.amount.label("points"),
-            awards.c.reason.label("detail"),
-            awards.c.block_number,
-            awards.c.tx_hash,
-            awards.c.log_index,
-            awards.c.ts,
+    chosen = None if pilot is None else state.pilot(pilot)
+    if pilot is not None and chosen is None:
+        raise HTTPException(status_code=404, detail=f"unknown pilot {pilot!r}")
+
+    def read() -> str:
+        awards, redemptions = state.store.tables["token_award"], state.store.tables["redemption"]
+        agg = state.store.tables["agg_member"]
+        where_a, where_r = awards.c.member == member, redemptions.c.member == member
+        where_m = agg.c.member == member
+        if chosen is not None:
+            where_a &= awards.c.pilot_id == chosen.id
+            where_r &= redemptions.c.pilot_id == chosen.id
+            where_m &= agg.c.pilot_id == chosen.id
+        # Totals and the history's length come from the indexer's per-member aggregates; a page
+        # takes the newest `offset + limit` rows of each table along their (member, block, log)
+        # indexes and merges them, so it never sorts a member's whole history.
+        totals = ("awarded", "redeemed", "awards", "redemptions")
+        sums = select(*(func.coalesce(func.sum(agg.c[c]), 0) for c in totals)).where(where_m)
+        pages = (
+            select(
+                literal("award").label("kind"),
+                awards.c.pilot_id,
+                awards.c.amount.label("points"),
+                awards.c.reason.label("detail"),
+                awards.c.block_number,
+                awards.c.tx_hash,
+                awards.c.log_index,
+                awards.c.ts,
+            )
+            .where(where_a)
+            .order_by(awards.c.block_number.desc(), awards.c.log_index.desc()),
+            select(
+                literal("redemption").label("kind"),
+                redemptions.c.pilot_id,
+                (-redemptions.c.cost).label("points"),
+                redemptions.c.redemption_id.label("detail"),
+                redemptions.c.block_number,
+                redemptions.c.tx_hash,
+                redemptions.c.log_index,
+                redemptions.c.ts,
+            )
+            .where(where_r)
+            .order_by(redemptions.c.block_number.desc(), redemptions.c.log_index.desc()),
         )
-        .where(where_a)
-        .order_by(awards.c.block_number.desc(), awards.c.log_index.desc()),
-        select(
-            literal("redemption").label("kind"),
-            redemptions.c.pilot_id,
-            (-redemptions.c.cost).label("points"),
-            redemptions.c.redemption_id.label("detail"),
-            redemptions.c.block_number,
-            redemptions.c.tx_hash,
-            redemptions.c.log_index,
-            redemptions.c.ts,
-        )
-        .where(where_r)
-        .order_by(redemptions.c.block_number.desc(), redemptions.c.log_index.desc()),
-    )
-    with state.store.engine.connect() as conn:
-        awarded, redeemed, n_awards, n_redemptions = (int(v) for v in conn.execute(sums).one())
-        newest = [dict(r) for q in pages for r in conn.execute(q.limit(offset + limit)).mappings()]
-        by_pilot = select(agg.c.pilot_id, agg.c.awarded - agg.c.redeemed).where(where_m)
-        per_pilot = {int(p): int(points) for p, points in conn.execute(by_pilot).all()}
-    newest.sort(key=lambda r: (r["block_number"], r["log_index"]), reverse=True)
-    positions = _positions(state)
-    data = [_described(state, r, positions) for r in newest[offset : offset + limit]]
-    count = n_awards + n_redemptions
-    codes = {p.id: p.code for p in state.pilots}
-    balances = {codes.get(i, str(i)): points for i, points in sorted(per_pilot.items())}
-    return WalletOut(
-        address=member,
-        balance=awarded - redeemed,
-        awarded=awarded,
-        redeemed=redeemed,
-        balances=balances,
-        history=Page(data=data, count=count, limit=limit, offset=offset),
-    )
+        with state.store.engine.connect() as conn:
+            awarded, redeemed, n_awards, n_redemptions = (int(v) for v in conn.execute(sums).one())
+            newest = []
+            if offset < n_awards + n_redemptions:  # past the end nothing is read
+                newest = [
+                    dict(r) for q in pages for r in conn.execute(q.limit(offset + limit)).mappings()
+                ]
+            by_pilot = select(agg.c.pilot_id, agg.c.awarded - agg.c.redeemed).where(where_m)
+            per_pilot = {int(p): int(points) for p, points in conn.execute(by_pilot).all()}
+        newest.sort(key=lambda r: (r["block_number"], r["log_index"]), reverse=True)
+        positions = _positions(state)
+        data = [_described(state, r, positions) for r in newest[offset : offset + limit]]
+        count = n_awards + n_redemptions
+        codes = {p.id: p.code for p in state.pilots}
+        balances = {codes.get(i, str(i)): points for i, points in sorted(per_pilot.items())}
+        return WalletOut(
+            address=member,
+            balance=awarded - redeemed,
+            awarded=awarded,
+            redeemed=redeemed,
+            balances=balances,
+            history=Page(data=data, count=count, limit=limit, offset=offset),
+        ).model_dump_json()
+
+    key = ("page", "wallet", member, chosen.id if chosen else None, limit, offset)
+    return Response(await state.page(key, read), media_type="application/json")
 
 
 class RewardOut(BaseModel):
