@@ -1,7 +1,9 @@
 """The production shape, end to end: anvil mining a block a second, PostgreSQL, the follower
-(`loopledger index --follow`) and two gateway workers (`loopledger serve --workers 2`) as separate
-processes. Sign-in works whichever worker answers; a SIGKILLed follower shows in /api/health of
-every worker and, restarted, catches up; the read models equal a rebuild from the rows."""
+(`loopledger index --follow`), the relayer (`loopledger relay`) and two gateway workers
+(`loopledger serve --workers 2`) as separate processes. Sign-in works whichever worker answers;
+a SIGKILLed follower shows in /api/health of every worker and, restarted, catches up; writes
+acknowledged while a worker is SIGKILLed are each on chain exactly once; a reorg deeper than the
+confirmations is undone in the rows and the read models, which equal a rebuild from the rows."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from eth_account.messages import encode_defunct
+from sqlalchemy import func, select
 
 from ledger.build import Artifact
 from ledger.chain import AnvilChain, dev_accounts
@@ -69,6 +73,7 @@ def system(tmp_path: Path, postgres_url: str) -> Iterator[dict[str, Any]]:
             "procs": procs,
             "db": postgres_url,
             "logs": tmp_path,
+            "env": env,
         }
     finally:
         for proc in procs.values():
@@ -155,4 +160,120 @@ def test_processes_share_state_and_survive_a_killed_follower(
         f"{base}/api/pilots/LEU/lots", params={"holder": maker.address}, timeout=10
     ).json()
     assert lots["count"] == 1 and lots["data"][0]["lot_id"] == made.lot_id
+    check_rebuild_matches(store)
+
+
+def _workers(parent: int) -> list[int]:
+    """Process ids of `parent`'s children (the gateway's worker processes)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def _rpc(chain: Any, method: str, *params: Any) -> Any:
+    reply = httpx.post(
+        chain.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+    )
+    return reply.json()["result"]
+
+
+def _index_lots(store: Store, holder: str) -> int:
+    lot = store.tables["lot"]
+    with store.engine.connect() as conn:
+        query = select(func.count()).select_from(lot).where(lot.c.holder == holder)
+        return int(conn.execute(query).scalar_one())
+
+
+def test_writes_outlive_a_killed_worker_and_a_deep_reorg_leaves_no_trace(
+    system: dict[str, Any], artifacts: dict[str, Artifact]
+) -> None:
+    base, chain = system["base"], system["chain"]
+    relayer = chain.accounts[8]  # funded, and holds no role
+    system["env"]["LOOPLEDGER_RELAYER_KEY"] = "0x" + bytes(relayer.key).hex()
+    system["start"]("relay", "relay")
+    _until(lambda: _health(base).status_code == 200, 300, "the gateway never became healthy")
+    manifest = load_manifest(Path(system["logs"]) / "data" / "deployment-rpc.json")
+    suite = Suite(chain, manifest, artifacts)
+    maker = chain.accounts[9]
+    suite.registry.set_pilot_role(chain.accounts[0], 1, maker.address, Role.MAKER)
+    wood = suite.registry.material_id("20 01 38")
+    bearer = {"Authorization": f"Bearer {_sign_in(base, maker)}"}
+
+    # Ten intakes, signed by the maker and relayed by the gateway; one worker is SIGKILLed as
+    # the fourth goes out. A request cut off with its worker is sent again under its key.
+    first = int(suite.tx.forwarder.functions.nonces(maker.address).call())
+    acknowledged, killed = [], None
+    for i in range(10):
+        call = suite.materials.call_data(
+            "intake", 1, wood, int(Source.DONATION), 1_000 + i, b"\0" * 32
+        )
+        request = suite.tx.request_for(maker, call, nonce=first + i)
+        wire = {
+            **request,
+            "data": "0x" + request["data"].hex(),
+            "signature": "0x" + request["signature"].hex(),
+        }
+        if i == 3:  # killed while this request is on its way
+            workers = _workers(system["procs"]["serve"].pid)
+            assert len(workers) >= 2, workers
+            killed = workers[0]
+            threading.Timer(0.05, os.kill, (killed, signal.SIGKILL)).start()
+        headers = {**bearer, "Idempotency-Key": f"intake-{i}"}
+
+        def send(wire: dict[str, Any] = wire, headers: dict[str, str] = headers) -> Any:
+            reply = httpx.post(
+                f"{base}/api/relay",
+                params={"wait": "confirmed"},
+                json={"requests": [wire]},
+                headers=headers,
+                timeout=60,
+            )
+            return reply if reply.status_code in (201, 202) else None
+
+        acknowledged.append(_until(send, 120, f"intake {i} was never acknowledged").json())
+    assert killed is not None
+
+    # Each acknowledged intake is on chain once and in the index once, whichever worker took it.
+    store = Store.open(system["db"])
+    _until(
+        lambda: int(suite.tx.forwarder.functions.nonces(maker.address).call()) == first + 10,
+        120,
+        "not every intake was relayed",
+    )
+    on_chain = [
+        lot
+        for lot in range(1, suite.materials.lot_count() + 1)
+        if suite.materials.lot(lot).holder == maker.address
+    ]
+    assert sorted(suite.materials.lot(lot).grams for lot in on_chain) == [
+        1_000 + i for i in range(10)
+    ]
+    _until(lambda: _index_lots(store, maker.address) == 10, 60, "the index missed intakes")
+    for _ in range(6):  # the dashboards answer on either worker, the restarted one too
+        reply = httpx.get(f"{base}/api/pilots/LEU/summary", timeout=10)
+        assert reply.status_code == 200 and reply.json()["inflow_kg"] >= 10 * 1.0
+
+    # A reorg deeper than the confirmations (1): an intake indexed three blocks deep vanishes.
+    fork = _rpc(chain, "evm_snapshot")
+    gone = suite.materials.intake(maker, 1, wood, Source.DONATION, 54_321)
+    _until(lambda: _index_lots(store, maker.address) == 11, 60, "the intake was not indexed")
+    _until(
+        lambda: (c := store.checkpoint()) and c.block_number >= gone.tx.block_number + 2,
+        60,
+        "the index did not pass the intake",
+    )
+    _rpc(chain, "evm_revert", fork)
+    _until(lambda: _index_lots(store, maker.address) == 10, 60, "the reorg was not undone")
+    reorgs = store.tables["reorg"]
+    with store.engine.connect() as conn:
+        undone = conn.execute(select(reorgs)).mappings().all()
+    assert undone and undone[-1]["old_head"] - undone[-1]["common_ancestor"] > 1
+    _until(lambda: _health(base).status_code == 200, 60, "the follower did not recover")
     check_rebuild_matches(store)
