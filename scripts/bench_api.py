@@ -175,7 +175,8 @@ def fill(store: Store, records: int) -> dict[str, Any]:
             # The parts handed over: the product's material and recycled content.
             data.transfers.merge(
                 data.outputs[["lot_id", "material_id", "recycled_bp"]], on="lot_id"
-            ).assign(
+            )
+            .assign(
                 parent_lot=lambda f: f["lot_id"],
                 lot_id=lambda f: f["received_lot"],
                 holder=lambda f: f["recipient"],
@@ -197,7 +198,8 @@ def fill(store: Store, records: int) -> dict[str, Any]:
                     "created_ts",
                     "parent_lot",
                 ]
-            ].assign(grams=0),
+            ]
+            .assign(grams=0),
         ]
     )
     rows["lot"] = lots

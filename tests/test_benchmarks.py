@@ -14,7 +14,7 @@ from tests.ledger.test_aggregates import check_rebuild_matches
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
-import bench_api  # noqa: E402
+import bench_api
 
 
 def test_the_api_benchmark_store_takes_live_blocks_and_keeps_its_read_models(

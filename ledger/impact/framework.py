@@ -126,7 +126,7 @@ def jsonld(pilot: Pilot, year: int, values: Sequence[KpiValue]) -> dict[str, Any
     return {
         "@context": {
             "@vocab": "https://schema.org/",
-            "iris": "https://iris.thegiin.org/metric/",
+            "iris": "https://iris.thegiin.org/metric/5.1/",  # IRIS+ catalogue v5.1
             "loopledger": "https://loopledger.example/metric/",
         },
         "@type": "Dataset",

@@ -22,9 +22,7 @@ def _indexed(store: Store, block: int) -> None:
         )
 
 
-def test_a_page_is_this_blocks_never_the_previous_ones(
-    store_url: str, pilots: list[Pilot]
-) -> None:
+def test_a_page_is_this_blocks_never_the_previous_ones(store_url: str, pilots: list[Pilot]) -> None:
     store = Store.open(store_url)
     state = GatewayState(store, pilots)
     _indexed(store, 10)

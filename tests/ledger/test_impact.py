@@ -172,6 +172,7 @@ def test_evaluate_framework_and_jsonld() -> None:
     assert doc["@type"] == "Dataset" and "iris" in doc["@context"]
     ids = {v["propertyID"] for v in doc["variableMeasured"]}
     assert "loopledger:participants" in ids
+    assert "iris:OI4862" in ids  # CO2e avoided: IRIS+ Greenhouse Gas Emissions Reduced: Total
     assert all(v["description"] for v in doc["variableMeasured"])
 
 
