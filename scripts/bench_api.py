@@ -128,79 +128,49 @@ def fill(store: Store, records: int) -> dict[str, Any]:
     )
     # The lots' current state: each intake lot is used up; products and split parts are held
     # until dispatched (zero grams left), as the indexer's fold would leave them.
-    lots = pd.concat(
-        [
-            rows["intake"]
-            .assign(
-                holder=lambda f: f["maker"],
-                initial_grams=lambda f: f["grams"],
-                origin="intake",
-                created_block=lambda f: f["block_number"],
-                created_ts=lambda f: f["ts"],
-            )[
-                [
-                    "lot_id",
-                    "pilot_id",
-                    "material_id",
-                    "holder",
-                    "grams",
-                    "initial_grams",
-                    "recycled_bp",
-                    "origin",
-                    "created_block",
-                    "created_ts",
-                ]
+    lots = (
+        pd.concat(
+            [
+                rows["intake"].assign(
+                    holder=lambda f: f["maker"],
+                    origin="intake",
+                    created_block=lambda f: f["block_number"],
+                    parent_lot=None,
+                ),
+                data.outputs.assign(
+                    holder=lambda f: f["maker"],
+                    origin="transform",
+                    created_block=lambda f: f["transform_id"].map(blocks),
+                    parent_lot=None,
+                ),
+                # The parts handed over: the product's material and recycled content.
+                data.transfers.merge(
+                    data.outputs[["lot_id", "material_id", "recycled_bp"]], on="lot_id"
+                ).assign(
+                    parent_lot=lambda f: f["lot_id"],
+                    lot_id=lambda f: f["received_lot"],
+                    holder=lambda f: f["recipient"],
+                    origin="transfer",
+                    created_block=rows["transfer"]["block_number"].to_numpy(),
+                ),
             ]
-            .assign(grams=0, parent_lot=None),
-            data.outputs.assign(
-                holder=lambda f: f["maker"],
-                initial_grams=lambda f: f["grams"],
-                origin="transform",
-                created_block=lambda f: f["transform_id"].map(blocks),
-                created_ts=lambda f: f["ts"],
-            )[
-                [
-                    "lot_id",
-                    "pilot_id",
-                    "material_id",
-                    "holder",
-                    "grams",
-                    "initial_grams",
-                    "recycled_bp",
-                    "origin",
-                    "created_block",
-                    "created_ts",
-                ]
-            ].assign(grams=0, parent_lot=None),
-            # The parts handed over: the product's material and recycled content.
-            data.transfers.merge(
-                data.outputs[["lot_id", "material_id", "recycled_bp"]], on="lot_id"
-            )
-            .assign(
-                parent_lot=lambda f: f["lot_id"],
-                lot_id=lambda f: f["received_lot"],
-                holder=lambda f: f["recipient"],
-                initial_grams=lambda f: f["grams"],
-                origin="transfer",
-                created_block=lambda f: rows["transfer"]["block_number"].to_numpy(),
-                created_ts=lambda f: f["ts"],
-            )[
-                [
-                    "lot_id",
-                    "pilot_id",
-                    "material_id",
-                    "holder",
-                    "grams",
-                    "initial_grams",
-                    "recycled_bp",
-                    "origin",
-                    "created_block",
-                    "created_ts",
-                    "parent_lot",
-                ]
+        )
+        .assign(initial_grams=lambda f: f["grams"], created_ts=lambda f: f["ts"])[
+            [
+                "lot_id",
+                "pilot_id",
+                "material_id",
+                "holder",
+                "grams",
+                "initial_grams",
+                "recycled_bp",
+                "origin",
+                "created_block",
+                "created_ts",
+                "parent_lot",
             ]
-            .assign(grams=0),
         ]
+        .assign(grams=0)
     )
     rows["lot"] = lots
     with store.engine.begin() as conn:
